@@ -1,0 +1,509 @@
+package actors
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime/debug"
+)
+
+// Sim is the discrete-event runtime: virtual time, one goroutine, events in a
+// heap ordered by (time, sequence number), every random draw from a source
+// seeded by the Sim's seed. The same actors, seed and injected messages give
+// the same run, event for event, to the bit.
+//
+// Messages are delivered with no delay; the time an actor takes is modelled by
+// the actor itself with After. Actors may be spawned on named nodes (SpawnOn)
+// so that a node failure can be simulated with KillNode.
+//
+// A Sim is not safe for concurrent use.
+type Sim struct {
+	node  string
+	seed  uint64
+	now   float64
+	seq   uint64
+	corr  RequestID
+	timer Timer
+
+	heap  eventHeap // events later than now
+	fifo  eventRing // events at now, in sequence order
+	cells []*simCell
+	ctx   simContext
+
+	stats   Stats
+	crashes []Crash
+	tracer  func(TraceEvent)
+}
+
+// Crash records a handler that panicked.
+type Crash struct {
+	Actor Addr
+	At    float64
+	Value string
+	Stack string
+}
+
+// TraceEvent is one delivered message, as a tracer sees it.
+type TraceEvent struct {
+	At       float64
+	Seq      uint64
+	From, To Addr
+	Msg      any
+}
+
+type evKind uint8
+
+const (
+	evDeliver evKind = iota // env.Msg to env.To
+	evTimer                 // timer id fired at env.To
+	evTimeout               // request id timed out at env.To
+	evStop                  // stop env.To
+)
+
+type event struct {
+	at   float64
+	seq  uint64
+	kind evKind
+	id   uint64 // Timer or RequestID
+	env  Envelope
+}
+
+type pendingReq struct{ then Then }
+
+type simCell struct {
+	addr     Addr
+	actor    Actor
+	pending  map[RequestID]pendingReq
+	timers   map[Timer]struct{}
+	watchers []Addr
+	rng      *rand.Rand
+}
+
+// NewSim returns a simulator whose actors live on node "sim" and whose random
+// sources derive from seed.
+func NewSim(seed uint64) *Sim {
+	s := &Sim{node: "sim", seed: seed, cells: []*simCell{nil}}
+	s.ctx.s = s
+	return s
+}
+
+// Node is the name of the Sim's default node.
+func (s *Sim) Node() string { return s.node }
+
+// Seed is the seed the Sim was made with.
+func (s *Sim) Seed() uint64 { return s.seed }
+
+// Now is the current virtual time.
+func (s *Sim) Now() float64 { return s.now }
+
+// Stats counts what the Sim has done so far.
+func (s *Sim) Stats() Stats { return s.stats }
+
+// Crashes lists the first handlers that panicked (at most 16 are kept).
+func (s *Sim) Crashes() []Crash { return s.crashes }
+
+// SetTracer calls f for every message delivered to an actor, in order.
+func (s *Sim) SetTracer(f func(TraceEvent)) { s.tracer = f }
+
+// Pending is the number of events not yet processed.
+func (s *Sim) Pending() int { return len(s.heap) + s.fifo.len() }
+
+// Spawn starts a on the default node.
+func (s *Sim) Spawn(a Actor) Addr { return s.SpawnOn(s.node, a) }
+
+// SpawnOn starts a on the named simulated node.
+func (s *Sim) SpawnOn(node string, a Actor) Addr {
+	id := uint64(len(s.cells))
+	c := &simCell{addr: Addr{Node: node, ID: id}, actor: a}
+	s.cells = append(s.cells, c)
+	s.stats.Spawned++
+	s.push(0, event{kind: evDeliver, env: Envelope{To: c.addr, Msg: Started{}}})
+	return c.addr
+}
+
+// Send injects msg for to from outside the actor system.
+func (s *Sim) Send(to Addr, msg any) {
+	s.push(0, event{kind: evDeliver, env: Envelope{To: to, Msg: msg}})
+}
+
+// SendAfter injects msg for to from outside, d virtual time units from now.
+func (s *Sim) SendAfter(d float64, to Addr, msg any) {
+	s.push(d, event{kind: evDeliver, env: Envelope{To: to, Msg: msg}})
+}
+
+// Stop stops a as Context.Stop does.
+func (s *Sim) Stop(a Addr) { s.push(0, event{kind: evStop, env: Envelope{To: a}}) }
+
+// KillNode makes every actor on node go away at once, as if the machine had
+// died: they receive nothing more and their watchers receive Down with reason
+// NodeDown.
+func (s *Sim) KillNode(node string) {
+	for _, c := range s.cells {
+		if c != nil && c.addr.Node == node {
+			s.kill(c, NodeDown, "node "+node+" killed")
+		}
+	}
+}
+
+// Step processes the next event and reports whether there was one.
+func (s *Sim) Step() bool {
+	ev, ok := s.next(math.Inf(1))
+	if ok {
+		s.process(&ev)
+	}
+	return ok
+}
+
+// Run processes events until none is left.
+func (s *Sim) Run() {
+	for s.Step() {
+	}
+}
+
+// RunUntil processes events up to virtual time limit, stopping early when
+// stop (if non-nil) returns true after an event. It reports whether it stopped
+// because stop said so. When it stops at the limit with events left, the clock
+// is left at limit.
+func (s *Sim) RunUntil(limit float64, stop func() bool) bool {
+	for {
+		ev, ok := s.next(limit)
+		if !ok {
+			if s.Pending() > 0 && limit > s.now {
+				s.now = limit
+			}
+			return false
+		}
+		s.process(&ev)
+		if stop != nil && stop() {
+			return true
+		}
+	}
+}
+
+// next pops the next event not later than limit.
+func (s *Sim) next(limit float64) (event, bool) {
+	// Heap events at the current time were scheduled before any event now in
+	// the FIFO, so they go first: that keeps (time, sequence) order.
+	if len(s.heap) > 0 && s.heap[0].at <= s.now {
+		return s.heap.pop(), true
+	}
+	if s.fifo.len() > 0 {
+		return s.fifo.pop(), true
+	}
+	if len(s.heap) > 0 && s.heap[0].at <= limit {
+		ev := s.heap.pop()
+		s.now = ev.at
+		return ev, true
+	}
+	return event{}, false
+}
+
+func (s *Sim) push(d float64, ev event) {
+	if d != d {
+		panic("actors: delay is NaN")
+	}
+	s.seq++
+	ev.seq = s.seq
+	at := s.now + d
+	if d <= 0 || at == s.now {
+		ev.at = s.now
+		s.fifo.push(ev)
+		return
+	}
+	ev.at = at
+	s.heap.push(ev)
+}
+
+func (s *Sim) cell(a Addr) *simCell {
+	if a.ID >= uint64(len(s.cells)) {
+		return nil
+	}
+	c := s.cells[a.ID]
+	if c == nil || c.addr.Node != a.Node {
+		return nil
+	}
+	return c
+}
+
+func (s *Sim) process(ev *event) {
+	c := s.cell(ev.env.To)
+	if c == nil {
+		if ev.kind == evDeliver {
+			e := &ev.env
+			if e.Corr != 0 && !e.Reply {
+				s.push(0, event{kind: evDeliver, env: Envelope{From: e.To, To: e.From, Corr: e.Corr, Reply: true, Err: ErrNoActor}})
+			} else {
+				s.stats.DeadLetters++
+			}
+		}
+		return
+	}
+	switch ev.kind {
+	case evDeliver:
+		e := &ev.env
+		if e.Reply {
+			p, ok := c.pending[e.Corr]
+			if !ok {
+				s.stats.LateReplies++
+				return
+			}
+			delete(c.pending, e.Corr)
+			s.invoke(c, ev, p.then, e.Corr)
+			return
+		}
+		s.invoke(c, ev, nil, 0)
+	case evTimer:
+		if _, ok := c.timers[Timer(ev.id)]; !ok {
+			return
+		}
+		delete(c.timers, Timer(ev.id))
+		s.invoke(c, ev, nil, 0)
+	case evTimeout:
+		p, ok := c.pending[RequestID(ev.id)]
+		if !ok {
+			return
+		}
+		delete(c.pending, RequestID(ev.id))
+		ev.env.Err = ErrTimeout
+		ev.env.Reply = true
+		s.invoke(c, ev, p.then, RequestID(ev.id))
+	case evStop:
+		ev.env.Msg = Stopping{}
+		s.invoke(c, ev, nil, 0)
+		if s.cells[c.addr.ID] == c { // not crashed in the meantime
+			s.kill(c, Stopped, "")
+		}
+	}
+}
+
+// invoke runs one turn of c. For a reply (ev.env.Reply) it runs then, or
+// delivers a Response when then is nil.
+func (s *Sim) invoke(c *simCell, ev *event, then Then, corr RequestID) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.Crashes++
+			if len(s.crashes) < 16 {
+				s.crashes = append(s.crashes, Crash{Actor: c.addr, At: s.now, Value: crashDetail(r), Stack: string(debug.Stack())})
+			}
+			s.kill(c, Crashed, crashDetail(r))
+		}
+	}()
+	s.stats.Delivered++
+	x := &s.ctx
+	x.c = c
+	x.sender = ev.env.From
+	x.replyTo = ReplyTo{}
+	e := &ev.env
+	if s.tracer != nil {
+		s.tracer(TraceEvent{At: s.now, Seq: ev.seq, From: e.From, To: e.To, Msg: traceMsg(e)})
+	}
+	switch {
+	case e.Reply && then != nil:
+		then(x, e.Msg, e.Err)
+	case e.Reply:
+		c.actor.Receive(x, Response{ID: corr, Reply: e.Msg, Err: e.Err})
+	default:
+		if e.Corr != 0 {
+			x.replyTo = ReplyTo{To: e.From, Corr: e.Corr}
+		}
+		c.actor.Receive(x, e.Msg)
+	}
+}
+
+func traceMsg(e *Envelope) any {
+	if e.Err != nil {
+		return e.Err
+	}
+	return e.Msg
+}
+
+func (s *Sim) kill(c *simCell, reason DownReason, detail string) {
+	s.cells[c.addr.ID] = nil
+	s.stats.Stopped++
+	for _, w := range c.watchers {
+		s.push(0, event{kind: evDeliver, env: Envelope{From: c.addr, To: w, Msg: Down{Actor: c.addr, Reason: reason, Detail: detail}}})
+	}
+}
+
+// simContext is the Context of the actor the Sim is running. There is one per
+// Sim, reset for every turn.
+type simContext struct {
+	s       *Sim
+	c       *simCell
+	sender  Addr
+	replyTo ReplyTo
+}
+
+func (x *simContext) Self() Addr       { return x.c.addr }
+func (x *simContext) Sender() Addr     { return x.sender }
+func (x *simContext) Now() float64     { return x.s.now }
+func (x *simContext) ReplyTo() ReplyTo { return x.replyTo }
+
+func (x *simContext) Rand() *rand.Rand {
+	if x.c.rng == nil {
+		x.c.rng = rand.New(rand.NewPCG(x.s.seed, x.c.addr.ID))
+	}
+	return x.c.rng
+}
+
+func (x *simContext) Send(to Addr, msg any) {
+	x.s.push(0, event{kind: evDeliver, env: Envelope{From: x.c.addr, To: to, Msg: msg}})
+}
+
+func (x *simContext) Request(to Addr, msg any, timeout float64, then Then) RequestID {
+	if !(timeout > 0) {
+		panic(fmt.Sprintf("actors: request timeout must be > 0 (or Forever), got %v", timeout))
+	}
+	s := x.s
+	s.corr++
+	id := s.corr
+	if x.c.pending == nil {
+		x.c.pending = make(map[RequestID]pendingReq)
+	}
+	x.c.pending[id] = pendingReq{then: then}
+	s.push(0, event{kind: evDeliver, env: Envelope{From: x.c.addr, To: to, Msg: msg, Corr: id}})
+	if !math.IsInf(timeout, 1) {
+		s.push(timeout, event{kind: evTimeout, id: uint64(id), env: Envelope{From: x.c.addr, To: x.c.addr}})
+	}
+	return id
+}
+
+func (x *simContext) Reply(r ReplyTo, msg any) {
+	if r.Corr == 0 {
+		return
+	}
+	x.s.push(0, event{kind: evDeliver, env: Envelope{From: x.c.addr, To: r.To, Msg: msg, Corr: r.Corr, Reply: true}})
+}
+
+func (x *simContext) After(d float64, msg any) Timer {
+	s := x.s
+	s.timer++
+	t := s.timer
+	if x.c.timers == nil {
+		x.c.timers = make(map[Timer]struct{})
+	}
+	x.c.timers[t] = struct{}{}
+	s.push(d, event{kind: evTimer, id: uint64(t), env: Envelope{To: x.c.addr, Msg: msg}})
+	return t
+}
+
+func (x *simContext) Cancel(t Timer) bool {
+	if _, ok := x.c.timers[t]; !ok {
+		return false
+	}
+	delete(x.c.timers, t)
+	return true
+}
+
+func (x *simContext) Spawn(a Actor) Addr { return x.s.SpawnOn(x.c.addr.Node, a) }
+
+func (x *simContext) Stop(a Addr) { x.s.Stop(a) }
+
+func (x *simContext) Watch(a Addr) {
+	t := x.s.cell(a)
+	if t == nil {
+		x.s.push(0, event{kind: evDeliver, env: Envelope{From: a, To: x.c.addr, Msg: Down{Actor: a, Reason: NoActor}}})
+		return
+	}
+	for _, w := range t.watchers {
+		if w == x.c.addr {
+			return
+		}
+	}
+	t.watchers = append(t.watchers, x.c.addr)
+}
+
+func (x *simContext) Unwatch(a Addr) {
+	t := x.s.cell(a)
+	if t == nil {
+		return
+	}
+	for i, w := range t.watchers {
+		if w == x.c.addr {
+			t.watchers = append(t.watchers[:i], t.watchers[i+1:]...)
+			return
+		}
+	}
+}
+
+// eventHeap is a binary min-heap on (at, seq).
+type eventHeap []event
+
+func (h eventHeap) less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].seq < h[j].seq
+}
+
+func (h *eventHeap) push(ev event) {
+	*h = append(*h, ev)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !a.less(i, p) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *eventHeap) pop() event {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a[n] = event{}
+	a = a[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && a.less(r, l) {
+			m = r
+		}
+		if !a.less(m, i) {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
+}
+
+// eventRing is a FIFO of events that grows as needed.
+type eventRing struct {
+	buf        []event
+	head, size int
+}
+
+func (r *eventRing) len() int { return r.size }
+
+func (r *eventRing) push(ev event) {
+	if r.size == len(r.buf) {
+		n := 2 * len(r.buf)
+		if n == 0 {
+			n = 64
+		}
+		buf := make([]event, n)
+		k := copy(buf, r.buf[r.head:])
+		copy(buf[k:], r.buf[:r.head])
+		r.buf, r.head = buf, 0
+	}
+	r.buf[(r.head+r.size)%len(r.buf)] = ev
+	r.size++
+}
+
+func (r *eventRing) pop() event {
+	ev := r.buf[r.head]
+	r.buf[r.head] = event{}
+	r.head = (r.head + 1) % len(r.buf)
+	r.size--
+	return ev
+}

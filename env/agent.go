@@ -1,0 +1,191 @@
+package env
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/marlon-go/marlon/actors"
+	"github.com/marlon-go/marlon/learning"
+)
+
+// Agent binds a LearningAlgorithm to the actor that carries it. The actor
+// calls Act whenever it must choose, with what it observes and the reward
+// its previous choice earned, and Finish when its episode ends; Agent turns
+// that into the InitAgent / Update / SampleAction sequence of the
+// LearningAlgorithm contract. A nil *Agent is valid and does nothing, for
+// actors that run without an agent.
+type Agent struct {
+	ID  learning.AgentID
+	Alg learning.LearningAlgorithm
+
+	started  bool
+	finished bool
+	steps    int
+	ret      float64
+}
+
+// Attach returns the binding of alg to agent id, or nil if alg is nil.
+func Attach(id learning.AgentID, alg learning.LearningAlgorithm) *Agent {
+	if alg == nil {
+		return nil
+	}
+	return &Agent{ID: id, Alg: alg}
+}
+
+// Act reports the observation (and, after the first call, the reward for the
+// previous action) and returns the action to take.
+func (a *Agent) Act(obs learning.Observation, reward float64) learning.Action {
+	if !a.started {
+		a.started = true
+		a.Alg.InitAgent(obs)
+	} else {
+		a.Alg.Update(obs, reward)
+		a.ret += reward
+	}
+	a.steps++
+	return a.Alg.SampleAction()
+}
+
+// Finish gives the last reward with a terminal observation. It does nothing
+// if the agent never acted or has finished already.
+func (a *Agent) Finish(obs learning.Observation, reward float64) {
+	if a == nil || !a.started || a.finished {
+		return
+	}
+	a.finished = true
+	obs.Terminal = true
+	a.Alg.Update(obs, reward)
+	a.ret += reward
+}
+
+// Steps is the number of actions taken this episode.
+func (a *Agent) Steps() int { return a.steps }
+
+// Return is the sum of the rewards given so far.
+func (a *Agent) Return() float64 { return a.ret }
+
+// Join is sent to the Roster by an actor that carries agent ID.
+type Join struct{ ID learning.AgentID }
+
+// Joined tells a live agent's actor that agent ID has joined.
+type Joined struct{ ID learning.AgentID }
+
+// Left tells a live agent's actor that agent ID has left.
+type Left struct{ ID learning.AgentID }
+
+// Handle passes a Joined or Left message on to the algorithm and reports
+// whether msg was one of them. Actors call it first in their handler.
+func (a *Agent) Handle(msg any) bool {
+	switch m := msg.(type) {
+	case Joined:
+		if a != nil && m.ID != a.ID {
+			a.Alg.AgentJoined(m.ID)
+		}
+		return true
+	case Left:
+		if a != nil && m.ID != a.ID {
+			a.Alg.AgentLeft(m.ID)
+		}
+		return true
+	}
+	return false
+}
+
+// Roster is the actor that keeps the set of live agents. An actor carrying
+// an agent sends it Join when it starts; the Roster watches it, tells it who
+// is already there and tells everyone else it joined; when the actor stops,
+// crashes or its node fails, the Roster tells the others it left. Because it
+// works from Down messages, a worker on a machine that dies leaves the same
+// way as one that is stopped.
+type Roster struct {
+	live  map[actors.Addr]learning.AgentID
+	order []actors.Addr // join order, for deterministic broadcasts
+	seen  *Membership
+}
+
+// NewRoster returns a Roster that mirrors the live set into m (may be nil) so
+// that code outside the actors can read it.
+func NewRoster(m *Membership) *Roster {
+	return &Roster{live: map[actors.Addr]learning.AgentID{}, seen: m}
+}
+
+// Receive implements actors.Actor.
+func (r *Roster) Receive(ctx actors.Context, msg any) {
+	switch m := msg.(type) {
+	case Join:
+		from := ctx.Sender()
+		if _, dup := r.live[from]; dup {
+			return
+		}
+		for _, a := range r.order {
+			ctx.Send(a, Joined{ID: m.ID})
+			ctx.Send(from, Joined{ID: r.live[a]})
+		}
+		r.live[from] = m.ID
+		r.order = append(r.order, from)
+		ctx.Watch(from)
+		r.seen.set(m.ID, true)
+	case actors.Down:
+		id, ok := r.live[m.Actor]
+		if !ok {
+			return
+		}
+		delete(r.live, m.Actor)
+		for i, a := range r.order {
+			if a == m.Actor {
+				r.order = append(r.order[:i], r.order[i+1:]...)
+				break
+			}
+		}
+		for _, a := range r.order {
+			ctx.Send(a, Left{ID: id})
+		}
+		r.seen.set(id, false)
+	}
+}
+
+// Membership is a thread-safe mirror of a Roster's live agents, with the
+// count of joins and leaves, for code outside the actors.
+type Membership struct {
+	mu     sync.Mutex
+	live   map[learning.AgentID]bool
+	joins  int
+	leaves int
+}
+
+func (m *Membership) set(id learning.AgentID, live bool) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live == nil {
+		m.live = map[learning.AgentID]bool{}
+	}
+	if live {
+		m.live[id] = true
+		m.joins++
+	} else {
+		delete(m.live, id)
+		m.leaves++
+	}
+}
+
+// Live returns the live agents, sorted.
+func (m *Membership) Live() []learning.AgentID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]learning.AgentID, 0, len(m.live))
+	for id := range m.live {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// Counts returns how many joins and leaves the Roster has seen.
+func (m *Membership) Counts() (joins, leaves int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.joins, m.leaves
+}

@@ -1,0 +1,27 @@
+// Package loadbalancing is the flagship environment: distributed load
+// balancing as dynamic loop self-scheduling, after the Marlon seed.
+//
+// A Master holds a job of N work units. Workers of different speeds ask it
+// for chunks; it serves one request at a time and each takes the
+// communication time h. A unit of cost w takes c*w/speed on a worker (c the
+// unit time; costs are gamma-distributed with mean 1 and coefficient of
+// variation v, drawn per episode from its seed). Workers join and leave on a
+// schedule; one that leaves mid-chunk hands the chunk back, and every unit is
+// done exactly once: the Master's Ledger proves it and the workers' own
+// reports must add up to the same count. Each worker's agent chooses the size
+// of its next chunk; see messages.go for the protocol and why the agent
+// chooses when its request is served rather than when it is sent.
+//
+// Corrections to the seed's code: the last partial chunk is granted
+// (min(X, remaining)) rather than dropped; a cancelled chunk is added back to
+// the remaining work, not subtracted from it; "no more work" is answered only
+// when every unit is done, so that work handed back by a leaving worker is
+// still picked up.
+//
+// An episode reports the makespan, the lower bound T_LB (see LowerBound),
+// their ratio, each worker's idle time (waiting for the Master, and the tail
+// after its last chunk), the number of requests and the load imbalance.
+//
+// This package depends on actors, env and learning; it must not depend on any
+// algorithm, so that every algorithm is compared on the same footing.
+package loadbalancing

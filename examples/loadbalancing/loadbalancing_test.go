@@ -1,0 +1,297 @@
+package loadbalancing
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/marlon-go/marlon/env"
+	"github.com/marlon-go/marlon/learning"
+)
+
+// fixed always asks for the same number of units.
+type fixed struct{ n int }
+
+func (f *fixed) InitAgent(learning.Observation)       {}
+func (f *fixed) IsLearning() bool                     { return false }
+func (f *fixed) SampleAction() learning.Action        { return learning.Action(f.n) }
+func (f *fixed) Update(learning.Observation, float64) {}
+func (f *fixed) ActionProbabilities() []float64       { return nil }
+func (f *fixed) AgentJoined(learning.AgentID)         {}
+func (f *fixed) AgentLeft(learning.AgentID)           {}
+func fixedAgents(n int) env.Agents {
+	return func(learning.AgentID) learning.LearningAlgorithm { return &fixed{n} }
+}
+
+// random asks for a random size each time, seeded, and checks the protocol
+// of the LearningAlgorithm calls as it goes.
+type random struct {
+	r      *rand.Rand
+	max    int
+	inited bool
+	ended  bool
+	t      *testing.T
+}
+
+func (a *random) InitAgent(obs learning.Observation) {
+	if a.inited {
+		a.t.Error("InitAgent called twice")
+	}
+	a.inited = true
+}
+func (a *random) IsLearning() bool { return false }
+func (a *random) SampleAction() learning.Action {
+	if !a.inited || a.ended {
+		a.t.Error("SampleAction before InitAgent or after the terminal Update")
+	}
+	return learning.Action(1 + a.r.IntN(a.max))
+}
+func (a *random) Update(obs learning.Observation, reward float64) {
+	if a.ended {
+		a.t.Error("Update after the terminal Update")
+	}
+	if reward > 0 {
+		a.t.Errorf("reward %v > 0: rewards are minus idle time", reward)
+	}
+	a.ended = obs.Terminal
+}
+func (a *random) ActionProbabilities() []float64 { return nil }
+func (a *random) AgentJoined(learning.AgentID)   {}
+func (a *random) AgentLeft(learning.AgentID)     {}
+
+func run(t *testing.T, sc Scenario, seed uint64, agents env.Agents) Result {
+	t.Helper()
+	e, err := New(sc, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(seed, agents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestOneWorkerWorkedByHand(t *testing.T) {
+	sc := Scenario{Workers: 1, Speeds: []float64{1}, Job: 10, UnitTime: 1, CommTime: 1}
+	// Chunks of 3: granted at 1, 5, 9, 13 (the last one 1 unit), each
+	// taking its size in time units.
+	res := run(t, sc, 1, fixedAgents(3))
+	if res.Makespan != 14 || res.Chunks != 4 || res.Requests != 5 || res.IdleTime != 4 || res.UnitsDone != 10 {
+		t.Fatalf("got makespan %v chunks %d requests %d idle %v units %d; want 14 4 5 4 10",
+			res.Makespan, res.Chunks, res.Requests, res.IdleTime, res.UnitsDone)
+	}
+	if res.LowerBound != 11 { // (c*N + h*1*s)/s
+		t.Fatalf("lower bound %v, want 11", res.LowerBound)
+	}
+	// Without an agent a worker asks for one unit at a time (the seed's
+	// self-scheduling): 10 round trips of 1 + 1.
+	if res := run(t, sc, 1, nil); res.Makespan != 20 || res.Chunks != 10 {
+		t.Fatalf("self-scheduling: makespan %v chunks %d, want 20 and 10", res.Makespan, res.Chunks)
+	}
+}
+
+func TestTwoWorkersWorkedByHand(t *testing.T) {
+	// w0 (speed 2) is served 0-1, takes [0,4) until 3; w1 (speed 1) is served
+	// 1-2, takes [4,8) until 6; w0 is served 3-4, takes [8,12) until 6.
+	sc := Scenario{Workers: 2, Speeds: []float64{2, 1}, Job: 12, UnitTime: 1, CommTime: 1}
+	res := run(t, sc, 1, fixedAgents(4))
+	if res.Makespan != 6 || res.Chunks != 3 || res.Requests != 5 || res.IdleTime != 4 {
+		t.Fatalf("got makespan %v chunks %d requests %d idle %v; want 6 3 5 4", res.Makespan, res.Chunks, res.Requests, res.IdleTime)
+	}
+	if want := 16.0 / 3; math.Abs(res.LowerBound-want) > 1e-12 { // (12 + 1*(1*2 + 2*1)) / 3
+		t.Fatalf("lower bound %v, want %v", res.LowerBound, want)
+	}
+	if res.Workers[0].Units != 8 || res.Workers[1].Units != 4 {
+		t.Fatalf("units per worker %d, %d; want 8, 4", res.Workers[0].Units, res.Workers[1].Units)
+	}
+	// Finishing times 6 and 6: balanced.
+	if res.Imbalance != 0 {
+		t.Fatalf("imbalance %v, want 0", res.Imbalance)
+	}
+}
+
+func TestLastPartialChunkIsGranted(t *testing.T) {
+	sc := Scenario{Workers: 3, Speeds: []float64{1, 2, 3}, Job: 1001, UnitTime: 1, CommTime: 0.5}
+	res := run(t, sc, 1, fixedAgents(100)) // 1001 = 10*100 + 1
+	if res.UnitsDone != 1001 || res.Chunks != 11 {
+		t.Fatalf("units %d in %d chunks; want 1001 in 11", res.UnitsDone, res.Chunks)
+	}
+}
+
+func TestLeavingWorkerHandsItsChunkBack(t *testing.T) {
+	// Worker 0 takes the whole job at once and leaves half-way: the job is
+	// handed back and worker 1 does it all.
+	sc := Scenario{Workers: 2, Speeds: []float64{1, 1}, Job: 100, UnitTime: 1, CommTime: 1, Leaves: []Leave{{At: 50, Worker: 0}}}
+	res := run(t, sc, 1, fixedAgents(100))
+	if res.UnitsDone != 100 || res.Returned != 100 || res.Workers[0].Units != 0 || res.Workers[1].Units != 100 {
+		t.Fatalf("done %d returned %d; units per worker %d %d", res.UnitsDone, res.Returned, res.Workers[0].Units, res.Workers[1].Units)
+	}
+	if !res.Workers[0].Left || res.Workers[0].LeftAt != 50 {
+		t.Fatalf("worker 0 report %+v: should have left at 50", res.Workers[0])
+	}
+	// Worker 1 was parked from 1 until 50, then served 50-51: done at 151.
+	if res.Makespan != 151 {
+		t.Fatalf("makespan %v, want 151", res.Makespan)
+	}
+}
+
+func TestWorkIsConservedUnderRandomJoinsAndLeaves(t *testing.T) {
+	handedBack := 0
+	for seed := uint64(1); seed <= 300; seed++ {
+		r := rand.New(rand.NewPCG(seed, 99))
+		sc := Scenario{
+			Workers: 1 + r.IntN(8), SpeedMin: 1, SpeedMax: 5, Job: 1 + r.IntN(3000),
+			UnitTime: 0.1 + r.Float64(), CommTime: r.Float64() * 2, Variability: r.Float64(),
+		}
+		for k := r.IntN(4); k > 0; k-- {
+			sc.Joins = append(sc.Joins, Join{At: r.Float64() * 300, Count: 1 + r.IntN(3)})
+		}
+		total := sc.TotalWorkers()
+		joins := sc.joinTimes()
+		perm := r.Perm(total)
+		for _, w := range perm[:r.IntN(total)] { // some leave, at least one stays
+			sc.Leaves = append(sc.Leaves, Leave{At: joins[w] + r.Float64()*300, Worker: w})
+		}
+		max := 1 + r.IntN(sc.Job)
+		agents := func(id learning.AgentID) learning.LearningAlgorithm {
+			return &random{r: rand.New(rand.NewPCG(seed, uint64(len(id)))), max: max, t: t}
+		}
+		res := run(t, sc, seed, agents)
+		granted := 0
+		for _, c := range res.History {
+			granted += c.Units
+		}
+		if res.UnitsDone != sc.Job || res.UnitsReported != sc.Job || res.Duplicates != 0 || granted != sc.Job+res.Returned {
+			t.Fatalf("seed %d %+v: done %d reported %d duplicates %d granted %d returned %d",
+				seed, sc, res.UnitsDone, res.UnitsReported, res.Duplicates, granted, res.Returned)
+		}
+		if res.Ratio < 1-1e-9 {
+			t.Fatalf("seed %d: makespan %v below the lower bound %v", seed, res.Makespan, res.LowerBound)
+		}
+		if res.Returned > 0 {
+			handedBack++
+		}
+	}
+	if handedBack < 50 {
+		t.Fatalf("only %d of 300 episodes had a worker leave mid-chunk: the test exercises too little", handedBack)
+	}
+}
+
+func TestSameSeedSameEpisode(t *testing.T) {
+	sc := Default()
+	sc.Joins = []Join{{At: 100, Count: 2}}
+	sc.Leaves = []Leave{{At: 150, Worker: 3}}
+	agents := func(id learning.AgentID) learning.LearningAlgorithm {
+		return &random{r: rand.New(rand.NewPCG(5, uint64(len(id)))), max: 200, t: t}
+	}
+	encode := func(seed uint64) string {
+		res := run(t, sc, seed, agents)
+		b, _ := json.Marshal(struct {
+			R Result
+			H []ChunkRecord
+		}{res, res.History})
+		return string(b)
+	}
+	if a, b := encode(3), encode(3); a != b {
+		t.Fatal("the same seed gave two different episodes")
+	}
+	if encode(3) == encode(4) {
+		t.Fatal("seeds 3 and 4 gave the same episode")
+	}
+}
+
+func TestBadScenariosNameTheField(t *testing.T) {
+	ok := Default()
+	cases := []struct {
+		field string
+		edit  func(*Scenario)
+	}{
+		{"workers", func(s *Scenario) { s.Workers = 0 }},
+		{"workers", func(s *Scenario) { s.Workers = -3 }},
+		{"speeds", func(s *Scenario) { s.Speeds = []float64{1, 2} }},
+		{"speeds", func(s *Scenario) { s.Speeds = make([]float64, 8) }},
+		{"speeds", func(s *Scenario) { s.SpeedMin, s.SpeedMax = 5, 1 }},
+		{"job", func(s *Scenario) { s.Job = 0 }},
+		{"unit-time", func(s *Scenario) { s.UnitTime = 0 }},
+		{"unit-time", func(s *Scenario) { s.UnitTime = math.NaN() }},
+		{"comm-time", func(s *Scenario) { s.CommTime = -1 }},
+		{"variability", func(s *Scenario) { s.Variability = -0.1 }},
+		{"join", func(s *Scenario) { s.Joins = []Join{{At: -1, Count: 1}} }},
+		{"join", func(s *Scenario) { s.Joins = []Join{{At: 1, Count: 0}} }},
+		{"leave", func(s *Scenario) { s.Leaves = []Leave{{At: 10, Worker: 8}} }},
+		{"leave", func(s *Scenario) { s.Joins = []Join{{At: 100, Count: 1}}; s.Leaves = []Leave{{At: 50, Worker: 8}} }},
+		{"leave", func(s *Scenario) { s.Leaves = []Leave{{At: 1, Worker: 1}, {At: 2, Worker: 1}} }},
+		{"leave", func(s *Scenario) {
+			s.Workers = 1
+			s.Leaves = []Leave{{At: 1, Worker: 0}}
+		}},
+	}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("default scenario: %v", err)
+	}
+	for _, c := range cases {
+		sc := ok
+		c.edit(&sc)
+		err := sc.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%+v: got %v, want an error about --%s", sc, err, c.field)
+		}
+	}
+}
+
+func TestParseFlagValues(t *testing.T) {
+	if l, lo, hi, err := ParseSpeeds("1-5"); err != nil || l != nil || lo != 1 || hi != 5 {
+		t.Fatalf("1-5: %v %v %v %v", l, lo, hi, err)
+	}
+	if l, _, _, err := ParseSpeeds("1, 2.5,3"); err != nil || len(l) != 3 || l[1] != 2.5 {
+		t.Fatalf("list: %v %v", l, err)
+	}
+	for _, bad := range []string{"", "0", "a,b", "5-1", "1,-2", "0-3"} {
+		if _, _, _, err := ParseSpeeds(bad); err == nil {
+			t.Errorf("ParseSpeeds(%q) accepted", bad)
+		}
+	}
+	if j, err := ParseJoin("2@100:3.5"); err != nil || j != (Join{At: 100, Count: 2, Speed: 3.5}) {
+		t.Fatalf("join: %+v %v", j, err)
+	}
+	if l, err := ParseLeave("3@200"); err != nil || l != (Leave{At: 200, Worker: 3}) {
+		t.Fatalf("leave: %+v %v", l, err)
+	}
+	for _, bad := range []string{"2", "x@1", "2@-1", "0@5", "2@5:0"} {
+		if _, err := ParseJoin(bad); err == nil {
+			t.Errorf("ParseJoin(%q) accepted", bad)
+		}
+	}
+	for _, bad := range []string{"3", "-1@5", "1@x"} {
+		if _, err := ParseLeave(bad); err == nil {
+			t.Errorf("ParseLeave(%q) accepted", bad)
+		}
+	}
+}
+
+func TestLowerBound(t *testing.T) {
+	inf := math.Inf(1)
+	// Static: (work + h*sum k*s_(k)) / sum s with speeds fastest first.
+	got := LowerBound([]float64{1, 3, 2}, []float64{0, 0, 0}, []float64{inf, inf, inf}, 2, 100)
+	if want := (100 + 2*(1*3+2*2+3*1.0)) / 6; math.Abs(got-want) > 1e-12 {
+		t.Fatalf("static: %v want %v", got, want)
+	}
+	// A worker whose start (3h = 30) comes after T does not count: one
+	// worker of speed 10 alone finishes 10 of work at h + 1 = 11.
+	if got := LowerBound([]float64{10, 1, 1}, []float64{0, 0, 0}, []float64{inf, inf, inf}, 10, 10); got != 11 {
+		t.Fatalf("late starters: %v want 11", got)
+	}
+	// A worker that leaves at 5 contributes 4 units (it starts at 1).
+	// The other starts at 2: 4 + (T-2) = 20, T = 18.
+	if got := LowerBound([]float64{1, 1}, []float64{0, 0}, []float64{5, inf}, 1, 20); got != 18 {
+		t.Fatalf("leaver: %v want 18", got)
+	}
+	// A joiner at 10 starts at 11: (T-1) + (T-11) = 21, T = 16.5.
+	if got := LowerBound([]float64{1, 1}, []float64{0, 10}, []float64{inf, inf}, 1, 21); got != 16.5 {
+		t.Fatalf("joiner: %v want 16.5", got)
+	}
+}

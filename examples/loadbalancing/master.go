@@ -1,0 +1,296 @@
+package loadbalancing
+
+import (
+	"github.com/marlon-go/marlon/actors"
+)
+
+// Master holds the job and hands it out in chunks, serving one request at a
+// time; serving takes CommTime. It watches every worker it has heard from: a
+// worker that goes away (leaves, crashes, or its node fails) hands its chunk
+// back to the pool. Units are conserved: granted = done + handed back +
+// being processed, at every moment.
+type Master struct {
+	Job      int
+	CommTime float64
+	// OfferTimeout bounds how long the Master waits for a worker to answer
+	// an Offer before it puts the request back in the queue (0: Forever).
+	OfferTimeout float64
+	// Report receives the Master's account when the job is done. It is
+	// called inside the Master's turn and must not block.
+	Report func(MasterReport)
+
+	pool     *Pool
+	ledger   *Ledger
+	workers  map[actors.Addr]*workerState
+	order    []*workerState // registration order: deterministic sums
+	queue    []*chunkReq
+	parked   []*chunkReq
+	serving  *chunkReq
+	timer    actors.Timer
+	busyTill float64
+	nextID   uint64
+	done     bool
+	acc      MasterReport
+}
+
+// MasterReport is the Master's account of an episode.
+type MasterReport struct {
+	Finished    bool
+	Makespan    float64 // when the last unit was done
+	UnitsDone   int     // distinct units reported done
+	Duplicates  int     // units reported done more than once (must be 0)
+	Granted     int     // units handed out, counting re-grants of returned units
+	Returned    int     // units handed back by workers that went away
+	Stale       int     // reports for chunks the worker no longer held
+	Requests    int
+	Chunks      int
+	WorkersGone int
+	History     []ChunkRecord
+}
+
+// ChunkRecord is one chunk's life: granted to Worker at Granted, done at Done
+// (or handed back at Done when Returned).
+type ChunkRecord struct {
+	Worker   int     `json:"worker"`
+	Chunk    uint64  `json:"chunk"`
+	Units    int     `json:"units"`
+	Granted  float64 `json:"granted"`
+	Done     float64 `json:"done"`
+	Returned bool    `json:"returned,omitempty"`
+}
+
+type workerState struct {
+	addr  actors.Addr
+	id    int
+	speed float64
+	stats UnitStats
+	live  bool
+	out   *heldChunk
+}
+
+type heldChunk struct {
+	id      uint64
+	ranges  []Range
+	units   int
+	granted float64
+	record  int // index in History
+}
+
+type chunkReq struct {
+	w      *workerState
+	reply  actors.ReplyTo
+	want   int
+	took   bool // the worker has answered the Offer
+	served bool // the communication time has passed
+}
+
+// Receive implements actors.Actor.
+func (m *Master) Receive(ctx actors.Context, msg any) {
+	switch x := msg.(type) {
+	case actors.Started:
+		m.pool = NewPool(m.Job)
+		m.ledger = NewLedger(m.Job)
+		m.workers = map[actors.Addr]*workerState{}
+	case ChunkRequest:
+		m.onRequest(ctx, x)
+	case serviceDone:
+		if r := m.serving; r != nil {
+			r.served = true
+			if r.took {
+				m.grant(ctx, r)
+			}
+		}
+	case actors.Down:
+		m.onDown(ctx, x)
+	}
+}
+
+func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
+	w := m.workers[ctx.Sender()]
+	if w == nil {
+		w = &workerState{addr: ctx.Sender(), id: x.Worker, speed: x.Speed, live: true}
+		m.workers[w.addr] = w
+		m.order = append(m.order, w)
+		ctx.Watch(w.addr)
+	}
+	if !w.live {
+		return // a request that crossed its sender's Down
+	}
+	m.acc.Requests++
+	switch {
+	case x.Done.Chunk != 0 && w.out != nil && w.out.id == x.Done.Chunk:
+		m.complete(ctx, w, x.Done)
+	case x.Done.Chunk != 0:
+		m.acc.Stale++
+		fallthrough
+	default:
+		// The worker asks again without reporting the chunk it holds: the
+		// grant never reached it. Put the units back.
+		m.handBack(ctx, w)
+	}
+	r := &chunkReq{w: w, reply: ctx.ReplyTo()}
+	if m.done {
+		ctx.Reply(r.reply, Finished{})
+		return
+	}
+	m.queue = append(m.queue, r)
+	if m.pool.Len() > 0 {
+		wait := float64(len(m.queue)) * m.CommTime
+		if m.serving != nil {
+			wait += m.busyTill - ctx.Now()
+		}
+		ctx.Send(w.addr, WaitNotice{Wait: wait})
+	}
+	m.serveNext(ctx)
+}
+
+func (m *Master) complete(ctx actors.Context, w *workerState, d ChunkDone) {
+	c := w.out
+	w.out = nil
+	w.stats = d.Stats
+	m.acc.Duplicates += m.ledger.Done(c.ranges)
+	m.acc.History[c.record].Done = ctx.Now()
+	m.acc.Makespan = ctx.Now()
+	if m.ledger.Count() == m.Job {
+		m.finish(ctx)
+	}
+}
+
+// handBack returns the chunk w holds, if any, to the pool.
+func (m *Master) handBack(ctx actors.Context, w *workerState) {
+	c := w.out
+	if c == nil {
+		return
+	}
+	w.out = nil
+	if err := m.pool.Put(c.ranges); err != nil {
+		panic("loadbalancing: " + err.Error()) // a broken ledger must stop the run loudly
+	}
+	m.acc.Returned += c.units
+	rec := &m.acc.History[c.record]
+	rec.Done, rec.Returned = ctx.Now(), true
+	if len(m.parked) > 0 {
+		m.queue = append(m.queue, m.parked...)
+		m.parked = m.parked[:0]
+	}
+}
+
+func (m *Master) serveNext(ctx actors.Context) {
+	for m.serving == nil && !m.done && len(m.queue) > 0 {
+		r := m.queue[0]
+		m.queue[0] = nil
+		m.queue = m.queue[1:]
+		if !r.w.live {
+			continue
+		}
+		if m.pool.Len() == 0 {
+			m.parked = append(m.parked, r)
+			continue
+		}
+		m.serving = r
+		m.busyTill = ctx.Now() + m.CommTime
+		m.timer = ctx.After(m.CommTime, serviceDone{})
+		timeout := m.OfferTimeout
+		if timeout <= 0 {
+			timeout = actors.Forever
+		}
+		ctx.Request(r.w.addr, Offer{State: m.state()}, timeout, func(ctx actors.Context, reply any, err error) {
+			m.onTake(ctx, r, reply, err)
+		})
+	}
+}
+
+func (m *Master) onTake(ctx actors.Context, r *chunkReq, reply any, err error) {
+	if m.serving != r {
+		return // service abandoned: the worker went away
+	}
+	if err != nil {
+		if err == actors.ErrTimeout {
+			// An unresponsive worker: serve the others and try it again later.
+			ctx.Cancel(m.timer)
+			m.serving = nil
+			m.queue = append(m.queue, r)
+			m.serveNext(ctx)
+		}
+		return // ErrNoActor: its Down is on the way
+	}
+	t, _ := reply.(Take)
+	r.want, r.took = t.Units, true
+	if r.served {
+		m.grant(ctx, r)
+	}
+}
+
+func (m *Master) grant(ctx actors.Context, r *chunkReq) {
+	m.serving = nil
+	n := r.want
+	if n < 1 {
+		n = 1
+	}
+	rs := m.pool.Take(n)
+	units := unitsOf(rs)
+	m.nextID++
+	m.acc.History = append(m.acc.History, ChunkRecord{Worker: r.w.id, Chunk: m.nextID, Units: units, Granted: ctx.Now(), Done: -1})
+	r.w.out = &heldChunk{id: m.nextID, ranges: rs, units: units, granted: ctx.Now(), record: len(m.acc.History) - 1}
+	m.acc.Chunks++
+	m.acc.Granted += units
+	ctx.Reply(r.reply, Grant{Chunk: m.nextID, Ranges: rs})
+	m.serveNext(ctx)
+}
+
+func (m *Master) onDown(ctx actors.Context, d actors.Down) {
+	w := m.workers[d.Actor]
+	if w == nil || !w.live {
+		return
+	}
+	w.live = false
+	m.acc.WorkersGone++
+	m.handBack(ctx, w)
+	if m.serving != nil && m.serving.w == w {
+		ctx.Cancel(m.timer)
+		m.serving = nil
+	}
+	m.serveNext(ctx)
+}
+
+func (m *Master) finish(ctx actors.Context) {
+	m.done = true
+	m.acc.Finished = true
+	m.acc.UnitsDone = m.ledger.Count()
+	if m.serving != nil {
+		ctx.Cancel(m.timer)
+		ctx.Reply(m.serving.reply, Finished{})
+		m.serving = nil
+	}
+	for _, r := range append(m.queue, m.parked...) {
+		ctx.Reply(r.reply, Finished{})
+	}
+	m.queue, m.parked = nil, nil
+	if m.Report != nil {
+		m.Report(m.acc)
+	}
+}
+
+// state is what the Master tells the worker it is serving.
+func (m *Master) state() MasterState {
+	s := MasterState{Job: m.Job, Remaining: m.pool.Len(), Granted: m.acc.Chunks, Queue: len(m.queue), CommTime: m.CommTime}
+	for _, w := range m.order {
+		if !w.live {
+			continue
+		}
+		s.Workers++
+		s.SpeedSum += w.speed
+		if w.stats.N > 0 && w.stats.Mean > 0 {
+			s.Measured++
+			s.MuMean += w.stats.Mean
+			s.SigmaMean += w.stats.Sd
+			s.InvMuSum += 1 / w.stats.Mean
+			s.DSum += w.stats.Sd * w.stats.Sd / w.stats.Mean
+		}
+	}
+	if s.Measured > 0 {
+		s.MuMean /= float64(s.Measured)
+		s.SigmaMean /= float64(s.Measured)
+	}
+	return s
+}

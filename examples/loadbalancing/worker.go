@@ -1,0 +1,243 @@
+package loadbalancing
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/marlon-go/marlon/actors"
+	"github.com/marlon-go/marlon/env"
+	"github.com/marlon-go/marlon/learning"
+)
+
+// Observation fields of a worker's agent, in order. What the worker knows
+// itself (its nominal speed, its measured time per unit, the last wait the
+// Master notified, its own idle time) and what the Master told it when it
+// served the request (MasterState).
+const (
+	FieldTime      = "time"       // virtual time now
+	FieldJob       = "job"        // units in the job (N)
+	FieldRemaining = "remaining"  // units not yet handed out (R)
+	FieldWorkers   = "workers"    // live workers (P)
+	FieldGranted   = "granted"    // chunks handed out so far
+	FieldQueue     = "queue"      // requests waiting at the Master behind this one
+	FieldCommTime  = "comm_time"  // the Master's time per request (h)
+	FieldUnitTime  = "unit_time"  // nominal time per unit at speed 1 (c)
+	FieldSpeed     = "speed"      // this worker's nominal speed
+	FieldSpeedSum  = "speed_sum"  // sum of the live workers' nominal speeds
+	FieldMu        = "mu"         // this worker's measured mean time per unit (0: none yet)
+	FieldSigma     = "sigma"      // its standard deviation
+	FieldMeasured  = "measured"   // live workers with measurements
+	FieldMuMean    = "mu_mean"    // mean of their mean times per unit
+	FieldSigmaMean = "sigma_mean" // mean of their standard deviations
+	FieldInvMuSum  = "inv_mu_sum" // sum of 1/mu over them
+	FieldDSum      = "d_sum"      // sum of sigma^2/mu over them
+	FieldWait      = "wait"       // the wait the Master notified for this request
+	FieldLastChunk = "last_chunk" // units in this worker's last chunk (0: none yet)
+	FieldIdle      = "idle"       // this worker's idle time so far
+)
+
+// Schema is the observation schema of the load-balancing agents.
+var Schema = learning.NewSchema("loadbalancing/v1",
+	FieldTime, FieldJob, FieldRemaining, FieldWorkers, FieldGranted, FieldQueue,
+	FieldCommTime, FieldUnitTime, FieldSpeed, FieldSpeedSum, FieldMu, FieldSigma,
+	FieldMeasured, FieldMuMean, FieldSigmaMean, FieldInvMuSum, FieldDSum,
+	FieldWait, FieldLastChunk, FieldIdle)
+
+// AgentID is the agent of worker i.
+func AgentID(i int) learning.AgentID { return learning.AgentID(fmt.Sprintf("worker-%d", i)) }
+
+// Worker asks the Master for chunks and processes them; a unit of cost w
+// takes UnitTime*w/Speed. Its agent chooses each chunk's size; without an
+// agent it asks for one unit at a time, as the Marlon seed's worker does.
+// The reward for a choice is minus the idle time the worker accrued until
+// its next choice (or the end), so an agent's return is minus its idle time.
+type Worker struct {
+	ID       int
+	Speed    float64
+	UnitTime float64
+	Master   actors.Addr
+	Roster   actors.Addr
+	Costs    *Costs
+	Agent    *env.Agent
+	// Report receives the worker's account when it finishes or leaves; it is
+	// called inside the worker's turn and must not block.
+	Report func(WorkerReport)
+
+	joined      float64
+	waiting     bool
+	requestedAt float64
+	chunk       Grant
+	chunkUnits  int
+	chunkStart  float64
+	chunkTime   float64
+	state       MasterState
+	wait        float64
+	timed       int
+	sumT, sumT2 float64
+	idle, busy  float64
+	units       int
+	chunks      int
+	lastDone    float64
+	rewarded    float64 // idle time already given as reward
+	ended       bool
+}
+
+// WorkerReport is a worker's own account of an episode.
+type WorkerReport struct {
+	ID       int     `json:"id"`
+	Speed    float64 `json:"speed"`
+	Joined   float64 `json:"joined"`
+	Left     bool    `json:"left"`              // it left before the end
+	LeftAt   float64 `json:"left_at,omitempty"` // when
+	Units    int     `json:"units"`
+	Chunks   int     `json:"chunks"`
+	Busy     float64 `json:"busy"`
+	Idle     float64 `json:"idle"`
+	LastDone float64 `json:"last_done"` // when its last chunk was done
+	Return   float64 `json:"return"`
+}
+
+// Receive implements actors.Actor.
+func (w *Worker) Receive(ctx actors.Context, msg any) {
+	if w.Agent.Handle(msg) {
+		return
+	}
+	switch m := msg.(type) {
+	case actors.Started:
+		w.joined = ctx.Now()
+		ctx.Send(w.Roster, env.Join{ID: AgentID(w.ID)})
+		ctx.Watch(w.Master)
+		w.request(ctx, ChunkDone{})
+	case WaitNotice:
+		w.wait = m.Wait
+	case Offer:
+		w.state = m.State
+		ctx.Reply(ctx.ReplyTo(), Take{Units: w.decide(ctx)})
+	case chunkDone:
+		sum, sum2 := w.Costs.Of(w.chunk.Ranges)
+		k := w.UnitTime / w.Speed
+		w.sumT += k * sum
+		w.sumT2 += k * k * sum2
+		w.timed += w.chunkUnits
+		w.busy += w.chunkTime
+		w.units += w.chunkUnits
+		w.chunks++
+		w.lastDone = ctx.Now()
+		w.request(ctx, ChunkDone{Chunk: w.chunk.Chunk, Units: w.chunkUnits, Stats: w.unitStats()})
+	case actors.Down: // the Master is gone: nothing more to do
+		w.end(ctx, false)
+		ctx.Stop(ctx.Self())
+	case actors.Stopping:
+		if !w.ended {
+			if !w.waiting && w.chunkUnits > 0 {
+				w.busy += ctx.Now() - w.chunkStart // worked on a chunk it hands back
+			}
+			w.end(ctx, true)
+		}
+	}
+}
+
+func (w *Worker) request(ctx actors.Context, done ChunkDone) {
+	w.waiting, w.requestedAt, w.chunkUnits = true, ctx.Now(), 0
+	ctx.Request(w.Master, ChunkRequest{Worker: w.ID, Speed: w.Speed, Done: done}, actors.Forever, w.onReply)
+}
+
+func (w *Worker) onReply(ctx actors.Context, reply any, err error) {
+	if w.ended {
+		return
+	}
+	w.idle += ctx.Now() - w.requestedAt
+	w.waiting = false
+	switch g := reply.(type) {
+	case Grant:
+		w.chunk = g
+		w.chunkUnits = unitsOf(g.Ranges)
+		sum, _ := w.Costs.Of(g.Ranges)
+		w.chunkTime = w.UnitTime * sum / w.Speed
+		w.chunkStart = ctx.Now()
+		ctx.After(w.chunkTime, chunkDone{})
+	case Finished:
+		w.end(ctx, false)
+		ctx.Stop(ctx.Self())
+	default:
+		_ = err // the Master is gone; its Down ends this worker
+	}
+}
+
+// idleNow is the idle time so far, counting a wait in progress.
+func (w *Worker) idleNow(now float64) float64 {
+	if w.waiting {
+		return w.idle + now - w.requestedAt
+	}
+	return w.idle
+}
+
+func (w *Worker) unitStats() UnitStats {
+	if w.timed == 0 {
+		return UnitStats{}
+	}
+	n := float64(w.timed)
+	mean := w.sumT / n
+	return UnitStats{N: w.timed, Mean: mean, Sd: math.Sqrt(math.Max(0, w.sumT2/n-mean*mean))}
+}
+
+// observe builds the agent's observation.
+func (w *Worker) observe(now float64) learning.Observation {
+	s, u := w.state, w.unitStats()
+	return learning.Observation{Schema: Schema, Values: []float64{
+		now, float64(s.Job), float64(s.Remaining), float64(s.Workers), float64(s.Granted), float64(s.Queue),
+		s.CommTime, w.UnitTime, w.Speed, s.SpeedSum, u.Mean, u.Sd,
+		float64(s.Measured), s.MuMean, s.SigmaMean, s.InvMuSum, s.DSum,
+		w.wait, float64(w.lastChunkUnits()), w.idleNow(now),
+	}}
+}
+
+func (w *Worker) lastChunkUnits() int { return unitsOf(w.chunk.Ranges) }
+
+// reward is minus the idle time accrued since the last reward.
+func (w *Worker) reward(now float64) float64 {
+	idle := w.idleNow(now)
+	r := -(idle - w.rewarded)
+	w.rewarded = idle
+	return r
+}
+
+// decide asks the agent how many units to take.
+func (w *Worker) decide(ctx actors.Context) int {
+	if w.Agent == nil {
+		return 1
+	}
+	now := ctx.Now()
+	a := w.Agent.Act(w.observe(now), w.reward(now))
+	n := int(a)
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+// end closes the worker's episode: the agent's last update and the report.
+func (w *Worker) end(ctx actors.Context, left bool) {
+	if w.ended {
+		return
+	}
+	now := ctx.Now()
+	if w.waiting {
+		w.idle += now - w.requestedAt
+		w.waiting = false
+	}
+	if w.Agent != nil {
+		w.Agent.Finish(w.observe(now), w.reward(now))
+	}
+	w.ended = true
+	if w.Report != nil {
+		rep := WorkerReport{ID: w.ID, Speed: w.Speed, Joined: w.joined, Units: w.units, Chunks: w.chunks, Busy: w.busy, Idle: w.idle, LastDone: w.lastDone}
+		if left {
+			rep.Left, rep.LeftAt = true, now
+		}
+		if w.Agent != nil {
+			rep.Return = w.Agent.Return()
+		}
+		w.Report(rep)
+	}
+}
