@@ -1,0 +1,169 @@
+package env
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/marlon-go/marlon/actors"
+	"github.com/marlon-go/marlon/learning"
+)
+
+// recorder is a LearningAlgorithm that writes down every call.
+type recorder struct {
+	id    learning.AgentID
+	calls *[]string
+}
+
+func (r *recorder) log(f string, a ...any) {
+	*r.calls = append(*r.calls, string(r.id)+": "+fmt.Sprintf(f, a...))
+}
+func (r *recorder) InitAgent(obs learning.Observation) { r.log("init %v", obs.Values) }
+func (r *recorder) IsLearning() bool                   { return true }
+func (r *recorder) SampleAction() learning.Action      { r.log("sample"); return 7 }
+func (r *recorder) Update(obs learning.Observation, reward float64) {
+	r.log("update %v %v terminal=%v", obs.Values, reward, obs.Terminal)
+}
+func (r *recorder) ActionProbabilities() []float64  { return nil }
+func (r *recorder) AgentJoined(id learning.AgentID) { r.log("joined %s", id) }
+func (r *recorder) AgentLeft(id learning.AgentID)   { r.log("left %s", id) }
+
+var schema = learning.NewSchema("test/v1", "x")
+
+func obs(x float64) learning.Observation {
+	return learning.Observation{Schema: schema, Values: []float64{x}}
+}
+
+func TestAgentTurnsActsIntoTheLearningAlgorithmProtocol(t *testing.T) {
+	var calls []string
+	a := Attach("a", &recorder{id: "a", calls: &calls})
+	if got := a.Act(obs(1), 99); got != 7 {
+		t.Fatalf("action %v", got)
+	}
+	a.Act(obs(2), -3)
+	a.Finish(obs(3), -4)
+	a.Finish(obs(4), -5) // once only
+	want := "a: init [1]|a: sample|a: update [2] -3 terminal=false|a: sample|a: update [3] -4 terminal=true"
+	if got := strings.Join(calls, "|"); got != want {
+		t.Fatalf("calls\n got %s\nwant %s", got, want)
+	}
+	if a.Steps() != 2 || a.Return() != -7 {
+		t.Fatalf("steps %d return %v; want 2 and -7 (the first reward is not one: no action earned it)", a.Steps(), a.Return())
+	}
+	var none *Agent
+	none.Finish(obs(1), 0) // a nil agent does nothing
+	if Attach("x", nil) != nil {
+		t.Fatal("Attach(nil) must give a nil agent")
+	}
+}
+
+// member carries an agent and joins the roster; it stops on "leave".
+type member struct {
+	roster actors.Addr
+	agent  *Agent
+}
+
+func (m *member) Receive(ctx actors.Context, msg any) {
+	if m.agent.Handle(msg) {
+		return
+	}
+	switch msg {
+	case "leave":
+		ctx.Stop(ctx.Self())
+	case "crash":
+		panic("crash")
+	}
+	if _, ok := msg.(actors.Started); ok {
+		ctx.Send(m.roster, Join{ID: m.agent.ID})
+	}
+}
+
+func TestRosterTellsLiveAgentsWhoJoinsAndLeaves(t *testing.T) {
+	sim := actors.NewSim(1)
+	var members Membership
+	roster := sim.Spawn(NewRoster(&members))
+	logs := map[learning.AgentID]*[]string{}
+	spawn := func(id learning.AgentID) actors.Addr {
+		var calls []string
+		logs[id] = &calls
+		return sim.Spawn(&member{roster: roster, agent: Attach(id, &recorder{id: id, calls: &calls})})
+	}
+	a := spawn("a")
+	spawn("b")
+	sim.Run()
+	c := spawn("c")
+	sim.Run()
+	if got := fmt.Sprint(members.Live()); got != "[a b c]" {
+		t.Fatalf("live %s", got)
+	}
+	sim.Send(a, "leave")
+	sim.Run()
+	sim.Send(c, "crash") // a crash is a leave too
+	sim.Run()
+	if got := fmt.Sprint(members.Live()); got != "[b]" {
+		t.Fatalf("live %s", got)
+	}
+	if j, l := members.Counts(); j != 3 || l != 2 {
+		t.Fatalf("joins %d leaves %d", j, l)
+	}
+	want := map[learning.AgentID]string{
+		"a": "a: joined b|a: joined c",
+		"b": "b: joined a|b: joined c|b: left a|b: left c",
+		"c": "c: joined a|c: joined b|c: left a",
+	}
+	for id, w := range want {
+		got := append([]string(nil), *logs[id]...)
+		sort.Strings(got)
+		ws := strings.Split(w, "|")
+		sort.Strings(ws)
+		if strings.Join(got, "|") != strings.Join(ws, "|") {
+			t.Errorf("%s was told %v, want %v", id, got, ws)
+		}
+	}
+}
+
+// counter is an environment whose single actor counts to a target, one step
+// per time unit.
+type counter struct{ target, crashAt int }
+
+type countEpisode struct {
+	n      *int
+	target int
+}
+
+func (e countEpisode) Done() bool       { return *e.n >= e.target }
+func (e countEpisode) Metrics() Metrics { return Metrics{"count": float64(*e.n)} }
+
+func (c counter) Name() string                       { return "counter" }
+func (c counter) PossibleAgents() []learning.AgentID { return nil }
+func (c counter) Observation() *learning.Schema      { return schema }
+func (c counter) Actions() learning.ActionSpace      { return learning.Discrete(1) }
+func (c counter) Start(rt actors.Runtime, seed uint64, agents Agents) (Episode, error) {
+	n := new(int)
+	rt.Spawn(actors.ActorFunc(func(ctx actors.Context, msg any) {
+		if msg == "boom" {
+			panic("boom")
+		}
+		*n++
+		if *n == c.crashAt {
+			ctx.Send(ctx.Self(), "boom")
+		}
+		ctx.After(1, nil)
+	}))
+	return countEpisode{n: n, target: c.target}, nil
+}
+
+func TestRunSimStopsWhenDoneAtTheLimitOrOnACrash(t *testing.T) {
+	out, err := RunSim(counter{target: 5}, 1, nil, 0)
+	if err != nil || !out.Done || out.Metrics["count"] != 5 || out.Time != 4 {
+		t.Fatalf("done run: %+v %v", out, err)
+	}
+	out, err = RunSim(counter{target: 50}, 1, nil, 10)
+	if err != nil || out.Done || out.Time != 10 {
+		t.Fatalf("limited run: done=%v time=%v err=%v", out.Done, out.Time, err)
+	}
+	if _, err = RunSim(counter{target: 50, crashAt: 3}, 1, nil, 10); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("a crash must be an error naming the panic, got %v", err)
+	}
+}

@@ -1,0 +1,204 @@
+package learning
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Checkpoint format identification. A reader refuses any other format or
+// version.
+const (
+	CheckpointFormat  = "marlon-checkpoint"
+	CheckpointVersion = 1
+)
+
+// Checkpoint is a team's learnt state: every policy's model, how agents map
+// onto policies, and what the models were trained for (the algorithm, the
+// observation schema and the action space), so that a mismatched checkpoint
+// is refused rather than misread. It is stored as JSON with a SHA-256
+// checksum of its content.
+type Checkpoint struct {
+	Format      string            `json:"format"`
+	Version     int               `json:"version"`
+	Algorithm   string            `json:"algorithm"`
+	Observation string            `json:"observation"`
+	Fields      []string          `json:"fields"`
+	Actions     int               `json:"actions"`
+	Shared      bool              `json:"shared"`
+	Episodes    int               `json:"episodes_trained"`
+	Meta        map[string]string `json:"meta,omitempty"`
+	Policies    map[string][]byte `json:"policies"`
+	Checksum    string            `json:"checksum"`
+}
+
+// ErrCheckpoint wraps every reason a checkpoint is refused.
+var ErrCheckpoint = errors.New("checkpoint refused")
+
+func refuse(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCheckpoint, fmt.Sprintf(format, args...))
+}
+
+// Checkpoint captures the team's models. Every policy must be a Model.
+func (t *Team) Checkpoint(algorithm string, spec Spec, episodes int) (*Checkpoint, error) {
+	c := &Checkpoint{
+		Format: CheckpointFormat, Version: CheckpointVersion, Algorithm: algorithm,
+		Observation: spec.Observation.Name(), Fields: spec.Observation.Fields(), Actions: spec.Actions.N,
+		Shared: t.shared, Episodes: episodes, Policies: map[string][]byte{},
+	}
+	for _, name := range t.Policies() {
+		m, ok := t.policies[name].(Model)
+		if !ok {
+			return nil, fmt.Errorf("learning: policy %s (%s) has no model to save", name, t.policies[name].Name())
+		}
+		b, err := m.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("learning: saving policy %s: %w", name, err)
+		}
+		c.Policies[name] = b
+	}
+	return c, nil
+}
+
+// Restore loads c's models into the team's policies. The checkpoint must
+// have been made by the same algorithm for the same observation schema and
+// action space, with the same mapping (shared or independent); an
+// independent team needs a model for every one of its agents, a shared team
+// takes the shared model whatever its number of agents.
+func (t *Team) Restore(c *Checkpoint, algorithm string, spec Spec) error {
+	if err := c.Fits(algorithm, spec); err != nil {
+		return err
+	}
+	if c.Shared != t.shared {
+		return refuse("it holds %s policies and this run uses %s ones", mapping(c.Shared), mapping(t.shared))
+	}
+	for _, name := range t.Policies() {
+		b, ok := c.Policies[name]
+		if !ok {
+			have := make([]string, 0, len(c.Policies))
+			for n := range c.Policies {
+				have = append(have, n)
+			}
+			slices.Sort(have)
+			return refuse("it has no model for %s (it has %v); independent policies load only into the same agents, shared ones into any number", name, have)
+		}
+		m, ok := t.policies[name].(Model)
+		if !ok {
+			return fmt.Errorf("learning: policy %s cannot load a model", name)
+		}
+		if err := m.UnmarshalBinary(b); err != nil {
+			return refuse("model %s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+func mapping(shared bool) string {
+	if shared {
+		return "shared"
+	}
+	return "independent"
+}
+
+// Fits reports why c cannot serve algorithm on spec, or nil.
+func (c *Checkpoint) Fits(algorithm string, spec Spec) error {
+	switch {
+	case c.Algorithm != algorithm:
+		return refuse("it was trained with %s, not %s", c.Algorithm, algorithm)
+	case c.Observation != spec.Observation.Name() || !slices.Equal(c.Fields, spec.Observation.Fields()):
+		return refuse("its observation schema is %s %v, this run's is %s %v", c.Observation, c.Fields, spec.Observation.Name(), spec.Observation.Fields())
+	case c.Actions != spec.Actions.N:
+		return refuse("it has %d actions, this run has %d", c.Actions, spec.Actions.N)
+	}
+	return nil
+}
+
+func (c *Checkpoint) sum() (string, error) {
+	cp := *c
+	cp.Checksum = ""
+	b, err := json.Marshal(&cp)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), nil
+}
+
+// Write stores c, with its checksum, as JSON.
+func (c *Checkpoint) Write(w io.Writer) error {
+	sum, err := c.sum()
+	if err != nil {
+		return err
+	}
+	c.Checksum = sum
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(c)
+}
+
+// ReadCheckpoint reads a checkpoint and refuses it if it is not one, is of
+// another version, or its checksum does not match its content.
+func ReadCheckpoint(r io.Reader) (*Checkpoint, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	var c Checkpoint
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, refuse("not a readable checkpoint (corrupt or not JSON): %v", err)
+	}
+	switch {
+	case c.Format != CheckpointFormat:
+		return nil, refuse("format %q, want %q", c.Format, CheckpointFormat)
+	case c.Version != CheckpointVersion:
+		return nil, refuse("version %d; this build reads version %d", c.Version, CheckpointVersion)
+	}
+	sum, err := c.sum()
+	if err != nil {
+		return nil, err
+	}
+	if sum != c.Checksum {
+		return nil, refuse("checksum mismatch: the file was changed or truncated")
+	}
+	return &c, nil
+}
+
+// Save writes c to path atomically (a reader never sees half a file).
+func (c *Checkpoint) Save(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".checkpoint-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := c.Write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// LoadCheckpoint reads the checkpoint at path.
+func LoadCheckpoint(path string) (*Checkpoint, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := ReadCheckpoint(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}

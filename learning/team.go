@@ -1,0 +1,130 @@
+package learning
+
+import (
+	"encoding"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Trainable is implemented by policies that learn: SetLearning(false) makes
+// their agents act greedily and stop updating (IsLearning reports it).
+type Trainable interface {
+	SetLearning(on bool)
+}
+
+// Model is implemented by policies whose learnt state can be saved in a
+// checkpoint and restored.
+type Model interface {
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}
+
+// SharedPolicy is the policy name every agent maps to under parameter
+// sharing.
+const SharedPolicy = "shared"
+
+// Team maps agents onto policies and keeps one LearningAlgorithm per agent
+// across episodes, so that what an agent learns in one episode it still has
+// in the next. With parameter sharing every agent, including agents that
+// were not known when the team was made, maps to SharedPolicy; with
+// independent learners each agent has a policy of its own, named by its ID.
+type Team struct {
+	shared   bool
+	policies map[string]Policy
+	newOne   func(AgentID) (Policy, error)
+
+	mu     sync.Mutex
+	agents map[AgentID]LearningAlgorithm
+}
+
+// NewSharedTeam returns a team whose agents all share p.
+func NewSharedTeam(p Policy) *Team {
+	return &Team{shared: true, policies: map[string]Policy{SharedPolicy: p}, agents: map[AgentID]LearningAlgorithm{}}
+}
+
+// NewIndependentTeam returns a team of independent learners, one policy per
+// agent, made by newPolicy for each of ids now and for any other agent when
+// it first appears.
+func NewIndependentTeam(ids []AgentID, newPolicy func(AgentID) (Policy, error)) (*Team, error) {
+	t := &Team{policies: map[string]Policy{}, newOne: newPolicy, agents: map[AgentID]LearningAlgorithm{}}
+	for _, id := range ids {
+		p, err := newPolicy(id)
+		if err != nil {
+			return nil, err
+		}
+		t.policies[string(id)] = p
+	}
+	return t, nil
+}
+
+// Shared reports whether the team shares one policy.
+func (t *Team) Shared() bool { return t.shared }
+
+// PolicyName is the policy agent id maps to.
+func (t *Team) PolicyName(id AgentID) string {
+	if t.shared {
+		return SharedPolicy
+	}
+	return string(id)
+}
+
+// Policies lists the team's policies by name, sorted by name.
+func (t *Team) Policies() []string {
+	names := make([]string, 0, len(t.policies))
+	for n := range t.policies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Policy returns the named policy.
+func (t *Team) Policy(name string) Policy { return t.policies[name] }
+
+// Agent returns agent id's LearningAlgorithm, the same one every episode.
+// It is safe for concurrent use. It panics if an independent team cannot
+// make a policy for a new agent: the team's constructor already proved it
+// could for the known ones.
+func (t *Team) Agent(id AgentID) LearningAlgorithm {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a, ok := t.agents[id]; ok {
+		return a
+	}
+	name := t.PolicyName(id)
+	p, ok := t.policies[name]
+	if !ok {
+		var err error
+		if p, err = t.newOne(id); err != nil {
+			panic(fmt.Sprintf("learning: cannot make a policy for agent %s: %v", id, err))
+		}
+		t.policies[name] = p
+	}
+	a := p.NewAgent(id)
+	t.agents[id] = a
+	return a
+}
+
+// SetLearning switches every policy that learns on or off.
+func (t *Team) SetLearning(on bool) {
+	for _, p := range t.policies {
+		if tr, ok := p.(Trainable); ok {
+			tr.SetLearning(on)
+		}
+	}
+}
+
+// BeginEpisode and EndEpisode tell every Episodic policy.
+func (t *Team) BeginEpisode() { t.each(func(e Episodic) { e.BeginEpisode() }) }
+
+// EndEpisode tells every Episodic policy that the episode ended.
+func (t *Team) EndEpisode() { t.each(func(e Episodic) { e.EndEpisode() }) }
+
+func (t *Team) each(f func(Episodic)) {
+	for _, name := range t.Policies() { // sorted: deterministic order
+		if e, ok := t.policies[name].(Episodic); ok {
+			f(e)
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package learning
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Agents gives the LearningAlgorithm that drives each agent of an episode.
+type Agents = func(id AgentID) LearningAlgorithm
+
+// EpisodeFunc runs one episode, seeded, with its agents driven by agents, and
+// returns the episode's metrics by name. An environment provides it (for
+// example by wrapping env.RunSim), so that this package needs none.
+type EpisodeFunc func(seed uint64, agents Agents) (map[string]float64, error)
+
+// TrainConfig says how to train.
+type TrainConfig struct {
+	// Episodes is the number of training episodes.
+	Episodes int
+	// EvalEpisodes is the number of greedy evaluation episodes run after
+	// training (and at every evaluation point).
+	EvalEpisodes int
+	// EvalEvery evaluates after every EvalEvery training episodes as well as
+	// at the end (0: only at the end).
+	EvalEvery int
+	// Seed derives every episode's seed: training episodes and evaluation
+	// episodes draw from separate streams, and the evaluation episodes are
+	// the same at every evaluation point.
+	Seed uint64
+	// Log receives one JSON object per line for every episode (nil: none).
+	Log io.Writer
+	// OnEpisode is called after every episode, for progress displays.
+	OnEpisode func(Record)
+}
+
+// Record is one episode in the log.
+type Record struct {
+	// Phase is "train" or "eval".
+	Phase string `json:"phase"`
+	// Episode is the training episode's number (from 1), or for an
+	// evaluation episode the number of training episodes before it.
+	Episode int                `json:"episode"`
+	Seed    uint64             `json:"seed"`
+	Metrics map[string]float64 `json:"metrics"`
+}
+
+// EvalPoint is the mean of the evaluation episodes' metrics after a number
+// of training episodes.
+type EvalPoint struct {
+	After   int                `json:"after_episodes"`
+	Metrics map[string]float64 `json:"metrics"`
+}
+
+// Curve is a training run's learning curve.
+type Curve struct {
+	Train []Record    `json:"train"`
+	Eval  []EvalPoint `json:"eval"`
+}
+
+// Final is the last evaluation point: how the trained team does greedily.
+func (c Curve) Final() EvalPoint {
+	if len(c.Eval) == 0 {
+		return EvalPoint{}
+	}
+	return c.Eval[len(c.Eval)-1]
+}
+
+// TrainSeed is the seed of training episode k (from 0).
+func TrainSeed(seed uint64, k int) uint64 { return mix(seed, uint64(k)) }
+
+// EvalSeed is the seed of evaluation episode k (from 0).
+func EvalSeed(seed uint64, k int) uint64 { return mix(seed^0x9e3779b97f4a7c15, uint64(k)) }
+
+// mix is splitmix64 of a and b: well-spread seeds from small numbers.
+func mix(a, b uint64) uint64 {
+	z := a + 0x9e3779b97f4a7c15*(b+1)
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// Train runs cfg.Episodes training episodes with the team learning, then
+// evaluates it greedily. Agents keep their LearningAlgorithm (and so what
+// they learnt) from one episode to the next.
+func Train(run EpisodeFunc, team *Team, cfg TrainConfig) (Curve, error) {
+	if cfg.Episodes < 0 || cfg.EvalEpisodes < 0 || cfg.EvalEvery < 0 {
+		return Curve{}, errors.New("learning: episode counts must be >= 0")
+	}
+	var curve Curve
+	emit := func(r Record) error {
+		if cfg.Log != nil {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if _, err := cfg.Log.Write(append(b, '\n')); err != nil {
+				return fmt.Errorf("learning: writing the episode log: %w", err)
+			}
+		}
+		if cfg.OnEpisode != nil {
+			cfg.OnEpisode(r)
+		}
+		return nil
+	}
+	evaluate := func(after int) error {
+		recs, err := evaluateTeam(run, team, cfg.Seed, cfg.EvalEpisodes, after, emit)
+		if err != nil {
+			return err
+		}
+		if len(recs) > 0 {
+			curve.Eval = append(curve.Eval, EvalPoint{After: after, Metrics: Mean(recs)})
+		}
+		return nil
+	}
+	for k := 0; k < cfg.Episodes; k++ {
+		team.SetLearning(true)
+		m, err := episode(run, team, TrainSeed(cfg.Seed, k))
+		if err != nil {
+			return curve, fmt.Errorf("training episode %d: %w", k+1, err)
+		}
+		r := Record{Phase: "train", Episode: k + 1, Seed: TrainSeed(cfg.Seed, k), Metrics: m}
+		curve.Train = append(curve.Train, r)
+		if err := emit(r); err != nil {
+			return curve, err
+		}
+		if cfg.EvalEvery > 0 && (k+1)%cfg.EvalEvery == 0 && k+1 < cfg.Episodes {
+			if err := evaluate(k + 1); err != nil {
+				return curve, err
+			}
+		}
+	}
+	if err := evaluate(cfg.Episodes); err != nil {
+		return curve, err
+	}
+	return curve, nil
+}
+
+// Evaluate runs n greedy episodes of the team on the evaluation seeds and
+// returns their records.
+func Evaluate(run EpisodeFunc, team *Team, seed uint64, n int) ([]Record, error) {
+	return evaluateTeam(run, team, seed, n, 0, func(Record) error { return nil })
+}
+
+func evaluateTeam(run EpisodeFunc, team *Team, seed uint64, n, after int, emit func(Record) error) ([]Record, error) {
+	team.SetLearning(false)
+	defer team.SetLearning(true)
+	var recs []Record
+	for k := 0; k < n; k++ {
+		m, err := episode(run, team, EvalSeed(seed, k))
+		if err != nil {
+			return recs, fmt.Errorf("evaluation episode %d: %w", k+1, err)
+		}
+		r := Record{Phase: "eval", Episode: after, Seed: EvalSeed(seed, k), Metrics: m}
+		recs = append(recs, r)
+		if err := emit(r); err != nil {
+			return recs, err
+		}
+	}
+	return recs, nil
+}
+
+func episode(run EpisodeFunc, team *Team, seed uint64) (map[string]float64, error) {
+	team.BeginEpisode()
+	m, err := run(seed, team.Agent)
+	team.EndEpisode()
+	return m, err
+}
+
+// Mean averages the records' metrics name by name.
+func Mean(recs []Record) map[string]float64 {
+	out := map[string]float64{}
+	if len(recs) == 0 {
+		return out
+	}
+	for _, r := range recs { // records in order: the same sums every run
+		for k, v := range r.Metrics {
+			out[k] += v
+		}
+	}
+	for k := range out {
+		out[k] /= float64(len(recs))
+	}
+	return out
+}

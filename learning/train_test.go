@@ -1,0 +1,213 @@
+package learning
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// bandit is a toy learner: action values learnt by running averages,
+// epsilon-greedy while learning, greedy otherwise.
+type bandit struct {
+	name     string
+	values   []float64
+	counts   []float64
+	learning bool
+	rng      *rand.Rand
+}
+
+func newBandit(k int, seed uint64) *bandit {
+	return &bandit{name: "bandit", values: make([]float64, k), counts: make([]float64, k), learning: true, rng: rand.New(rand.NewPCG(seed, 1))}
+}
+
+func (b *bandit) Name() string                       { return b.name }
+func (b *bandit) NewAgent(AgentID) LearningAlgorithm { return &banditAgent{b: b} }
+func (b *bandit) SetLearning(on bool)                { b.learning = on }
+func (b *bandit) MarshalBinary() ([]byte, error) {
+	return json.Marshal([2][]float64{b.values, b.counts})
+}
+func (b *bandit) UnmarshalBinary(p []byte) error {
+	var v [2][]float64
+	if err := json.Unmarshal(p, &v); err != nil {
+		return err
+	}
+	if len(v[0]) != len(b.values) {
+		return errors.New("wrong number of arms")
+	}
+	b.values, b.counts = v[0], v[1]
+	return nil
+}
+
+func (b *bandit) greedy() int {
+	best := 0
+	for i, v := range b.values {
+		if v > b.values[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+type banditAgent struct {
+	b    *bandit
+	last int
+}
+
+func (a *banditAgent) InitAgent(Observation) {}
+func (a *banditAgent) IsLearning() bool      { return a.b.learning }
+func (a *banditAgent) SampleAction() Action {
+	a.last = a.b.greedy()
+	if a.b.learning && a.b.rng.Float64() < 0.3 {
+		a.last = a.b.rng.IntN(len(a.b.values))
+	}
+	return Action(a.last)
+}
+func (a *banditAgent) Update(_ Observation, r float64) {
+	if !a.b.learning {
+		return
+	}
+	a.b.counts[a.last]++
+	a.b.values[a.last] += (r - a.b.values[a.last]) / a.b.counts[a.last]
+}
+func (a *banditAgent) ActionProbabilities() []float64 { return nil }
+func (a *banditAgent) AgentJoined(AgentID)            {}
+func (a *banditAgent) AgentLeft(AgentID)              {}
+
+var toySchema = NewSchema("toy/v1", "x")
+
+// arms pays arm i a mean of i/10 plus noise; each agent plays 5 times.
+func arms(ids []AgentID) EpisodeFunc {
+	return func(seed uint64, agents Agents) (map[string]float64, error) {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		obs := Observation{Schema: toySchema, Values: []float64{0}}
+		total := 0.0
+		for _, id := range ids {
+			a := agents(id)
+			a.InitAgent(obs)
+			for step := 0; step < 5; step++ {
+				arm := a.SampleAction()
+				r := float64(arm)/10 + rng.NormFloat64()*0.05
+				total += r
+				o := obs
+				o.Terminal = step == 4
+				a.Update(o, r)
+			}
+		}
+		return map[string]float64{"reward": total / float64(5*len(ids))}, nil
+	}
+}
+
+func TestTrainingIsReproducibleLearnsAndLogs(t *testing.T) {
+	ids := []AgentID{"a", "b"}
+	train := func() (Curve, string, *Team) {
+		team := NewSharedTeam(newBandit(5, 3))
+		var log bytes.Buffer
+		c, err := Train(arms(ids), team, TrainConfig{Episodes: 40, EvalEpisodes: 3, EvalEvery: 10, Seed: 9, Log: &log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, log.String(), team
+	}
+	c1, log1, team := train()
+	c2, log2, _ := train()
+	if !reflect.DeepEqual(c1, c2) || log1 != log2 {
+		t.Fatal("the same seed gave two different training runs")
+	}
+	if len(c1.Eval) != 4 || c1.Eval[0].After != 10 || c1.Final().After != 40 {
+		t.Fatalf("evaluation points %+v", c1.Eval)
+	}
+	if got := c1.Final().Metrics["reward"]; got < 0.38 {
+		t.Fatalf("greedy reward %v after training: the best arm pays 0.4", got)
+	}
+	lines := strings.Split(strings.TrimSpace(log1), "\n")
+	if len(lines) != 40+4*3 {
+		t.Fatalf("%d log lines, want 52", len(lines))
+	}
+	var r Record
+	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil || r.Phase != "train" || r.Episode != 1 || r.Metrics["reward"] == 0 {
+		t.Fatalf("first log line %s: %v", lines[0], err)
+	}
+	// Evaluation is greedy and does not learn.
+	before, _ := team.Policy(SharedPolicy).(*bandit).MarshalBinary()
+	if _, err := Evaluate(arms(ids), team, 9, 2); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := team.Policy(SharedPolicy).(*bandit).MarshalBinary()
+	if !bytes.Equal(before, after) {
+		t.Fatal("evaluation changed the model")
+	}
+}
+
+func TestCheckpointRoundTripAndRefusals(t *testing.T) {
+	spec := Spec{Observation: toySchema, Actions: Discrete(5)}
+	team := NewSharedTeam(newBandit(5, 1))
+	if _, err := Train(arms([]AgentID{"a"}), team, TrainConfig{Episodes: 30, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := team.Checkpoint("bandit", spec, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "model.json")
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A shared checkpoint loads into a team of any size and acts the same.
+	fresh := NewSharedTeam(newBandit(5, 99))
+	if err := fresh.Restore(loaded, "bandit", spec); err != nil {
+		t.Fatal(err)
+	}
+	team.SetLearning(false)
+	fresh.SetLearning(false)
+	for _, id := range []AgentID{"a", "z", "new-agent"} {
+		if got, want := fresh.Agent(id).SampleAction(), team.Agent("a").SampleAction(); got != want {
+			t.Fatalf("restored agent %s acts %v, original %v", id, got, want)
+		}
+	}
+
+	var buf bytes.Buffer
+	if err := c.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.String()
+	refused := func(what, text string, want string) {
+		t.Helper()
+		_, err := ReadCheckpoint(strings.NewReader(text))
+		if !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want a refusal mentioning %q", what, err, want)
+		}
+	}
+	refused("truncated", good[:len(good)/2], "corrupt")
+	refused("edited", strings.Replace(good, `"episodes_trained": 30`, `"episodes_trained": 31`, 1), "checksum")
+	refused("other version", strings.Replace(good, `"version": 1`, `"version": 2`, 1), "version 2")
+	refused("not a checkpoint", `{"format":"something-else","version":1}`, "format")
+
+	if err := fresh.Restore(loaded, "qlearning", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "trained with bandit") {
+		t.Errorf("other algorithm: %v", err)
+	}
+	if err := fresh.Restore(loaded, "bandit", Spec{Observation: toySchema, Actions: Discrete(6)}); !errors.Is(err, ErrCheckpoint) {
+		t.Errorf("other action space: %v", err)
+	}
+	// Independent policies load only into the agents they were trained for.
+	indep, _ := NewIndependentTeam([]AgentID{"a", "b"}, func(AgentID) (Policy, error) { return newBandit(5, 1), nil })
+	ci, err := indep.Checkpoint("bandit", spec, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, _ := NewIndependentTeam([]AgentID{"a", "b", "c"}, func(AgentID) (Policy, error) { return newBandit(5, 1), nil })
+	if err := more.Restore(ci, "bandit", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "no model for c") {
+		t.Errorf("independent into more agents: %v", err)
+	}
+	if err := fresh.Restore(ci, "bandit", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "independent") {
+		t.Errorf("independent into shared: %v", err)
+	}
+}
