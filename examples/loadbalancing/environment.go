@@ -16,6 +16,9 @@ import (
 // scenario does not give them); each episode draws its units' costs from the
 // episode's seed.
 type Environment struct {
+	// Reward is what the agents are rewarded for (default RewardTime).
+	Reward Reward
+
 	scenario Scenario
 	speeds   []float64
 	agents   []learning.AgentID
@@ -130,7 +133,7 @@ func (d *director) spawn(ctx actors.Context) {
 	d.spawned = append(d.spawned, ctx.Spawn(&Worker{
 		ID: i, Speed: ep.env.speeds[i], UnitTime: ep.env.scenario.UnitTime,
 		Master: ep.master, Roster: ep.roster, Costs: ep.costs,
-		Agent: env.Attach(AgentID(i), alg), Report: ep.workerDone,
+		Agent: env.Attach(AgentID(i), alg), Reward: ep.env.Reward, Report: ep.workerDone,
 	}))
 }
 

@@ -86,6 +86,17 @@ func TestOneWorkerWorkedByHand(t *testing.T) {
 	if res.LowerBound != 11 { // (c*N + h*1*s)/s
 		t.Fatalf("lower bound %v, want 11", res.LowerBound)
 	}
+	// Rewards are in units of the ideal time c*N/S = 10. The first choice is
+	// at 0 and the job ends at 14: the return is -14/10 with RewardTime and
+	// minus the idle time, -4/10, with RewardIdle.
+	if math.Abs(res.Return+1.4) > 1e-12 {
+		t.Fatalf("return %v with RewardTime, want -1.4", res.Return)
+	}
+	e, _ := New(sc, 1)
+	e.Reward = RewardIdle
+	if res, _ := e.Run(1, fixedAgents(3)); math.Abs(res.Return+0.4) > 1e-12 {
+		t.Fatalf("return %v with RewardIdle, want -0.4", res.Return)
+	}
 	// Without an agent a worker asks for one unit at a time (the seed's
 	// self-scheduling): 10 round trips of 1 + 1.
 	if res := run(t, sc, 1, nil); res.Makespan != 20 || res.Chunks != 10 {

@@ -46,11 +46,34 @@ var Schema = learning.NewSchema("loadbalancing/v1",
 // AgentID is the agent of worker i.
 func AgentID(i int) learning.AgentID { return learning.AgentID(fmt.Sprintf("worker-%d", i)) }
 
+// Reward says what a worker's agent is rewarded for. Rewards are in units of
+// the ideal time c*N/S (the job's nominal work over the live workers' total
+// speed), so that returns compare across scenarios.
+type Reward int
+
+const (
+	// RewardTime is minus the time, idle and busy, from one choice to the
+	// next (or to the end). An agent's return is then minus the makespan
+	// (counted from its arrival) over the ideal time: the sum tracks the
+	// makespan exactly, and the part of it a choice can change is idle time,
+	// waiting for the Master or for the others at the end. Rewarding idle
+	// time alone would let a slow worker look good by taking more work.
+	RewardTime Reward = iota
+	// RewardIdle is minus the idle time from one choice to the next (or to
+	// the end): an agent's return is minus its own idle time.
+	RewardIdle
+)
+
+func (r Reward) String() string {
+	if r == RewardIdle {
+		return "idle"
+	}
+	return "time"
+}
+
 // Worker asks the Master for chunks and processes them; a unit of cost w
 // takes UnitTime*w/Speed. Its agent chooses each chunk's size; without an
 // agent it asks for one unit at a time, as the Marlon seed's worker does.
-// The reward for a choice is minus the idle time the worker accrued until
-// its next choice (or the end), so an agent's return is minus its idle time.
 type Worker struct {
 	ID       int
 	Speed    float64
@@ -59,6 +82,7 @@ type Worker struct {
 	Roster   actors.Addr
 	Costs    *Costs
 	Agent    *env.Agent
+	Reward   Reward
 	// Report receives the worker's account when it finishes or leaves; it is
 	// called inside the worker's turn and must not block.
 	Report func(WorkerReport)
@@ -78,7 +102,8 @@ type Worker struct {
 	units       int
 	chunks      int
 	lastDone    float64
-	rewarded    float64 // idle time already given as reward
+	rewardedAt  float64 // when the last reward was given
+	rewarded    float64 // idle time given as reward so far
 	ended       bool
 }
 
@@ -104,7 +129,7 @@ func (w *Worker) Receive(ctx actors.Context, msg any) {
 	}
 	switch m := msg.(type) {
 	case actors.Started:
-		w.joined = ctx.Now()
+		w.joined, w.rewardedAt = ctx.Now(), ctx.Now()
 		ctx.Send(w.Roster, env.Join{ID: AgentID(w.ID)})
 		ctx.Watch(w.Master)
 		w.request(ctx, ChunkDone{})
@@ -194,12 +219,19 @@ func (w *Worker) observe(now float64) learning.Observation {
 
 func (w *Worker) lastChunkUnits() int { return unitsOf(w.chunk.Ranges) }
 
-// reward is minus the idle time accrued since the last reward.
+// reward is the reward for the time since the last one.
 func (w *Worker) reward(now float64) float64 {
 	idle := w.idleNow(now)
-	r := -(idle - w.rewarded)
-	w.rewarded = idle
-	return r
+	cost := idle - w.rewarded
+	if w.Reward == RewardTime {
+		cost = now - w.rewardedAt
+	}
+	w.rewarded, w.rewardedAt = idle, now
+	ideal := w.UnitTime * float64(w.state.Job) / w.state.SpeedSum
+	if !(ideal > 0) {
+		ideal = 1
+	}
+	return -cost / ideal
 }
 
 // decide asks the agent how many units to take.

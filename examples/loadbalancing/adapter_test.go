@@ -1,0 +1,128 @@
+package loadbalancing
+
+import (
+	"math"
+	"testing"
+
+	"github.com/marlon-go/marlon/learning"
+)
+
+// observation builds a worker's observation from named values.
+func observation(vals map[string]float64) learning.Observation {
+	v := make([]float64, Schema.Len())
+	for k, x := range vals {
+		v[Schema.Index(k)] = x
+	}
+	return learning.Observation{Schema: Schema, Values: v}
+}
+
+func TestAdapterFeaturesAndUnits(t *testing.T) {
+	a, err := NewAdapter([]float64{0.5, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 workers, speeds summing to 8; this one has speed 4, so it is twice
+	// the mean (2). R = 1000 of N = 4000: its share is 1000*2/4 = 500.
+	obs := observation(map[string]float64{
+		FieldJob: 4000, FieldRemaining: 1000, FieldWorkers: 4, FieldSpeed: 4, FieldSpeedSum: 8,
+		FieldGranted: 6, FieldQueue: 2, FieldCommTime: 1, FieldUnitTime: 1,
+	})
+	if u := a.Units(obs, 0); u != 250 {
+		t.Fatalf("factor 0.5: %d units, want 250", u)
+	}
+	if u := a.Units(obs, 1); u != 500 {
+		t.Fatalf("factor 1: %d units, want 500", u)
+	}
+	f := a.Features(obs)
+	// remaining work time c*R/S = 125, one round of requests P*h = 4:
+	// slack = log10(1 + 31.25)/3.
+	want := []float64{0.25, 2, 0.5, 0.5, math.Log10(32.25) / 3}
+	for i, w := range want {
+		if math.Abs(f.Values[i]-w) > 1e-12 {
+			t.Fatalf("feature %s = %v, want %v", Features.Fields()[i], f.Values[i], w)
+		}
+	}
+	// Once measured, the relative speed comes from times per unit: this
+	// worker takes 0.5 per unit, the 3 measured take on average 1/(3/3) = 1.
+	obs.Values[Schema.Index(FieldMu)] = 0.5
+	obs.Values[Schema.Index(FieldMeasured)] = 3
+	obs.Values[Schema.Index(FieldInvMuSum)] = 3
+	if got := a.Features(obs).Values[1]; got != 2 {
+		t.Fatalf("measured relative speed %v, want 2", got)
+	}
+	// Never less than 1 unit, never more than what is left.
+	obs.Values[Schema.Index(FieldRemaining)] = 3
+	if u := a.Units(obs, 0); u != 1 {
+		t.Fatalf("tiny share: %d units, want 1", u)
+	}
+	big, _ := NewAdapter([]float64{100})
+	if u := big.Units(obs, 0); u != 3 {
+		t.Fatalf("huge factor: %d units, want the 3 left", u)
+	}
+	for _, bad := range [][]float64{{}, {0}, {-1}, {math.Inf(1)}} {
+		if _, err := NewAdapter(bad); err == nil {
+			t.Errorf("NewAdapter(%v) accepted", bad)
+		}
+	}
+}
+
+// uniform is a learner that picks choice 1 and spreads its probabilities.
+type uniform struct{ n int }
+
+func (u *uniform) InitAgent(learning.Observation)       {}
+func (u *uniform) IsLearning() bool                     { return true }
+func (u *uniform) SampleAction() learning.Action        { return 1 }
+func (u *uniform) Update(learning.Observation, float64) {}
+func (u *uniform) ActionProbabilities() []float64 {
+	p := make([]float64, u.n)
+	for i := range p {
+		p[i] = 1 / float64(u.n)
+	}
+	return p
+}
+func (u *uniform) AgentJoined(learning.AgentID) {}
+func (u *uniform) AgentLeft(learning.AgentID)   {}
+
+type uniformPolicy struct{ n int }
+
+func (p uniformPolicy) Name() string                                         { return "uniform" }
+func (p uniformPolicy) NewAgent(learning.AgentID) learning.LearningAlgorithm { return &uniform{p.n} }
+
+func TestAdaptedLearnerDrivesAnEpisode(t *testing.T) {
+	a, _ := NewAdapter(nil)
+	p := a.Policy(uniformPolicy{len(a.Factors)})
+	e, err := New(Default(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var probs []float64
+	res, err := e.Run(1, func(id learning.AgentID) learning.LearningAlgorithm {
+		g := p.NewAgent(id)
+		return probe{g, &probs}
+	})
+	if err != nil || res.UnitsDone != 10000 {
+		t.Fatalf("units %d, err %v", res.UnitsDone, err)
+	}
+	sum := 0.0
+	for _, x := range probs {
+		sum += x
+	}
+	if len(probs) != 10000 || math.Abs(sum-1) > 1e-12 {
+		t.Fatalf("probabilities over %d unit counts sum to %v", len(probs), sum)
+	}
+	if _, err := p.(interface{ MarshalBinary() ([]byte, error) }).MarshalBinary(); err == nil {
+		t.Fatal("a policy without a model must refuse to save")
+	}
+}
+
+// probe records the adapted agent's probabilities at its last choice.
+type probe struct {
+	learning.LearningAlgorithm
+	probs *[]float64
+}
+
+func (p probe) SampleAction() learning.Action {
+	a := p.LearningAlgorithm.SampleAction()
+	*p.probs = p.LearningAlgorithm.ActionProbabilities()
+	return a
+}
