@@ -1,0 +1,164 @@
+// Package lbplot draws the load-balancing example's figures as PNG (or SVG,
+// PDF, by the file's extension): the learning curve of a training run
+// against the best classical technique, and a Gantt chart of one episode.
+//
+// It depends on gonum.org/v1/plot, the learning package and the
+// load-balancing example; nothing depends on it but commands and notebooks.
+package lbplot
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/marlon-go/marlon/examples/loadbalancing"
+	"github.com/marlon-go/marlon/learning"
+)
+
+// Baseline is a horizontal reference line on the learning curve.
+type Baseline struct {
+	Name  string
+	Ratio float64
+}
+
+var (
+	blue   = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+	orange = color.RGBA{R: 255, G: 127, B: 14, A: 255}
+	green  = color.RGBA{R: 44, G: 160, B: 44, A: 255}
+	grey   = color.RGBA{R: 150, G: 150, B: 150, A: 255}
+	red    = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+)
+
+// Curve draws the makespan ratio of every training episode, the greedy
+// evaluations, and the baselines, to path.
+func Curve(path, title string, c learning.Curve, baselines ...Baseline) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "training episode"
+	p.Y.Label.Text = "makespan / lower bound"
+	p.Legend.Top = true
+
+	train := make(plotter.XYs, 0, len(c.Train))
+	for _, r := range c.Train {
+		train = append(train, plotter.XY{X: float64(r.Episode), Y: r.Metrics["ratio"]})
+	}
+	if len(train) > 0 {
+		l, err := plotter.NewLine(train)
+		if err != nil {
+			return err
+		}
+		l.Color = blue
+		l.Width = vg.Points(0.8)
+		p.Add(l)
+		p.Legend.Add("training (exploring)", l)
+	}
+	if len(c.Eval) > 0 {
+		eval := make(plotter.XYs, 0, len(c.Eval))
+		for _, e := range c.Eval {
+			eval = append(eval, plotter.XY{X: float64(e.After), Y: e.Metrics["ratio"]})
+		}
+		l, s, err := plotter.NewLinePoints(eval)
+		if err != nil {
+			return err
+		}
+		l.Color, s.Color = orange, orange
+		l.Width = vg.Points(1.5)
+		p.Add(l, s)
+		p.Legend.Add("greedy evaluation", l, s)
+	}
+	xmax := math.Max(1, float64(len(c.Train)))
+	for i, b := range baselines {
+		l, err := plotter.NewLine(plotter.XYs{{X: 0, Y: b.Ratio}, {X: xmax, Y: b.Ratio}})
+		if err != nil {
+			return err
+		}
+		l.Color = []color.Color{green, grey, red}[i%3]
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s (%.3f)", b.Name, b.Ratio), l)
+	}
+	one, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: 1}, {X: xmax, Y: 1}})
+	one.Color = color.Black
+	one.Width = vg.Points(0.5)
+	p.Add(one)
+	p.Legend.Add("lower bound", one)
+	p.Y.Min = math.Min(p.Y.Min, 0.98)
+	p.Add(plotter.NewGrid())
+	return p.Save(8*vg.Inch, 4.5*vg.Inch, path)
+}
+
+// Gantt draws one episode: a row per worker, a bar per chunk from its grant
+// to its end (red when handed back by a leaving worker), so that idle time is
+// the white between bars; dashed lines mark the makespan and the lower bound.
+func Gantt(path, title string, res loadbalancing.Result) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "time"
+	p.Y.Label.Text = "worker"
+	names := make([]string, len(res.Workers))
+	row := map[int]int{}
+	for i, w := range res.Workers {
+		names[i] = fmt.Sprintf("%d (speed %g)", w.ID, w.Speed)
+		row[w.ID] = i
+	}
+	p.NominalY(names...)
+	p.Add(&bars{chunks: res.History, row: row})
+	for _, m := range []struct {
+		x    float64
+		name string
+		c    color.Color
+	}{{res.Makespan, "makespan", color.Black}, {res.LowerBound, "lower bound", green}} {
+		l, err := plotter.NewLine(plotter.XYs{{X: m.x, Y: -0.5}, {X: m.x, Y: float64(len(names)) - 0.5}})
+		if err != nil {
+			return err
+		}
+		l.Color = m.c
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s %.1f", m.name, m.x), l)
+	}
+	p.Legend.Top = true
+	p.X.Min = 0
+	p.Y.Max = float64(len(names)) + 0.4 // room for the legend above the bars
+	h := vg.Length(1.6+0.35*float64(len(names))) * vg.Inch
+	return p.Save(10*vg.Inch, h, path)
+}
+
+// bars is a plotter of chunks as rectangles.
+type bars struct {
+	chunks []loadbalancing.ChunkRecord
+	row    map[int]int
+}
+
+func (b *bars) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	for i, ch := range b.chunks {
+		r, ok := b.row[ch.Worker]
+		if !ok || ch.Done < ch.Granted {
+			continue
+		}
+		fill := blue
+		if i%2 == 1 {
+			fill = color.RGBA{R: 74, G: 150, B: 205, A: 255} // alternate shades: chunk edges stay visible
+		}
+		if ch.Returned {
+			fill = red
+		}
+		x0, x1 := trX(ch.Granted), trX(ch.Done)
+		y0, y1 := trY(float64(r)-0.35), trY(float64(r)+0.35)
+		c.FillPolygon(fill, c.ClipPolygonXY([]vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}}))
+	}
+}
+
+func (b *bars) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmax = 0
+	for _, ch := range b.chunks {
+		xmax = math.Max(xmax, ch.Done)
+	}
+	return 0, xmax, -0.5, float64(len(b.row)) - 0.5
+}
