@@ -70,8 +70,6 @@ func (l *log) len() int {
 	return len(l.entries)
 }
 
-type tick struct{}
-
 // deferredServer keeps the reply handle of each request and answers it 5
 // time units later, doubling the int it was asked about.
 type deferredServer struct{ waiting map[Timer]ReplyTo }
@@ -244,8 +242,7 @@ func TestWatchersSeeStopCrashAndMissingActor(t *testing.T) {
 					panic("boom")
 				}
 			}))
-			var watcher Addr
-			watcher = h.rt.Spawn(ActorFunc(func(ctx Context, msg any) {
+			h.rt.Spawn(ActorFunc(func(ctx Context, msg any) {
 				switch m := msg.(type) {
 				case Started:
 					ctx.Watch(stopped)
@@ -259,7 +256,6 @@ func TestWatchersSeeStopCrashAndMissingActor(t *testing.T) {
 					}
 				}
 			}))
-			_ = watcher
 			h.settle(t, func() bool { return l.len() == 4 })
 			got, _ := l.snapshot()
 			want := map[string]bool{"stopping": true, "down true stopped": true, "down false crashed": true, "down true no such actor": true}

@@ -118,7 +118,7 @@ func (r *Roster) Receive(ctx actors.Context, msg any) {
 			return
 		}
 		for _, a := range r.order {
-			ctx.Send(a, Joined{ID: m.ID})
+			ctx.Send(a, Joined(m))
 			ctx.Send(from, Joined{ID: r.live[a]})
 		}
 		r.live[from] = m.ID

@@ -15,12 +15,12 @@ import (
 // two-actor ping-pong, and through two goroutines passing an int over
 // unbuffered channels.
 type Result struct {
-	Messages     int
-	SimPerSec    float64
-	LivePerSec   float64
-	ChanPerSec   float64
-	SimOverChan  float64 // simulator throughput / channel throughput
-	LiveCostChan float64 // cost of a live hop in channel hops (channel rate / live rate)
+	Messages     int     `json:"messages"`
+	SimPerSec    float64 `json:"sim_per_sec"`
+	LivePerSec   float64 `json:"live_per_sec"`
+	ChanPerSec   float64 `json:"chan_per_sec"`
+	SimOverChan  float64 `json:"sim_over_chan"`       // simulator throughput / channel throughput
+	LiveCostChan float64 `json:"live_cost_over_chan"` // cost of a live hop in channel hops (channel rate / live rate)
 }
 
 // Run measures n messages through each of the three.

@@ -306,3 +306,31 @@ func TestLowerBound(t *testing.T) {
 		t.Fatalf("joiner: %v want 16.5", got)
 	}
 }
+
+// firstSight records the first observation an agent is given.
+type firstSight struct {
+	fixed
+	seen *[]learning.Observation
+}
+
+func (f *firstSight) InitAgent(obs learning.Observation) { *f.seen = append(*f.seen, obs.Clone()) }
+
+func TestFirstDecisionSeesEveryWorkerThatAskedAtOnce(t *testing.T) {
+	var seen []learning.Observation
+	sc := Default()
+	run(t, sc, 1, func(learning.AgentID) learning.LearningAlgorithm { return &firstSight{fixed{100}, &seen} })
+	e, _ := New(sc, 1)
+	sum := 0.0
+	for _, s := range e.Speeds() {
+		sum += s
+	}
+	for i, obs := range seen {
+		if obs.Get(FieldWorkers) != 8 || obs.Get(FieldSpeedSum) != sum || obs.Get(FieldQueue) != float64(7-i) {
+			t.Fatalf("decision %d saw %v workers, speed sum %v, %v queued; want 8, %v, %d",
+				i, obs.Get(FieldWorkers), obs.Get(FieldSpeedSum), obs.Get(FieldQueue), sum, 7-i)
+		}
+	}
+	if len(seen) != 8 {
+		t.Fatalf("%d first decisions, want 8", len(seen))
+	}
+}

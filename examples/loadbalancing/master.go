@@ -26,6 +26,7 @@ type Master struct {
 	queue    []*chunkReq
 	parked   []*chunkReq
 	serving  *chunkReq
+	waking   bool // a serveNow is on its way
 	timer    actors.Timer
 	busyTill float64
 	nextID   uint64
@@ -93,6 +94,9 @@ func (m *Master) Receive(ctx actors.Context, msg any) {
 		m.workers = map[actors.Addr]*workerState{}
 	case ChunkRequest:
 		m.onRequest(ctx, x)
+	case serveNow:
+		m.waking = false
+		m.serveNext(ctx)
 	case serviceDone:
 		if r := m.serving; r != nil {
 			r.served = true
@@ -141,7 +145,13 @@ func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
 		}
 		ctx.Send(w.addr, WaitNotice{Wait: wait})
 	}
-	m.serveNext(ctx)
+	// Start serving once every request of this instant has arrived, so that
+	// the state the first one is served on counts the workers that asked
+	// at the same moment (at the start, all of them).
+	if m.serving == nil && !m.waking {
+		m.waking = true
+		ctx.After(0, serveNow{})
+	}
 }
 
 func (m *Master) complete(ctx actors.Context, w *workerState, d ChunkDone) {

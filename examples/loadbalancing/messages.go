@@ -89,6 +89,9 @@ type MasterState struct {
 	DSum      float64 // sum over them of sd^2/mean (adaptive factoring's D)
 }
 
+// serveNow is the Master's note to start serving at the end of the instant.
+type serveNow struct{}
+
 // serviceDone is the Master's timer for the end of a communication.
 type serviceDone struct{}
 

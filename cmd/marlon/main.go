@@ -1,0 +1,102 @@
+// Command marlon runs the toolkit's environments, algorithms and benchmarks.
+//
+//	marlon loadbalancing [flags]   run or compare scheduling algorithms
+//	marlon bench [flags]           measure the runtimes
+//
+// Run `marlon help` or `marlon COMMAND --help` for the flags and examples.
+// The command is the I/O edge of the toolkit: it parses flags, prints tables
+// and JSON and draws plots; everything it runs lives in the packages.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"loadbalancing", "run the load-balancing example: one algorithm, or --compare them all", runLoadBalancing},
+		{"bench", "measure the actor runtimes against a raw Go channel", runBench},
+	}
+}
+
+// run is main without the process: it returns the exit code (0 success,
+// 1 failure while running, 2 bad usage).
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "marlon: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "marlon: multi-agent reinforcement learning environments on actors.")
+	fmt.Fprintln(w, "\nUsage: marlon COMMAND [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'marlon COMMAND --help' for a command's flags and examples.")
+}
+
+// isTerminal reports whether w is a terminal (for progress output).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progress draws "label  done/total" on one terminal line; it draws nothing
+// when its writer is not a terminal.
+type progress struct {
+	w     io.Writer
+	label string
+	total int
+	done  int
+	on    bool
+}
+
+func newProgress(w io.Writer, label string, total int, enabled bool) *progress {
+	return &progress{w: w, label: label, total: total, on: enabled && isTerminal(w)}
+}
+
+func (p *progress) step(detail string) {
+	p.done++
+	if !p.on {
+		return
+	}
+	const width = 30
+	filled := width * p.done / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d %s\x1b[K", p.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total, detail)
+}
+
+func (p *progress) finish() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}

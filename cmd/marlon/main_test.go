@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func marlon(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCompareRunsEveryTechniqueOnTheSameScenario(t *testing.T) {
+	code, out, errs := marlon(t, "loadbalancing", "--compare", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var reports []map[string]any
+	if err := json.Unmarshal([]byte(out), &reports); err != nil {
+		t.Fatalf("not a JSON array: %v\n%s", err, out)
+	}
+	if len(reports) != len(algorithmNames()) || len(reports) < 11 {
+		t.Fatalf("%d algorithms compared, want all %d", len(reports), len(algorithmNames()))
+	}
+	seen := map[string]bool{}
+	var makespans []float64
+	for _, r := range reports {
+		seen[r["algorithm"].(string)] = true
+		if r["ratio"].(float64) < 1 || r["units_done"].(float64) != r["job"].(float64) || r["lower_bound"] != reports[0]["lower_bound"] {
+			t.Errorf("%v: ratio %v, units %v of %v, lower bound %v", r["algorithm"], r["ratio"], r["units_done"], r["job"], r["lower_bound"])
+		}
+		makespans = append(makespans, r["makespan"].(float64))
+	}
+	if !sort.Float64sAreSorted(makespans) {
+		t.Errorf("not sorted by makespan: %v", makespans)
+	}
+	for _, name := range []string{"static", "ss", "fsc", "mfsc", "gss", "tss", "fac2", "wf", "awf-b", "awf-c", "af"} {
+		if !seen[name] {
+			t.Errorf("%s missing from the comparison", name)
+		}
+	}
+	// The table says the same.
+	code, out, _ = marlon(t, "loadbalancing", "--compare")
+	if code != 0 || !strings.Contains(out, "rank") || strings.Count(out, "\n") < 12 {
+		t.Fatalf("table:\n%s", out)
+	}
+}
+
+func TestOneAlgorithmAsJSON(t *testing.T) {
+	code, out, errs := marlon(t, "loadbalancing", "--algorithm", "fac2", "--workers", "4", "--speeds", "1,2,3,4", "--job", "2000",
+		"--join", "1@20:2", "--leave", "0@50", "--episodes", "3", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"algorithm", "seed", "makespan", "lower_bound", "ratio", "idle_time", "requests", "units_done", "job"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+	if r["algorithm"] != "fac2" || r["units_done"] != 2000.0 || len(r["per_episode"].([]any)) != 3 || len(r["workers"].([]any)) != 5 {
+		t.Fatalf("%v", out)
+	}
+}
+
+func TestBadInputExitsNonZeroNamingTheFlag(t *testing.T) {
+	cases := map[string][]string{
+		"--workers":     {"--workers", "0"},
+		"--workers ":    {"--workers", "-2"},
+		"--speeds":      {"--speeds", "1,2"},
+		"--speeds ":     {"--speeds", "fast"},
+		"--algorithm":   {"--algorithm", "nope"},
+		"--leave":       {"--leave", "12@100"},
+		"--leave ":      {"--leave", "3"},
+		"--join":        {"--join", "x@1"},
+		"--episodes":    {"--episodes", "0"},
+		"--job":         {"--job", "0"},
+		"--comm-time":   {"--comm-time", "-1"},
+		"--unit-time":   {"--unit-time", "0"},
+		"--variability": {"--variability", "-1"},
+	}
+	for flag, args := range cases {
+		code, out, errs := marlon(t, append([]string{"loadbalancing"}, args...)...)
+		if code != 2 || out != "" || !strings.Contains(errs, strings.TrimSpace(flag)) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming %s", args, code, errs, flag)
+		}
+	}
+	if code, _, errs := marlon(t, "nonsense"); code != 2 || !strings.Contains(errs, "unknown command") {
+		t.Errorf("unknown command: exit %d %q", code, errs)
+	}
+}
+
+func TestHelpShowsExamples(t *testing.T) {
+	code, _, errs := marlon(t, "loadbalancing", "--help")
+	if code != 0 || !strings.Contains(errs, "Examples:") || !strings.Contains(errs, "--compare") {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	if code, out, _ := marlon(t, "help"); code != 0 || !strings.Contains(out, "loadbalancing") {
+		t.Fatalf("help: %d %s", code, out)
+	}
+}
+
+func TestScenarioFileRoundTripAndOverride(t *testing.T) {
+	code, out, _ := marlon(t, "loadbalancing", "--workers", "3", "--speeds", "1,2,3", "--job", "500", "--leave", "1@10", "--show-scenario")
+	if code != 0 {
+		t.Fatal(out)
+	}
+	path := filepath.Join(t.TempDir(), "sc.json")
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := marlon(t, "loadbalancing", "--scenario", path, "--job", "800", "--algorithm", "gss", "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var r map[string]any
+	json.Unmarshal([]byte(out), &r)
+	if r["job"] != 800.0 || len(r["workers"].([]any)) != 3 || r["speeds"].([]any)[2] != 3.0 {
+		t.Fatalf("file scenario with --job override: %s", out)
+	}
+	os.WriteFile(path, []byte(`{"workers": 2, "typo": 1}`), 0o644)
+	if code, _, errs := marlon(t, "loadbalancing", "--scenario", path); code != 2 || !strings.Contains(errs, "typo") {
+		t.Fatalf("unknown field: exit %d %s", code, errs)
+	}
+}
+
+func TestBenchReportsRatios(t *testing.T) {
+	code, out, errs := marlon(t, "bench", "--messages", "2000", "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var r map[string]float64
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !(r["sim_per_sec"] > 0 && r["live_per_sec"] > 0 && r["chan_per_sec"] > 0 && r["live_cost_over_chan"] > 0) {
+		t.Fatalf("%v", r)
+	}
+}
