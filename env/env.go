@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 
 	"github.com/marlon-go/marlon/actors"
 	"github.com/marlon-go/marlon/learning"
@@ -96,6 +97,27 @@ func RunSim(e Environment, seed uint64, agents Agents, limit float64) (Outcome, 
 	}
 	out := Outcome{Episode: ep, Metrics: ep.Metrics(), Done: done, Time: sim.Now(), Stats: sim.Stats()}
 	if c := sim.Crashes(); len(c) > 0 {
+		return out, fmt.Errorf("%w: %v at t=%v: %s\n%s", ErrCrashed, c[0].Actor, c[0].At, c[0].Value, c[0].Stack)
+	}
+	return out, nil
+}
+
+// RunLive runs one episode of e on the live runtime rt until it is done or
+// timeout (real time) passes; it polls Done every millisecond. The runtime
+// is left running: the caller closes it.
+func RunLive(e Environment, rt *actors.Live, seed uint64, agents Agents, timeout time.Duration) (Outcome, error) {
+	ep, err := e.Start(rt, seed, agents)
+	if err != nil {
+		return Outcome{}, err
+	}
+	deadline := time.Now().Add(timeout)
+	done := ep.Done()
+	for !done && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		done = ep.Done()
+	}
+	out := Outcome{Episode: ep, Metrics: ep.Metrics(), Done: done, Time: rt.Now(), Stats: rt.Stats()}
+	if c := rt.Crashes(); len(c) > 0 {
 		return out, fmt.Errorf("%w: %v at t=%v: %s\n%s", ErrCrashed, c[0].Actor, c[0].At, c[0].Value, c[0].Stack)
 	}
 	return out, nil

@@ -6,6 +6,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/marlon-go/marlon/actors"
 
 	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/learning"
@@ -332,5 +335,29 @@ func TestFirstDecisionSeesEveryWorkerThatAskedAtOnce(t *testing.T) {
 	}
 	if len(seen) != 8 {
 		t.Fatalf("%d first decisions, want 8", len(seen))
+	}
+}
+
+func TestSameActorsRunLive(t *testing.T) {
+	sc := Default()
+	sc.Job = 3000
+	sc.Joins = []Join{{At: 20, Count: 1}}
+	sc.Leaves = []Leave{{At: 40, Worker: 2}}
+	e, err := New(sc, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := actors.NewLive(actors.LiveOptions{Scale: 100 * time.Microsecond, Seed: 1})
+	defer rt.Close()
+	out, err := env.RunLive(e, rt, 1, fixedAgents(40), 30*time.Second)
+	if err != nil || !out.Done {
+		t.Fatalf("done %v, err %v", out.Done, err)
+	}
+	res := out.Episode.(*Episode).Result()
+	if res.UnitsDone != sc.Job || res.UnitsReported != sc.Job || res.Duplicates != 0 || res.Ratio < 1 {
+		t.Fatalf("live: done %d reported %d duplicates %d ratio %v", res.UnitsDone, res.UnitsReported, res.Duplicates, res.Ratio)
+	}
+	if len(res.Workers) != 9 || !res.Workers[2].Left {
+		t.Fatalf("live: %d worker reports, worker 2 left: %v", len(res.Workers), res.Workers[2].Left)
 	}
 }
