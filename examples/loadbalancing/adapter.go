@@ -12,28 +12,30 @@ import (
 // job sizes, worker counts and time scales: fractions and ratios, not unit
 // counts or times.
 const (
-	FeatRemaining = "remaining" // R/N: the fraction of the job not yet handed out
-	FeatSpeed     = "speed"     // this worker's speed relative to the live workers' mean (measured once it can, nominal before)
-	FeatRound     = "round"     // chunks handed out / workers, capped at 3, over 3: how far into the schedule
-	FeatQueue     = "queue"     // requests waiting at the Master / workers, capped at 1: congestion
-	FeatSlack     = "slack"     // log10(1 + remaining work time / one round of requests), over 3, capped at 1: how much overhead the rest can absorb
+	FeatUnfinished = "unfinished" // U/N: the fraction of the job not yet done (U: the Master's estimate)
+	FeatPool       = "pool"       // R/U: the fraction of that not yet handed out
+	FeatSpeed      = "speed"      // this worker's speed relative to the live workers' mean (measured once it can, nominal before)
+	FeatRound      = "round"      // chunks handed out / workers, capped at 3, over 3: how far into the schedule
+	FeatQueue      = "queue"      // requests waiting at the Master / workers, capped at 1: congestion
+	FeatSlack      = "slack"      // log10(1 + unfinished work time / one round of requests), over 3, capped at 1: how much overhead the rest can absorb
 )
 
 // Features is the observation schema generic learners see through Adapter.
-var Features = learning.NewSchema("loadbalancing-features/v1", FeatRemaining, FeatSpeed, FeatRound, FeatQueue, FeatSlack)
+var Features = learning.NewSchema("loadbalancing-features/v1", FeatUnfinished, FeatPool, FeatSpeed, FeatRound, FeatQueue, FeatSlack)
 
 // DefaultFactors are the choices a generic learner has: the chunk as a
-// multiple of the worker's speed-weighted share of the remaining work.
-var DefaultFactors = []float64{0.1, 0.2, 0.35, 0.5, 0.7, 1, 1.4}
+// multiple of the worker's speed-weighted share of the unfinished work.
+var DefaultFactors = []float64{0.5, 0.75, 0.9, 1, 1.1, 1.25}
 
 // QBins are bin edges over Features that make a small table for tabular
-// learners: 8 x 3 x 2 x 2 = 96 states.
+// learners: 8 x 2 x 3 x 2 x 2 = 192 states.
 func QBins() map[string][]float64 {
 	return map[string][]float64{
-		FeatRemaining: {0.01, 0.03, 0.07, 0.15, 0.3, 0.5, 0.75},
-		FeatSpeed:     {0.7, 1.3},
-		FeatRound:     {0.34},
-		FeatQueue:     {0.01},
+		FeatUnfinished: {0.01, 0.03, 0.07, 0.15, 0.3, 0.5, 0.75},
+		FeatPool:       {0.5},
+		FeatSpeed:      {0.7, 1.3},
+		FeatRound:      {0.34},
+		FeatQueue:      {0.01},
 	}
 }
 
@@ -41,13 +43,15 @@ func QBins() map[string][]float64 {
 // the workers, as a gym ActionWrapper and ObservationWrapper would. The
 // learner sees Features; its choice k asks for
 //
-//	ceil(Factors[k] * R * w / P) units
+//	ceil(Factors[k] * U * w / P) units (at most R)
 //
-// where R is the remaining work, P the live workers and w the worker's
-// relative speed: factor 1 takes the worker's fair share of what is left,
-// 0.5 is weighted factoring's batch, small factors hedge against variance
-// at the end. The action space thus carries over between job sizes and
-// worker counts.
+// where U is the unfinished work (not handed out, or handed out and not yet
+// processed), R the work not handed out, P the live workers and w the
+// worker's relative speed. Factor 1 takes the worker's fair share of what is
+// left to do, enough to keep it busy until the ideal end if everyone does
+// the same; smaller factors hedge against variance and leave work for
+// balancing at the end. The action space carries over between job sizes
+// and worker counts.
 type Adapter struct {
 	Factors []float64
 }
@@ -79,6 +83,7 @@ func (a Adapter) Spec(seed uint64) learning.Spec {
 
 var (
 	iRemaining = Schema.Index(FieldRemaining)
+	iUnfinish  = Schema.Index(FieldUnfinished)
 	iJob       = Schema.Index(FieldJob)
 	iWorkers   = Schema.Index(FieldWorkers)
 	iGranted   = Schema.Index(FieldGranted)
@@ -107,18 +112,21 @@ func relativeSpeed(v []float64) float64 {
 // Features maps a worker's observation to the learner's.
 func (a Adapter) Features(obs learning.Observation) learning.Observation {
 	v := obs.Values
-	r, n, p := v[iRemaining], v[iJob], math.Max(v[iWorkers], 1)
+	r, u, n, p := v[iRemaining], unfinished(v), v[iJob], math.Max(v[iWorkers], 1)
 	f := make([]float64, Features.Len())
 	if n > 0 {
-		f[0] = r / n
+		f[0] = u / n
 	}
-	f[1] = relativeSpeed(v)
-	f[2] = math.Min(v[iGranted]/p, 3) / 3
-	f[3] = math.Min(v[iQueue]/p, 1)
-	f[4] = 1
+	if u > 0 {
+		f[1] = r / u
+	}
+	f[2] = relativeSpeed(v)
+	f[3] = math.Min(v[iGranted]/p, 3) / 3
+	f[4] = math.Min(v[iQueue]/p, 1)
+	f[5] = 1
 	if h, s := v[iComm], v[iSpeedSum]; h > 0 && s > 0 {
-		rounds := (v[iUnitTime] * r / s) / (p * h)
-		f[4] = math.Min(math.Log10(1+rounds)/3, 1)
+		rounds := (v[iUnitTime] * u / s) / (p * h)
+		f[5] = math.Min(math.Log10(1+rounds)/3, 1)
 	}
 	return learning.Observation{Schema: Features, Values: f, Terminal: obs.Terminal}
 }
@@ -128,9 +136,13 @@ func (a Adapter) Features(obs learning.Observation) learning.Observation {
 func (a Adapter) Units(obs learning.Observation, k int) int {
 	v := obs.Values
 	r, p := v[iRemaining], math.Max(v[iWorkers], 1)
-	u := math.Ceil(a.Factors[k] * r * relativeSpeed(v) / p)
-	return int(math.Max(1, math.Min(u, math.Max(r, 1))))
+	x := math.Ceil(a.Factors[k]*unfinished(v)*relativeSpeed(v)/p - 1e-9)
+	return int(math.Max(1, math.Min(x, math.Max(r, 1))))
 }
+
+// unfinished is the Master's estimate of the work not yet done, at least
+// what it has not handed out.
+func unfinished(v []float64) float64 { return math.Max(v[iUnfinish], v[iRemaining]) }
 
 // Policy wraps a learner's policy so that its agents drive workers. The
 // wrapper passes episodes, learning mode and model saving through to inner.

@@ -22,9 +22,10 @@ func TestAdapterFeaturesAndUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 4 workers, speeds summing to 8; this one has speed 4, so it is twice
-	// the mean (2). R = 1000 of N = 4000: its share is 1000*2/4 = 500.
+	// the mean (2). U = 1000 of N = 4000 is unfinished, of which R = 800 is
+	// not handed out: its share is 1000*2/4 = 500.
 	obs := observation(map[string]float64{
-		FieldJob: 4000, FieldRemaining: 1000, FieldWorkers: 4, FieldSpeed: 4, FieldSpeedSum: 8,
+		FieldJob: 4000, FieldRemaining: 800, FieldUnfinished: 1000, FieldWorkers: 4, FieldSpeed: 4, FieldSpeedSum: 8,
 		FieldGranted: 6, FieldQueue: 2, FieldCommTime: 1, FieldUnitTime: 1,
 	})
 	if u := a.Units(obs, 0); u != 250 {
@@ -34,9 +35,9 @@ func TestAdapterFeaturesAndUnits(t *testing.T) {
 		t.Fatalf("factor 1: %d units, want 500", u)
 	}
 	f := a.Features(obs)
-	// remaining work time c*R/S = 125, one round of requests P*h = 4:
+	// unfinished work time c*U/S = 125, one round of requests P*h = 4:
 	// slack = log10(1 + 31.25)/3.
-	want := []float64{0.25, 2, 0.5, 0.5, math.Log10(32.25) / 3}
+	want := []float64{0.25, 0.8, 2, 0.5, 0.5, math.Log10(32.25) / 3}
 	for i, w := range want {
 		if math.Abs(f.Values[i]-w) > 1e-12 {
 			t.Fatalf("feature %s = %v, want %v", Features.Fields()[i], f.Values[i], w)
@@ -47,11 +48,12 @@ func TestAdapterFeaturesAndUnits(t *testing.T) {
 	obs.Values[Schema.Index(FieldMu)] = 0.5
 	obs.Values[Schema.Index(FieldMeasured)] = 3
 	obs.Values[Schema.Index(FieldInvMuSum)] = 3
-	if got := a.Features(obs).Values[1]; got != 2 {
+	if got := a.Features(obs).Values[2]; got != 2 {
 		t.Fatalf("measured relative speed %v, want 2", got)
 	}
 	// Never less than 1 unit, never more than what is left.
 	obs.Values[Schema.Index(FieldRemaining)] = 3
+	obs.Values[Schema.Index(FieldUnfinished)] = 3
 	if u := a.Units(obs, 0); u != 1 {
 		t.Fatalf("tiny share: %d units, want 1", u)
 	}

@@ -71,7 +71,7 @@ func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents) *
 	sc := e.scenario
 	ep := &Episode{env: e, seed: seed, costs: NewCosts(sc.Job, sc.Variability, seed), workers: map[int]WorkerReport{}}
 	ep.roster = rt.Spawn(env.NewRoster(&ep.members))
-	ep.master = rt.Spawn(&Master{Job: sc.Job, CommTime: sc.CommTime, Report: ep.masterDone})
+	ep.master = rt.Spawn(&Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, Report: ep.masterDone})
 	rt.Spawn(&director{ep: ep, agents: agents})
 	return ep
 }

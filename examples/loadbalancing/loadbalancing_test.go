@@ -361,3 +361,41 @@ func TestSameActorsRunLive(t *testing.T) {
 		t.Fatalf("live: %d worker reports, worker 2 left: %v", len(res.Workers), res.Workers[2].Left)
 	}
 }
+
+// watcher records every observation an agent is given and asks for n units.
+type watcher struct {
+	fixed
+	seen *[]learning.Observation
+}
+
+func (w *watcher) InitAgent(obs learning.Observation) { *w.seen = append(*w.seen, obs.Clone()) }
+func (w *watcher) Update(obs learning.Observation, _ float64) {
+	if !obs.Terminal {
+		*w.seen = append(*w.seen, obs.Clone())
+	}
+}
+
+func TestMasterEstimatesUnfinishedWork(t *testing.T) {
+	// Two workers of speed 1, chunks of 30 of 100 units, h = 1. Worker 0 is
+	// served at 0 (nothing handed out: U = 100) and works 1-31; worker 1 is
+	// served at 1 (worker 0 has not started: U = 100) and works 2-32. At 31
+	// worker 0 is served again: 40 in the pool, and worker 1 has 1 unit left
+	// of its chunk: U = 41. At 32 worker 1 is served: 10 in the pool, worker
+	// 0's new chunk of 30 granted this instant: U = 40.
+	sc := Scenario{Workers: 2, Speeds: []float64{1, 1}, Job: 100, UnitTime: 1, CommTime: 1}
+	var seen []learning.Observation
+	run(t, sc, 1, func(learning.AgentID) learning.LearningAlgorithm { return &watcher{fixed{30}, &seen} })
+	var got [][3]float64
+	for _, o := range seen {
+		got = append(got, [3]float64{o.Get(FieldTime), o.Get(FieldRemaining), o.Get(FieldUnfinished)})
+	}
+	want := [][3]float64{{0, 100, 100}, {1, 70, 100}, {31, 40, 41}, {32, 10, 40}}
+	if len(got) < len(want) {
+		t.Fatalf("decisions %v", got)
+	}
+	for i, w := range want {
+		if got[i] != w {
+			t.Fatalf("decision %d (time, remaining, unfinished) = %v, want %v; all %v", i, got[i], w, got)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package loadbalancing
 
 import (
+	"math"
+
 	"github.com/marlon-go/marlon/actors"
 )
 
@@ -12,6 +14,9 @@ import (
 type Master struct {
 	Job      int
 	CommTime float64
+	// UnitTime is the nominal time per unit at speed 1, for estimating how
+	// far a worker without measurements has got through its chunk.
+	UnitTime float64
 	// OfferTimeout bounds how long the Master waits for a worker to answer
 	// an Offer before it puts the request back in the queue (0: Forever).
 	OfferTimeout float64
@@ -204,7 +209,7 @@ func (m *Master) serveNext(ctx actors.Context) {
 		if timeout <= 0 {
 			timeout = actors.Forever
 		}
-		ctx.Request(r.w.addr, Offer{State: m.state()}, timeout, func(ctx actors.Context, reply any, err error) {
+		ctx.Request(r.w.addr, Offer{State: m.state(ctx.Now())}, timeout, func(ctx actors.Context, reply any, err error) {
 			m.onTake(ctx, r, reply, err)
 		})
 	}
@@ -281,12 +286,28 @@ func (m *Master) finish(ctx actors.Context) {
 	}
 }
 
+// rate is the Master's estimate of w's units per time unit: measured if it
+// can, nominal otherwise.
+func (m *Master) rate(w *workerState) float64 {
+	if w.stats.N > 0 && w.stats.Mean > 0 {
+		return 1 / w.stats.Mean
+	}
+	if m.UnitTime > 0 {
+		return w.speed / m.UnitTime
+	}
+	return 0
+}
+
 // state is what the Master tells the worker it is serving.
-func (m *Master) state() MasterState {
+func (m *Master) state(now float64) MasterState {
 	s := MasterState{Job: m.Job, Remaining: m.pool.Len(), Granted: m.acc.Chunks, Queue: len(m.queue), CommTime: m.CommTime}
+	s.Unfinished = float64(s.Remaining)
 	for _, w := range m.order {
 		if !w.live {
 			continue
+		}
+		if c := w.out; c != nil {
+			s.Unfinished += math.Max(0, float64(c.units)-(now-c.granted)*m.rate(w))
 		}
 		s.Workers++
 		s.SpeedSum += w.speed

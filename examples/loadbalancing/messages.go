@@ -77,16 +77,20 @@ type Finished struct{}
 type MasterState struct {
 	Job       int
 	Remaining int // units not yet handed out
-	Workers   int // live workers
-	Granted   int // chunks handed out so far
-	Queue     int // requests waiting behind this one
-	CommTime  float64
-	SpeedSum  float64 // sum of the live workers' nominal speeds
-	Measured  int     // live workers with timing measurements
-	MuMean    float64 // mean over them of the mean time per unit
-	SigmaMean float64 // mean over them of the standard deviation
-	InvMuSum  float64 // sum over them of 1/mean
-	DSum      float64 // sum over them of sd^2/mean (adaptive factoring's D)
+	// Unfinished estimates the units not yet done: Remaining plus what the
+	// live workers still have to do of their chunks, judged by their
+	// measured (or nominal) speed and the time since the grant.
+	Unfinished float64
+	Workers    int // live workers
+	Granted    int // chunks handed out so far
+	Queue      int // requests waiting behind this one
+	CommTime   float64
+	SpeedSum   float64 // sum of the live workers' nominal speeds
+	Measured   int     // live workers with timing measurements
+	MuMean     float64 // mean over them of the mean time per unit
+	SigmaMean  float64 // mean over them of the standard deviation
+	InvMuSum   float64 // sum over them of 1/mean
+	DSum       float64 // sum over them of sd^2/mean (adaptive factoring's D)
 }
 
 // serveNow is the Master's note to start serving at the end of the instant.

@@ -14,31 +14,32 @@ import (
 // Master notified, its own idle time) and what the Master told it when it
 // served the request (MasterState).
 const (
-	FieldTime      = "time"       // virtual time now
-	FieldJob       = "job"        // units in the job (N)
-	FieldRemaining = "remaining"  // units not yet handed out (R)
-	FieldWorkers   = "workers"    // live workers (P)
-	FieldGranted   = "granted"    // chunks handed out so far
-	FieldQueue     = "queue"      // requests waiting at the Master behind this one
-	FieldCommTime  = "comm_time"  // the Master's time per request (h)
-	FieldUnitTime  = "unit_time"  // nominal time per unit at speed 1 (c)
-	FieldSpeed     = "speed"      // this worker's nominal speed
-	FieldSpeedSum  = "speed_sum"  // sum of the live workers' nominal speeds
-	FieldMu        = "mu"         // this worker's measured mean time per unit (0: none yet)
-	FieldSigma     = "sigma"      // its standard deviation
-	FieldMeasured  = "measured"   // live workers with measurements
-	FieldMuMean    = "mu_mean"    // mean of their mean times per unit
-	FieldSigmaMean = "sigma_mean" // mean of their standard deviations
-	FieldInvMuSum  = "inv_mu_sum" // sum of 1/mu over them
-	FieldDSum      = "d_sum"      // sum of sigma^2/mu over them
-	FieldWait      = "wait"       // the wait the Master notified for this request
-	FieldLastChunk = "last_chunk" // units in this worker's last chunk (0: none yet)
-	FieldIdle      = "idle"       // this worker's idle time so far
+	FieldTime       = "time"       // virtual time now
+	FieldJob        = "job"        // units in the job (N)
+	FieldRemaining  = "remaining"  // units not yet handed out (R)
+	FieldUnfinished = "unfinished" // estimate of the units not yet done: R plus what is left of the chunks being processed
+	FieldWorkers    = "workers"    // live workers (P)
+	FieldGranted    = "granted"    // chunks handed out so far
+	FieldQueue      = "queue"      // requests waiting at the Master behind this one
+	FieldCommTime   = "comm_time"  // the Master's time per request (h)
+	FieldUnitTime   = "unit_time"  // nominal time per unit at speed 1 (c)
+	FieldSpeed      = "speed"      // this worker's nominal speed
+	FieldSpeedSum   = "speed_sum"  // sum of the live workers' nominal speeds
+	FieldMu         = "mu"         // this worker's measured mean time per unit (0: none yet)
+	FieldSigma      = "sigma"      // its standard deviation
+	FieldMeasured   = "measured"   // live workers with measurements
+	FieldMuMean     = "mu_mean"    // mean of their mean times per unit
+	FieldSigmaMean  = "sigma_mean" // mean of their standard deviations
+	FieldInvMuSum   = "inv_mu_sum" // sum of 1/mu over them
+	FieldDSum       = "d_sum"      // sum of sigma^2/mu over them
+	FieldWait       = "wait"       // the wait the Master notified for this request
+	FieldLastChunk  = "last_chunk" // units in this worker's last chunk (0: none yet)
+	FieldIdle       = "idle"       // this worker's idle time so far
 )
 
 // Schema is the observation schema of the load-balancing agents.
 var Schema = learning.NewSchema("loadbalancing/v1",
-	FieldTime, FieldJob, FieldRemaining, FieldWorkers, FieldGranted, FieldQueue,
+	FieldTime, FieldJob, FieldRemaining, FieldUnfinished, FieldWorkers, FieldGranted, FieldQueue,
 	FieldCommTime, FieldUnitTime, FieldSpeed, FieldSpeedSum, FieldMu, FieldSigma,
 	FieldMeasured, FieldMuMean, FieldSigmaMean, FieldInvMuSum, FieldDSum,
 	FieldWait, FieldLastChunk, FieldIdle)
@@ -210,7 +211,7 @@ func (w *Worker) unitStats() UnitStats {
 func (w *Worker) observe(now float64) learning.Observation {
 	s, u := w.state, w.unitStats()
 	return learning.Observation{Schema: Schema, Values: []float64{
-		now, float64(s.Job), float64(s.Remaining), float64(s.Workers), float64(s.Granted), float64(s.Queue),
+		now, float64(s.Job), float64(s.Remaining), s.Unfinished, float64(s.Workers), float64(s.Granted), float64(s.Queue),
 		s.CommTime, w.UnitTime, w.Speed, s.SpeedSum, u.Mean, u.Sd,
 		float64(s.Measured), s.MuMean, s.SigmaMean, s.InvMuSum, s.DSum,
 		w.wait, float64(w.lastChunkUnits()), w.idleNow(now),
