@@ -23,19 +23,43 @@ const (
 // Features is the observation schema generic learners see through Adapter.
 var Features = learning.NewSchema("loadbalancing-features/v1", FeatUnfinished, FeatPool, FeatSpeed, FeatRound, FeatQueue, FeatSlack)
 
-// DefaultFactors are the choices a generic learner has: the chunk as a
-// multiple of the worker's speed-weighted share of the unfinished work.
-var DefaultFactors = []float64{0.5, 0.75, 0.9, 1, 1.1, 1.25}
+// Base is what a Choice takes a multiple of.
+type Base int
+
+const (
+	// FairShare is the worker's fair share of the unfinished work, U*w/P: taking
+	// 1 of it keeps the worker busy until the ideal end if everyone does.
+	FairShare Base = iota
+	// PoolShare is the per-worker share of the work not handed out, R/P, whatever
+	// the worker's speed: half of it is factoring's chunk, small enough that
+	// a worker that leaves hands little back.
+	PoolShare
+)
+
+// Choice is one action of a generic learner: Factor times Of.
+type Choice struct {
+	Of     Base
+	Factor float64
+}
+
+func (c Choice) String() string {
+	if c.Of == PoolShare {
+		return fmt.Sprintf("%g x pool/P", c.Factor)
+	}
+	return fmt.Sprintf("%g x share", c.Factor)
+}
+
+// DefaultChoices are factoring's chunk and multiples of the fair share
+// around 1.
+var DefaultChoices = []Choice{{PoolShare, 0.5}, {FairShare, 0.5}, {FairShare, 0.75}, {FairShare, 0.9}, {FairShare, 1}, {FairShare, 1.1}, {FairShare, 1.25}}
 
 // QBins are bin edges over Features that make a small table for tabular
-// learners: 8 x 2 x 3 x 2 x 2 = 192 states.
+// learners: 6 x 3 x 2 = 36 states.
 func QBins() map[string][]float64 {
 	return map[string][]float64{
-		FeatUnfinished: {0.01, 0.03, 0.07, 0.15, 0.3, 0.5, 0.75},
-		FeatPool:       {0.5},
-		FeatSpeed:      {0.7, 1.3},
+		FeatUnfinished: {0.05, 0.15, 0.3, 0.5, 0.75},
+		FeatSpeed:      {0.8, 1.25},
 		FeatRound:      {0.34},
-		FeatQueue:      {0.01},
 	}
 }
 
@@ -43,42 +67,44 @@ func QBins() map[string][]float64 {
 // the workers, as a gym ActionWrapper and ObservationWrapper would. The
 // learner sees Features; its choice k asks for
 //
-//	ceil(Factors[k] * U * w / P) units (at most R)
+//	ceil(Factor * U * w / P) units for a FairShare choice,
+//	ceil(Factor * R / P) units for a PoolShare choice (at most R either way),
 //
 // where U is the unfinished work (not handed out, or handed out and not yet
 // processed), R the work not handed out, P the live workers and w the
-// worker's relative speed. Factor 1 takes the worker's fair share of what is
-// left to do, enough to keep it busy until the ideal end if everyone does
-// the same; smaller factors hedge against variance and leave work for
-// balancing at the end. The action space carries over between job sizes
-// and worker counts.
+// worker's relative speed. A FairShare factor of 1 keeps the worker busy until
+// the ideal end if everyone does the same; smaller factors hedge against
+// variance and leave work for balancing at the end; PoolShare 0.5, factoring's
+// chunk, hedges against workers leaving. Like the rules of the classical
+// techniques, the choices carry over between job sizes and worker counts;
+// the learner's part is to choose among them by state.
 type Adapter struct {
-	Factors []float64
+	Choices []Choice
 }
 
-// NewAdapter returns an adapter with factors (nil: DefaultFactors).
-func NewAdapter(factors []float64) (Adapter, error) {
-	if factors == nil {
-		factors = DefaultFactors
+// NewAdapter returns an adapter offering choices (nil: DefaultChoices).
+func NewAdapter(choices []Choice) (Adapter, error) {
+	if choices == nil {
+		choices = DefaultChoices
 	}
-	if len(factors) == 0 {
-		return Adapter{}, errors.New("factors: need at least one")
+	if len(choices) == 0 {
+		return Adapter{}, errors.New("choices: need at least one")
 	}
-	for _, f := range factors {
-		if !(f > 0) || math.IsInf(f, 0) {
-			return Adapter{}, fmt.Errorf("factors: must be finite numbers > 0, got %v", f)
+	for _, c := range choices {
+		if !(c.Factor > 0) || math.IsInf(c.Factor, 0) || (c.Of != FairShare && c.Of != PoolShare) {
+			return Adapter{}, fmt.Errorf("choices: factors must be finite numbers > 0 of FairShare or PoolShare, got %v", c)
 		}
 	}
-	return Adapter{Factors: append([]float64(nil), factors...)}, nil
+	return Adapter{Choices: append([]Choice(nil), choices...)}, nil
 }
 
-// Spec is what the learner is made for: Features in, len(Factors) choices out.
+// Spec is what the learner is made for: Features in, one action per choice.
 func (a Adapter) Spec(seed uint64) learning.Spec {
-	labels := make([]string, len(a.Factors))
-	for i, f := range a.Factors {
-		labels[i] = fmt.Sprintf("%g x share", f)
+	labels := make([]string, len(a.Choices))
+	for i, c := range a.Choices {
+		labels[i] = c.String()
 	}
-	return learning.Spec{Observation: Features, Actions: learning.ActionSpace{N: len(a.Factors), Labels: labels}, Seed: seed}
+	return learning.Spec{Observation: Features, Actions: learning.ActionSpace{N: len(a.Choices), Labels: labels}, Seed: seed}
 }
 
 var (
@@ -136,7 +162,12 @@ func (a Adapter) Features(obs learning.Observation) learning.Observation {
 func (a Adapter) Units(obs learning.Observation, k int) int {
 	v := obs.Values
 	r, p := v[iRemaining], math.Max(v[iWorkers], 1)
-	x := math.Ceil(a.Factors[k]*unfinished(v)*relativeSpeed(v)/p - 1e-9)
+	c := a.Choices[k]
+	base := unfinished(v) * relativeSpeed(v) / p
+	if c.Of == PoolShare {
+		base = r / p
+	}
+	x := math.Ceil(c.Factor*base - 1e-9)
 	return int(math.Max(1, math.Min(x, math.Max(r, 1))))
 }
 

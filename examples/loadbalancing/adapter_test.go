@@ -17,7 +17,7 @@ func observation(vals map[string]float64) learning.Observation {
 }
 
 func TestAdapterFeaturesAndUnits(t *testing.T) {
-	a, err := NewAdapter([]float64{0.5, 1})
+	a, err := NewAdapter([]Choice{{FairShare, 0.5}, {FairShare, 1}, {PoolShare, 0.5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +33,9 @@ func TestAdapterFeaturesAndUnits(t *testing.T) {
 	}
 	if u := a.Units(obs, 1); u != 500 {
 		t.Fatalf("factor 1: %d units, want 500", u)
+	}
+	if u := a.Units(obs, 2); u != 100 { // factoring: 800/(2*4)
+		t.Fatalf("half the pool's share: %d units, want 100", u)
 	}
 	f := a.Features(obs)
 	// unfinished work time c*U/S = 125, one round of requests P*h = 4:
@@ -57,11 +60,11 @@ func TestAdapterFeaturesAndUnits(t *testing.T) {
 	if u := a.Units(obs, 0); u != 1 {
 		t.Fatalf("tiny share: %d units, want 1", u)
 	}
-	big, _ := NewAdapter([]float64{100})
+	big, _ := NewAdapter([]Choice{{FairShare, 100}})
 	if u := big.Units(obs, 0); u != 3 {
 		t.Fatalf("huge factor: %d units, want the 3 left", u)
 	}
-	for _, bad := range [][]float64{{}, {0}, {-1}, {math.Inf(1)}} {
+	for _, bad := range [][]Choice{{}, {{FairShare, 0}}, {{PoolShare, -1}}, {{FairShare, math.Inf(1)}}, {{Base(7), 1}}} {
 		if _, err := NewAdapter(bad); err == nil {
 			t.Errorf("NewAdapter(%v) accepted", bad)
 		}
@@ -92,7 +95,7 @@ func (p uniformPolicy) NewAgent(learning.AgentID) learning.LearningAlgorithm { r
 
 func TestAdaptedLearnerDrivesAnEpisode(t *testing.T) {
 	a, _ := NewAdapter(nil)
-	p := a.Policy(uniformPolicy{len(a.Factors)})
+	p := a.Policy(uniformPolicy{len(a.Choices)})
 	e, err := New(Default(), 1)
 	if err != nil {
 		t.Fatal(err)

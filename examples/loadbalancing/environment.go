@@ -158,6 +158,18 @@ func (ep *Episode) masterDone(r MasterReport) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	ep.report = &r
+	ids := make([]int, 0, len(ep.workers))
+	for id, w := range ep.workers {
+		if w.finish != nil {
+			ids = append(ids, id)
+		}
+	}
+	sort.Ints(ids) // the same order every run
+	for _, id := range ids {
+		w := ep.workers[id]
+		w.Return, w.finish = w.finish(r.Makespan), nil
+		ep.workers[id] = w
+	}
 }
 
 func (ep *Episode) workerDone(r WorkerReport) {

@@ -121,6 +121,10 @@ type WorkerReport struct {
 	Idle     float64 `json:"idle"`
 	LastDone float64 `json:"last_done"` // when its last chunk was done
 	Return   float64 `json:"return"`
+
+	// finish gives a departed worker's agent its last reward once the
+	// makespan is known, and returns the agent's return.
+	finish func(makespan float64) float64
 }
 
 // Receive implements actors.Actor.
@@ -228,11 +232,16 @@ func (w *Worker) reward(now float64) float64 {
 		cost = now - w.rewardedAt
 	}
 	w.rewarded, w.rewardedAt = idle, now
-	ideal := w.UnitTime * float64(w.state.Job) / w.state.SpeedSum
-	if !(ideal > 0) {
-		ideal = 1
+	return -cost / w.ideal()
+}
+
+// ideal is the unit of rewards: the job's nominal work over the live
+// workers' speed, as the Master last told.
+func (w *Worker) ideal() float64 {
+	if ideal := w.UnitTime * float64(w.state.Job) / w.state.SpeedSum; ideal > 0 {
+		return ideal
 	}
-	return -cost / ideal
+	return 1
 }
 
 // decide asks the agent how many units to take.
@@ -259,18 +268,26 @@ func (w *Worker) end(ctx actors.Context, left bool) {
 		w.idle += now - w.requestedAt
 		w.waiting = false
 	}
-	if w.Agent != nil {
-		w.Agent.Finish(w.observe(now), w.reward(now))
-	}
 	w.ended = true
+	rep := WorkerReport{ID: w.ID, Speed: w.Speed, Joined: w.joined, Units: w.units, Chunks: w.chunks, Busy: w.busy, Idle: w.idle, LastDone: w.lastDone}
+	if left {
+		rep.Left, rep.LeftAt = true, now
+	}
+	switch {
+	case w.Agent == nil:
+	case left && w.Reward == RewardTime:
+		// Its return is to be minus the makespan too, which nobody knows
+		// yet: the last reward waits for the end of the job.
+		obs, from, ideal := w.observe(now), w.rewardedAt, w.ideal()
+		rep.finish = func(end float64) float64 {
+			w.Agent.Finish(obs, -(end-from)/ideal)
+			return w.Agent.Return()
+		}
+	default:
+		w.Agent.Finish(w.observe(now), w.reward(now))
+		rep.Return = w.Agent.Return()
+	}
 	if w.Report != nil {
-		rep := WorkerReport{ID: w.ID, Speed: w.Speed, Joined: w.joined, Units: w.units, Chunks: w.chunks, Busy: w.busy, Idle: w.idle, LastDone: w.lastDone}
-		if left {
-			rep.Left, rep.LeftAt = true, now
-		}
-		if w.Agent != nil {
-			rep.Return = w.Agent.Return()
-		}
 		w.Report(rep)
 	}
 }

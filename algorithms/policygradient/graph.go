@@ -1,0 +1,104 @@
+package policygradient
+
+import (
+	"fmt"
+	"sync"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// expr builds the network's output for the rows of x in g. Its parameter
+// nodes share the network's weight arrays; they are returned in the order
+// of mlp.params.
+func (n *mlp) expr(g *G.ExprGraph, x *G.Node, name string) (*G.Node, G.Nodes) {
+	var params G.Nodes
+	h := x
+	for i, l := range n.layers {
+		w := G.NewMatrix(g, tensor.Float64, G.WithShape(l.in, l.out), G.WithName(fmt.Sprintf("%s.w%d", name, i)),
+			G.WithValue(tensor.New(tensor.WithShape(l.in, l.out), tensor.WithBacking(l.w))))
+		b := G.NewVector(g, tensor.Float64, G.WithShape(l.out), G.WithName(fmt.Sprintf("%s.b%d", name, i)),
+			G.WithValue(tensor.New(tensor.WithShape(l.out), tensor.WithBacking(l.b))))
+		params = append(params, w, b)
+		h = G.Must(G.BroadcastAdd(G.Must(G.Mul(h, w)), b, nil, []byte{0}))
+		if i < len(n.layers)-1 {
+			h = n.act.expr(h)
+		}
+	}
+	return h, params
+}
+
+// buildMu serialises graph building: gorgonia's shared constant nodes cache
+// their hash on first use.
+var buildMu sync.Mutex
+
+// lossGraph is the loss of a batch of up to rows samples and its gradient
+// with respect to both networks' parameters, compiled once for a tape
+// machine. A smaller batch leaves the extra rows at zero weight. With n
+// samples, normalised advantages A, actions a, returns R, entropy
+// coefficient beta and the policy pi and value V:
+//
+//	loss = -1/n sum_i A_i log pi(a_i|x_i)            (REINFORCE)
+//	       -beta/n sum_i H(pi(.|x_i))                  (entropy bonus)
+//	       +1/(2n) sum_i (V(x_i) - R_i)^2             (baseline regression)
+//
+// The inputs carry the per-row weights: pg = onehot(a_i) A_i/n, ent =
+// beta/n, vw = 1/(2n), zero in unused rows. log pi is z - shift -
+// log(sum exp(z - shift)) for the logits z, with shift the rows' largest
+// logit from the plain-Go forward pass: any constant shift gives the same
+// value and gradient, and this one keeps exp from overflowing.
+type lossGraph struct {
+	rows int
+	vm   G.VM
+	// The inputs' tensors; EndEpisode writes their data before each run.
+	x, pg, ent, shift, ret, vw *tensor.Dense
+	loss                       *G.Node
+	grads                      G.Nodes // in the order of policy.params then value.params
+}
+
+func newLossGraph(policy, value *mlp, rows int) (*lossGraph, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	g := G.NewGraph()
+	lg := &lossGraph{rows: rows}
+	input := func(name string, shape ...int) (*G.Node, *tensor.Dense) {
+		t := tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float64))
+		return G.NewTensor(g, tensor.Float64, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t)), t
+	}
+	nIn, nAct := policy.layers[0].in, policy.layers[len(policy.layers)-1].out
+	x, xt := input("x", rows, nIn)
+	pg, pgt := input("pg", rows, nAct)
+	ent, entt := input("ent", rows, nAct)
+	shift, shiftt := input("shift", rows)
+	ret, rett := input("ret", rows, 1)
+	vw, vwt := input("vw", rows, 1)
+	lg.x, lg.pg, lg.ent, lg.shift, lg.ret, lg.vw = xt, pgt, entt, shiftt, rett, vwt
+
+	logits, pp := policy.expr(g, x, "policy")
+	v, vp := value.expr(g, x, "value")
+	z := G.Must(G.BroadcastSub(logits, shift, nil, []byte{1}))
+	logp := G.Must(G.BroadcastSub(z, G.Must(G.Log(G.Must(G.Sum(G.Must(G.Exp(z)), 1)))), nil, []byte{1}))
+	// sum(logp * (p*ent - pg)) is the policy and entropy terms at once.
+	pgLoss := G.Must(G.Sum(G.Must(G.HadamardProd(logp, G.Must(G.Sub(G.Must(G.HadamardProd(G.Must(G.Exp(logp)), ent)), pg))))))
+	vLoss := G.Must(G.Sum(G.Must(G.HadamardProd(vw, G.Must(G.Square(G.Must(G.Sub(v, ret))))))))
+	lg.loss = G.Must(G.Add(pgLoss, vLoss))
+	var err error
+	if lg.grads, err = G.Grad(lg.loss, append(pp, vp...)...); err != nil {
+		return nil, fmt.Errorf("policygradient: differentiating the loss: %w", err)
+	}
+	lg.vm = G.NewTapeMachine(g)
+	return lg, nil
+}
+
+// run computes the loss and gradients for the inputs as they are now. The
+// gradients, in lg.grads, are valid until the next run.
+func (lg *lossGraph) run() error {
+	lg.vm.Reset() // rewind the tape: RunAll runs from where the last run ended
+	if err := lg.vm.RunAll(); err != nil {
+		return fmt.Errorf("policygradient: running the loss graph: %w", err)
+	}
+	return nil
+}
+
+// grad is the i-th parameter's gradient after a run.
+func (lg *lossGraph) grad(i int) []float64 { return lg.grads[i].Value().Data().([]float64) }

@@ -1,0 +1,475 @@
+// Package policygradient is REINFORCE with a learned baseline: a learning
+// algorithm for the agents of any environment with numeric observations and
+// a discrete action space.
+//
+// The state is the observation vector, or the Config's Inputs taken from it
+// and scaled; the environment's adapter decides what the fields are. The
+// actions are the positions of the environment's learning.ActionSpace. A
+// policy network (an MLP: Config.Hidden layers, then one logit per action)
+// gives a softmax distribution that learning agents sample; agents that are
+// not learning take its most likely action. A value network of the same
+// hidden shape estimates the return from a state and serves as the
+// baseline.
+//
+// Learning happens once per episode, at EndEpisode, in one batched gradient
+// step on every sample of every agent of the Policy: the discounted returns
+// R are computed per agent (bootstrapped with the value estimate where an
+// agent's experience stops without a terminal observation), the advantages
+// R - V(x) are divided by their root mean square, kept as a running average
+// across batches (the value baseline centres them; re-centring each batch
+// would erase what matters when agents share an outcome: how this episode
+// went compared with the others),
+// and the loss
+//
+//	-mean(A log pi(a|x)) - Entropy*mean(H(pi(.|x))) + mean((V(x) - R)^2)/2
+//
+// is minimised by Adam (this package's own, on the gradients gorgonia
+// computes), each network with its own learning rate and gradient-norm
+// clip. Since the two networks share no parameters and Adam ignores the
+// scale of a gradient, the value term needs no weight of its own. The value
+// network learns the returns as they are, so rewards of order 1 suit it
+// best; the policy's step does not depend on their scale.
+//
+// Speed: agents act with a plain-Go forward pass over the same weight
+// arrays that back the gorgonia tensors; gorgonia runs once per episode, on
+// one graph per Policy that is built for a batch size and rebuilt only when
+// a batch outgrows it (the rows a batch does not fill weigh nothing).
+//
+// A Policy is one pair of networks: every agent it makes shares them and
+// learns into them (parameter sharing); make one Policy per agent for
+// independent learners. Each agent keeps its own episode's experience and
+// draws its actions from its own random source, seeded from the spec's seed
+// and its ID, so that the same seed and calls give the same results.
+//
+// This package depends on learning and gorgonia only. It must not depend on
+// actors, env or any environment.
+package policygradient
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/marlon-go/marlon/learning"
+)
+
+// Policy is a policy network, its value baseline and the agents that share
+// them. It implements learning.Policy, learning.Episodic,
+// learning.Trainable and learning.Model.
+//
+// Agents of one Policy may act concurrently. BeginEpisode and EndEpisode
+// must not overlap the agents' calls, as in learning.Train.
+type Policy struct {
+	cfg      Config
+	actions  learning.ActionSpace
+	seed     uint64
+	inputs   []int // observation index of each input
+	learning atomic.Bool
+
+	mu            sync.RWMutex // guards the networks and, at episode ends, the agents
+	policy, value *mlp
+	policyOpt     *adam
+	valueOpt      *adam
+	agents        []*agent   // sorted by ID: the batch order
+	graph         *lossGraph // nil until the first update
+	bufA, bufB    []float64  // forward buffers for EndEpisode
+	adv, vals     []float64  // advantages and baseline values of a batch
+	advMS         float64    // running mean square of the advantages (0: no batch yet)
+	episodes      int        // learning episodes ended, for taking turns exploring
+}
+
+// New returns a Policy for spec, learning from the start.
+func New(spec learning.Spec, cfg Config) (*Policy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case spec.Observation == nil:
+		return nil, fmt.Errorf("policygradient: spec.Observation is nil, want the observation schema")
+	case spec.Actions.N < 1:
+		return nil, fmt.Errorf("policygradient: spec.Actions.N = %d, want >= 1", spec.Actions.N)
+	}
+	if len(cfg.Inputs) == 0 {
+		for _, f := range spec.Observation.Fields() {
+			cfg.Inputs = append(cfg.Inputs, Input{Field: f, Scale: 1})
+		}
+	}
+	if len(cfg.Inputs) == 0 {
+		return nil, fmt.Errorf("policygradient: observation schema %q has no fields, want at least one input", spec.Observation.Name())
+	}
+	cfg.Inputs, cfg.Hidden = slices.Clone(cfg.Inputs), slices.Clone(cfg.Hidden)
+	p := &Policy{cfg: cfg, actions: spec.Actions, seed: spec.Seed}
+	for _, in := range cfg.Inputs {
+		if err := spec.Observation.Require(in.Field); err != nil {
+			return nil, fmt.Errorf("policygradient: Inputs: %w", err)
+		}
+		p.inputs = append(p.inputs, spec.Observation.Index(in.Field))
+	}
+	rng := rand.New(rand.NewPCG(spec.Seed, 0))
+	sizes := append(append([]int{len(cfg.Inputs)}, cfg.Hidden...), spec.Actions.N)
+	p.policy = newMLP(sizes, cfg.Activation, 0.01, rng) // small logits: a near-uniform start
+	sizes[len(sizes)-1] = 1
+	p.value = newMLP(sizes, cfg.Activation, 1, rng)
+	p.resetOptimisers()
+	w := max(p.policy.width(), p.value.width())
+	p.bufA, p.bufB = make([]float64, w), make([]float64, w)
+	p.learning.Store(true)
+	return p, nil
+}
+
+func (p *Policy) resetOptimisers() {
+	p.policyOpt = newAdam(p.policy.params(), p.cfg.PolicyLR, p.cfg.MaxGradNorm)
+	p.valueOpt = newAdam(p.value.params(), p.cfg.ValueLR, p.cfg.MaxGradNorm)
+}
+
+// Name is "pg".
+func (p *Policy) Name() string { return "pg" }
+
+// NewAgent returns agent id's handle on the networks.
+func (p *Policy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	w := max(p.policy.width(), p.value.width())
+	a := &agent{p: p, id: id, rng: rand.New(rand.NewPCG(p.seed, h.Sum64())),
+		x: make([]float64, len(p.inputs)), bufA: make([]float64, w), bufB: make([]float64, w)}
+	p.mu.Lock()
+	i := sort.Search(len(p.agents), func(i int) bool { return p.agents[i].id > id })
+	p.agents = slices.Insert(p.agents, i, a)
+	p.turns()
+	p.mu.Unlock()
+	return a
+}
+
+// turns marks the agents that explore this episode. The caller holds p.mu
+// exclusively.
+func (p *Policy) turns() {
+	n, k := len(p.agents), p.cfg.Explorers
+	first := 0
+	if k > 0 && k < n {
+		first = p.episodes * k % n
+	}
+	for i, a := range p.agents {
+		a.explore = k <= 0 || k >= n || (i-first+n)%n < k
+	}
+}
+
+// SetLearning switches learning (sampling, recording and updating) on or
+// off; off, agents take the most likely action.
+func (p *Policy) SetLearning(on bool) { p.learning.Store(on) }
+
+// IsLearning reports whether the policy learns.
+func (p *Policy) IsLearning() bool { return p.learning.Load() }
+
+// BeginEpisode discards any experience recorded outside an episode.
+func (p *Policy) BeginEpisode() {
+	p.mu.Lock()
+	for _, a := range p.agents {
+		a.reset()
+	}
+	p.turns()
+	p.mu.Unlock()
+}
+
+// EndEpisode learns from the episode's experience, if any, in one gradient
+// step. It panics if gorgonia fails, which is a bug.
+func (p *Policy) EndEpisode() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.IsLearning() {
+		p.episodes++
+	}
+	n := 0
+	for _, a := range p.agents {
+		a.closeSegment(false)
+		n += len(a.acts)
+	}
+	if n == 0 {
+		return
+	}
+	if err := p.learn(n); err != nil {
+		panic(err)
+	}
+	for _, a := range p.agents {
+		a.reset()
+	}
+}
+
+// epsilon is the exploration rate after the learning episodes so far.
+func (p *Policy) epsilon() float64 {
+	p.mu.RLock()
+	e := p.episodes
+	p.mu.RUnlock()
+	c := p.cfg
+	if e >= c.DecayEpisodes {
+		return c.EpsilonEnd
+	}
+	return c.EpsilonStart + (c.EpsilonEnd-c.EpsilonStart)*float64(e)/float64(c.DecayEpisodes)
+}
+
+// advDecay is the weight of the latest batch in the running mean square of
+// the advantages.
+const advDecay = 0.1
+
+// batchRows is the row count of a loss graph for n samples: n and an
+// eighth more, in multiples of 64, so that a graph serves batches that vary
+// a little and is rebuilt (which costs about as much as an update) rarely.
+func batchRows(n int) int { return (n + n/8 + 63) / 64 * 64 }
+
+// learn makes one gradient step on the n samples the agents hold. The
+// caller holds p.mu.
+func (p *Policy) learn(n int) error {
+	if p.graph == nil || p.graph.rows < n {
+		g, err := newLossGraph(p.policy, p.value, batchRows(n))
+		if err != nil {
+			return err
+		}
+		p.graph = g
+	}
+	p.fill(n)
+	if err := p.graph.run(); err != nil {
+		return err
+	}
+	pp, vp := p.policy.params(), p.value.params()
+	grads := make([][]float64, len(pp)+len(vp))
+	for i := range grads {
+		grads[i] = p.graph.grad(i)
+	}
+	p.policyOpt.step(pp, grads[:len(pp)])
+	p.valueOpt.step(vp, grads[len(pp):])
+	return nil
+}
+
+// fill writes the agents' n samples into the loss graph's inputs: the
+// inputs, the returns, the weighted actions and the constant shifts.
+func (p *Policy) fill(n int) {
+	lg := p.graph
+	x, pg, ent := lg.x.Data().([]float64), lg.pg.Data().([]float64), lg.ent.Data().([]float64)
+	shift, ret, vw := lg.shift.Data().([]float64), lg.ret.Data().([]float64), lg.vw.Data().([]float64)
+	d, k := len(p.inputs), p.actions.N
+	clear(x)
+	clear(pg)
+	clear(ent)
+	clear(ret)
+	clear(vw)
+
+	// Baseline values, the largest logit of each row (for a stable
+	// log-softmax), then, backwards through each segment of experience, the
+	// advantages by GAE(Lambda) and the value targets: with Lambda 1 the
+	// advantage is the discounted return minus the baseline and the target
+	// is the return itself.
+	p.adv = slices.Grow(p.adv[:0], n)[:n]
+	p.vals = slices.Grow(p.vals[:0], n)[:n]
+	row := 0
+	for _, a := range p.agents {
+		copy(x[row*d:], a.xs)
+		row += len(a.acts)
+	}
+	for i := range n {
+		xi := x[i*d : (i+1)*d]
+		p.vals[i] = p.value.forward(xi, p.bufA, p.bufB)[0]
+		shift[i] = slices.Max(p.policy.forward(xi, p.bufA, p.bufB))
+	}
+	gamma, lambda := p.cfg.Gamma, p.cfg.Lambda
+	i := 0
+	for _, a := range p.agents {
+		start := 0
+		for _, s := range a.segs {
+			next, gae := 0.0, 0.0
+			if s.boot != nil {
+				next = p.value.forward(s.boot, p.bufA, p.bufB)[0]
+			}
+			for t := s.end - 1; t >= start; t-- {
+				v := p.vals[i+t]
+				gae = a.rews[t] + gamma*next - v + gamma*lambda*gae
+				p.adv[i+t], ret[i+t] = gae, gae+v
+				next = v
+			}
+			start = s.end
+		}
+		for t, act := range a.acts {
+			pg[(i+t)*k+act] = a.rhos[t] // the advantage multiplies it below
+		}
+		i += len(a.acts)
+	}
+
+	// Advantages scaled by their running root mean square (not re-centred:
+	// see the package doc).
+	ms := 0.0
+	for _, v := range p.adv {
+		ms += v * v / float64(n)
+	}
+	if p.advMS == 0 {
+		p.advMS = ms
+	} else {
+		p.advMS += advDecay * (ms - p.advMS)
+	}
+	rms := math.Sqrt(p.advMS)
+	for i := range n {
+		w := p.adv[i] / (rms + 1e-8) / float64(n)
+		for j := i * k; j < (i+1)*k; j++ {
+			pg[j] *= w
+			ent[j] = p.cfg.Entropy / float64(n)
+		}
+		vw[i] = 0.5 / float64(n)
+	}
+	if n < lg.rows { // the unused rows are zero
+		pad := slices.Max(p.policy.forward(make([]float64, d), p.bufA, p.bufB))
+		for i := n; i < lg.rows; i++ {
+			shift[i] = pad
+		}
+	}
+}
+
+// segment is a stretch of an agent's experience ending at step end (the
+// next segment starts there). boot holds the inputs of the observation after
+// the last step when that observation was not terminal, nil otherwise.
+type segment struct {
+	end  int
+	boot []float64
+}
+
+// agent is one agent's handle: its latest observation and, while learning,
+// its experience of the episode.
+type agent struct {
+	p          *Policy
+	id         learning.AgentID
+	rng        *rand.Rand
+	x          []float64 // inputs of the latest observation
+	seen       bool      // x holds an observation
+	explore    bool      // samples (and is learnt from) this episode; guarded by p.mu
+	bufA, bufB []float64 // forward buffers
+
+	xs    []float64 // inputs of each step's observation, back to back
+	acts  []int     // each step's action index
+	rhos  []float64 // each step's importance weight pi(a)/mu(a)
+	rews  []float64 // each step's reward; one short while an action awaits it
+	segs  []segment // closed segments
+	start int       // first step of the open segment
+}
+
+// observe sets x from obs. It panics on a value that is not finite, a bug in
+// the environment's adapter.
+func (a *agent) observe(obs learning.Observation) {
+	for i, idx := range a.p.inputs {
+		in := a.p.cfg.Inputs[i]
+		v := obs.Values[idx]
+		if !finite(v) {
+			panic(fmt.Sprintf("policygradient: agent %s observed %s = %v, want a finite value", a.id, in.Field, v))
+		}
+		a.x[i] = (v - in.Offset) / in.Scale
+	}
+	a.seen = true
+}
+
+// dropPending forgets a last action that got no reward.
+func (a *agent) dropPending() {
+	if n := len(a.rews); len(a.acts) > n {
+		a.acts, a.rhos = a.acts[:n], a.rhos[:n]
+		a.xs = a.xs[:n*len(a.x)]
+	}
+}
+
+// closeSegment ends the open segment, if it has steps; a non-terminal end
+// is bootstrapped from the latest observation.
+func (a *agent) closeSegment(terminal bool) {
+	a.dropPending()
+	if len(a.acts) == a.start {
+		return
+	}
+	s := segment{end: len(a.acts)}
+	if !terminal {
+		s.boot = slices.Clone(a.x)
+	}
+	a.segs = append(a.segs, s)
+	a.start = s.end
+}
+
+func (a *agent) reset() {
+	a.xs, a.acts, a.rhos, a.rews, a.segs, a.start = a.xs[:0], a.acts[:0], a.rhos[:0], a.rews[:0], a.segs[:0], 0
+}
+
+func (a *agent) InitAgent(obs learning.Observation) {
+	a.closeSegment(false)
+	a.observe(obs)
+}
+
+func (a *agent) IsLearning() bool { return a.p.IsLearning() }
+
+// logits returns the policy's logits for the latest observation, in a's
+// buffers.
+func (a *agent) logits() []float64 {
+	if !a.seen {
+		panic(fmt.Sprintf("policygradient: agent %s acts before InitAgent", a.id))
+	}
+	a.p.mu.RLock()
+	defer a.p.mu.RUnlock()
+	return a.p.policy.forward(a.x, a.bufA, a.bufB)
+}
+
+// SampleAction draws from the policy's distribution while learning and
+// takes its most likely action (the lowest index on a tie) otherwise.
+func (a *agent) SampleAction() learning.Action {
+	z := a.logits()
+	a.p.mu.RLock()
+	explore := a.explore
+	a.p.mu.RUnlock()
+	if !a.p.IsLearning() || !explore {
+		return a.p.actions.Action(argmax(z))
+	}
+	softmax(z, z)
+	act, u := len(z)-1, a.rng.Float64()
+	for i, p := range z {
+		if u < p {
+			act = i
+			break
+		}
+		u -= p
+	}
+	// With probability epsilon the action is uniform instead; the sample
+	// is then weighted by pi(a)/mu(a), mu being the mixture it came from.
+	eps := a.p.epsilon()
+	if eps > 0 && a.rng.Float64() < eps {
+		act = a.rng.IntN(len(z))
+	}
+	rho := z[act] / ((1-eps)*z[act] + eps/float64(len(z)))
+	a.dropPending()
+	a.xs = append(a.xs, a.x...)
+	a.acts = append(a.acts, act)
+	a.rhos = append(a.rhos, rho)
+	return a.p.actions.Action(act)
+}
+
+// Update records the reward of the last action and moves to obs.
+func (a *agent) Update(obs learning.Observation, reward float64) {
+	if len(a.acts) > len(a.rews) {
+		a.rews = append(a.rews, reward)
+	}
+	a.observe(obs)
+	if obs.Terminal {
+		a.closeSegment(true)
+	}
+}
+
+// ActionProbabilities is the softmax of the logits while learning, and all
+// on the most likely action otherwise.
+func (a *agent) ActionProbabilities() []float64 {
+	z := a.logits()
+	probs := make([]float64, len(z))
+	if a.p.IsLearning() {
+		softmax(z, probs)
+	} else {
+		probs[argmax(z)] = 1
+	}
+	return probs
+}
+
+// AgentJoined does nothing: the state is the agent's own observation.
+func (a *agent) AgentJoined(learning.AgentID) {}
+
+// AgentLeft does nothing: the state is the agent's own observation.
+func (a *agent) AgentLeft(learning.AgentID) {}

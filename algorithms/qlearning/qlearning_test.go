@@ -1,0 +1,462 @@
+package qlearning
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/marlon-go/marlon/learning"
+)
+
+var schema = learning.NewSchema("chain/v1", "pos", "noise")
+
+// chainConfig splits pos at 0.5: state 0 below, state 1 at or above.
+func chainConfig() Config {
+	c := DefaultConfig()
+	c.Discretizer = Discretizer{{Field: "pos", Edges: []float64{0.5}}}
+	return c
+}
+
+func newPolicy(t *testing.T, cfg Config, seed uint64) *Policy {
+	t.Helper()
+	p, err := New(learning.Spec{Observation: schema, Actions: learning.Discrete(2), Seed: seed}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func obs(pos float64, terminal bool) learning.Observation {
+	return learning.Observation{Schema: schema, Values: []float64{pos, 0}, Terminal: terminal}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
+
+func TestQUpdateByHand(t *testing.T) {
+	cfg := chainConfig()
+	cfg.Alpha, cfg.Gamma, cfg.EpsilonStart, cfg.EpsilonEnd = 0.5, 0.9, 0, 0 // greedy: action 0 on ties
+	p := newPolicy(t, cfg, 1)
+	a := p.NewAgent("a")
+	q := func(s, act int) float64 { return p.q[s][act] }
+	step := func(wantAction learning.Action, pos, r float64, terminal bool) {
+		t.Helper()
+		if got := a.SampleAction(); got != wantAction {
+			t.Fatalf("action %d, want %d", got, wantAction)
+		}
+		a.Update(obs(pos, terminal), r)
+	}
+
+	a.InitAgent(obs(0, false)) // state 0
+	// Q(0,0) = 0 + 0.5*(1 + 0.9*max Q(1,.) - 0) = 0.5*(1 + 0.9*0) = 0.5
+	step(0, 1, 1, false)
+	if !near(q(0, 0), 0.5) {
+		t.Fatalf("Q(0,0) = %v, want 0.5", q(0, 0))
+	}
+	// Q(1,0) = 0 + 0.5*(2 + 0.9*max Q(0,.) - 0) = 0.5*(2 + 0.9*0.5) = 1.225
+	step(0, 0, 2, false)
+	if !near(q(1, 0), 1.225) {
+		t.Fatalf("Q(1,0) = %v, want 1.225", q(1, 0))
+	}
+	// Terminal: the target is the reward alone.
+	// Q(0,0) = 0.5 + 0.5*(0 - 0.5) = 0.25
+	step(0, 1, 0, true)
+	if !near(q(0, 0), 0.25) {
+		t.Fatalf("Q(0,0) = %v, want 0.25", q(0, 0))
+	}
+	a.InitAgent(obs(1, false)) // state 1
+	// Q(1,0) = 1.225 + 0.5*(-1 + 0.9*max Q(0,.) - 1.225)
+	//        = 1.225 + 0.5*(-1 + 0.9*0.25 - 1.225) = 1.225 + 0.5*(-2) = 0.225
+	step(0, 0, -1, false)
+	if !near(q(1, 0), 0.225) {
+		t.Fatalf("Q(1,0) = %v, want 0.225", q(1, 0))
+	}
+	// Action 1 was never taken: it keeps InitialQ.
+	if q(0, 1) != 0 || q(1, 1) != 0 {
+		t.Fatalf("untaken actions changed: Q(0,1)=%v Q(1,1)=%v", q(0, 1), q(1, 1))
+	}
+}
+
+func TestDiscretizerBinsAndStates(t *testing.T) {
+	d := Discretizer{{Field: "a", Edges: []float64{0, 1}}, {Field: "b", Edges: []float64{10}}}
+	if d.States() != 6 {
+		t.Fatalf("%d states, want 3*2", d.States())
+	}
+	for v, want := range map[float64]int{-1: 0, 0: 1, 0.5: 1, 1: 2, 7: 2, math.NaN(): 2} {
+		if got := d[0].bin(v); got != want {
+			t.Errorf("bin(%v) = %d, want %d", v, got, want)
+		}
+	}
+	s := learning.NewSchema("s", "b", "a")
+	p, err := New(learning.Spec{Observation: s, Actions: learning.Discrete(1)}, Config{Discretizer: d, Alpha: 1, Decay: Linear})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a in bin 2, b in bin 1: state 2*2 + 1.
+	if got := p.state(learning.Observation{Schema: s, Values: []float64{10, 3}}); got != 5 {
+		t.Fatalf("state %d, want 5", got)
+	}
+}
+
+func TestEpsilonSchedule(t *testing.T) {
+	lin := Config{EpsilonStart: 1, EpsilonEnd: 0.1, DecayEpisodes: 10, Decay: Linear}
+	exp := Config{EpsilonStart: 1, EpsilonEnd: 0.01, DecayEpisodes: 2, Decay: Exponential}
+	none := Config{EpsilonStart: 1, EpsilonEnd: 0.2, Decay: Linear}
+	for _, c := range []struct {
+		cfg      Config
+		episodes int
+		want     float64
+	}{
+		{lin, 0, 1}, {lin, 5, 0.55}, {lin, 10, 0.1}, {lin, 50, 0.1},
+		{exp, 0, 1}, {exp, 1, 0.1}, {exp, 2, 0.01}, {exp, 3, 0.01},
+		{none, 0, 0.2},
+	} {
+		if got := c.cfg.Epsilon(c.episodes); !near(got, c.want) {
+			t.Errorf("%s Epsilon(%d) = %v, want %v", c.cfg.Decay, c.episodes, got, c.want)
+		}
+	}
+
+	cfg := chainConfig()
+	cfg.EpsilonStart, cfg.EpsilonEnd, cfg.DecayEpisodes = 1, 0, 4
+	p := newPolicy(t, cfg, 1)
+	p.EndEpisode()
+	p.SetLearning(false)
+	p.EndEpisode() // evaluation episodes do not count
+	p.SetLearning(true)
+	if !near(p.Epsilon(), 0.75) {
+		t.Fatalf("epsilon %v after one learning episode, want 0.75", p.Epsilon())
+	}
+	a := p.NewAgent("a")
+	a.InitAgent(obs(0, false))
+	probs := a.ActionProbabilities() // greedy action 0, 0.75/2 on each
+	if !near(probs[0], 0.625) || !near(probs[1], 0.375) {
+		t.Fatalf("probabilities %v, want [0.625 0.375]", probs)
+	}
+}
+
+// chain is a two-state MDP in which the myopic action is wrong. In state 0
+// (pos 0) action 0 pays 1 and ends the episode, action 1 pays 0 and leads to
+// state 1 (pos 1); there action 1 pays 5 and action 0 pays 0, both ending
+// the episode. The optimal agent takes action 1 twice and earns 5.
+func chain(ids ...learning.AgentID) learning.EpisodeFunc {
+	return func(seed uint64, agents learning.Agents) (map[string]float64, error) {
+		total := 0.0
+		for _, id := range ids {
+			a := agents(id)
+			a.InitAgent(obs(0, false))
+			for pos := 0.0; ; pos++ {
+				act := a.SampleAction()
+				switch {
+				case pos == 0 && act == 1:
+					a.Update(obs(1, false), 0)
+					continue
+				case pos == 0:
+					a.Update(obs(0, true), 1)
+					total++
+				case act == 1:
+					a.Update(obs(1, true), 5)
+					total += 5
+				default:
+					a.Update(obs(1, true), 0)
+				}
+				break
+			}
+		}
+		return map[string]float64{"reward": total / float64(len(ids))}, nil
+	}
+}
+
+func train(t *testing.T, team *learning.Team, episodes int) learning.Curve {
+	t.Helper()
+	c, err := learning.Train(chain("a", "b"), team, learning.TrainConfig{Episodes: episodes, EvalEpisodes: 1, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestLearnsTheChain(t *testing.T) {
+	cfg := chainConfig()
+	cfg.DecayEpisodes = 100
+	shared := learning.NewSharedTeam(newPolicy(t, cfg, 1))
+	if got := train(t, shared, 200).Final().Metrics["reward"]; got != 5 {
+		t.Errorf("shared: greedy reward %v after training, want 5", got)
+	}
+	indep, err := learning.NewIndependentTeam([]learning.AgentID{"a", "b"}, func(id learning.AgentID) (learning.Policy, error) {
+		return New(learning.Spec{Observation: schema, Actions: learning.Discrete(2), Seed: 1}, cfg)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := train(t, indep, 200).Final().Metrics["reward"]; got != 5 {
+		t.Errorf("independent: greedy reward %v after training, want 5", got)
+	}
+}
+
+func TestGreedyWhenNotLearning(t *testing.T) {
+	p := newPolicy(t, chainConfig(), 1)
+	train(t, learning.NewSharedTeam(p), 150)
+	before, _ := p.MarshalBinary()
+	p.SetLearning(false)
+	a := p.NewAgent("z")
+	if a.IsLearning() {
+		t.Fatal("IsLearning after SetLearning(false)")
+	}
+	for _, pos := range []float64{0, 1} {
+		a.InitAgent(obs(pos, false))
+		s := p.state(obs(pos, false))
+		want := 0
+		if p.q[s][1] > p.q[s][0] {
+			want = 1
+		}
+		probs := a.ActionProbabilities()
+		for i := 0; i < 20; i++ {
+			if got := a.SampleAction(); int(got) != want || probs[want] != 1 {
+				t.Fatalf("state %d: action %d, probabilities %v; want always the greedy %d", s, got, probs, want)
+			}
+		}
+		a.Update(obs(1, true), 100)
+	}
+	p.EndEpisode()
+	after, _ := p.MarshalBinary()
+	if !bytes.Equal(before, after) {
+		t.Fatal("a policy that is not learning changed its table")
+	}
+}
+
+func TestSameSeedSameRun(t *testing.T) {
+	run := func(seed uint64) []byte {
+		p := newPolicy(t, chainConfig(), seed)
+		train(t, learning.NewSharedTeam(p), 60)
+		b, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a, b, c := run(7), run(7), run(8)
+	if !bytes.Equal(a, b) {
+		t.Fatal("the same seed gave two different tables")
+	}
+	if bytes.Equal(a, c) {
+		t.Fatal("two seeds gave the same table: the seed is not used")
+	}
+}
+
+func TestCheckpointRoundTripAndRefusals(t *testing.T) {
+	cfg := chainConfig()
+	cfg.Discretizer = append(cfg.Discretizer, Bins{Field: "noise", Edges: []float64{-1, 0, 1}})
+	p := newPolicy(t, cfg, 1)
+	// Random experience over the eight states.
+	rng := rand.New(rand.NewPCG(1, 2))
+	a := p.NewAgent("a")
+	random := func() learning.Observation {
+		return learning.Observation{Schema: schema, Values: []float64{rng.Float64(), rng.NormFloat64() * 2}}
+	}
+	a.InitAgent(random())
+	for i := 0; i < 2000; i++ {
+		a.SampleAction()
+		a.Update(random(), rng.NormFloat64())
+	}
+	p.EndEpisode()
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := newPolicy(t, cfg, 99)
+	if err := q.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if q.Epsilon() != p.Epsilon() {
+		t.Fatalf("restored epsilon %v, want %v", q.Epsilon(), p.Epsilon())
+	}
+	p.SetLearning(false)
+	q.SetLearning(false)
+	pa, qa := p.NewAgent("a"), q.NewAgent("other")
+	for i := 0; i < 200; i++ {
+		o := random()
+		pa.InitAgent(o)
+		qa.InitAgent(o)
+		if pa.SampleAction() != qa.SampleAction() {
+			t.Fatalf("restored policy acts differently on %v", o.Values)
+		}
+	}
+	if again, _ := q.MarshalBinary(); !bytes.Equal(again, b) {
+		t.Fatal("a restored policy encodes differently")
+	}
+
+	refused := func(what string, target *Policy, data []byte, want string) {
+		t.Helper()
+		before, _ := target.MarshalBinary()
+		err := target.UnmarshalBinary(data)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", what, err, want)
+		}
+		if after, _ := target.MarshalBinary(); !bytes.Equal(before, after) {
+			t.Errorf("%s: a refused model changed the policy", what)
+		}
+	}
+	other := cfg
+	other.Discretizer = Discretizer{{Field: "pos", Edges: []float64{0.4}}, cfg.Discretizer[1]}
+	refused("other edges", newPolicy(t, other, 1), b, "Discretizer")
+	other = cfg
+	other.InitialQ = 1
+	refused("other initial value", newPolicy(t, other, 1), b, "InitialQ")
+	three, err := New(learning.Spec{Observation: schema, Actions: learning.Discrete(3)}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused("other actions", three, b, "3")
+	refused("other version", q, bytes.Replace(b, []byte(`"version":1`), []byte(`"version":2`), 1), "version 2")
+	refused("truncated", q, b[:len(b)/2], "not a readable model")
+	refused("state out of range", q, bytes.Replace(b, []byte(`"states":[0`), []byte(`"states":[99`), 1), "state 99")
+
+	// Through a team checkpoint.
+	spec := learning.Spec{Observation: schema, Actions: learning.Discrete(2)}
+	c, err := learning.NewSharedTeam(p).Checkpoint("qlearning", spec, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := newPolicy(t, cfg, 5)
+	if err := learning.NewSharedTeam(fresh).Restore(c, "qlearning", spec); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := fresh.MarshalBinary(); !bytes.Equal(got, b) {
+		t.Fatal("team checkpoint did not round-trip")
+	}
+}
+
+func TestConfigAndSpecErrorsNameTheField(t *testing.T) {
+	for _, c := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Alpha = 0 }, "Alpha"},
+		{func(c *Config) { c.Gamma = 1.5 }, "Gamma"},
+		{func(c *Config) { c.EpsilonStart = 2 }, "EpsilonStart"},
+		{func(c *Config) { c.EpsilonEnd = 1.1 }, "EpsilonEnd"},
+		{func(c *Config) { c.DecayEpisodes = -1 }, "DecayEpisodes"},
+		{func(c *Config) { c.Decay = "cosine" }, "Decay"},
+		{func(c *Config) { c.Decay, c.EpsilonEnd = Exponential, 0 }, "EpsilonEnd"},
+		{func(c *Config) { c.InitialQ = math.Inf(1) }, "InitialQ"},
+		{func(c *Config) { c.Discretizer[0].Edges = []float64{1, 1} }, "increasing"},
+		{func(c *Config) { c.Discretizer[0].Edges = nil }, "Edges"},
+		{func(c *Config) { c.Discretizer = append(c.Discretizer, c.Discretizer[0]) }, "repeats"},
+		{func(c *Config) { c.Discretizer[0].Field = "speed" }, "speed"},
+	} {
+		cfg := chainConfig()
+		c.edit(&cfg)
+		_, err := New(learning.Spec{Observation: schema, Actions: learning.Discrete(2)}, cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want an error naming %s", err, c.want)
+		}
+	}
+	big := make(Discretizer, 40)
+	for i := range big {
+		big[i] = Bins{Field: fmt.Sprint("f", i), Edges: []float64{0}}
+	}
+	if err := big.validate(); err == nil || !strings.Contains(err.Error(), "MaxStates") {
+		t.Errorf("a discretizer of 2^40 states: %v", err)
+	}
+	if _, err := New(learning.Spec{Observation: schema}, chainConfig()); err == nil || !strings.Contains(err.Error(), "Actions.N") {
+		t.Errorf("no actions: %v", err)
+	}
+	if _, err := New(learning.Spec{Actions: learning.Discrete(2)}, chainConfig()); err == nil || !strings.Contains(err.Error(), "Observation") {
+		t.Errorf("no schema: %v", err)
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}
+
+// TestConcurrentAgents runs the agents of one policy in parallel, as the live
+// runtime does; the race detector checks the table is guarded.
+func TestConcurrentAgents(t *testing.T) {
+	p := newPolicy(t, chainConfig(), 1)
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		a := p.NewAgent(learning.AgentID(rune('a' + i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 200; k++ {
+				a.InitAgent(obs(0, false))
+				a.ActionProbabilities()
+				act := a.SampleAction()
+				a.Update(obs(float64(act), true), float64(act))
+			}
+		}()
+	}
+	wg.Wait()
+	p.EndEpisode()
+}
+
+func TestSampleAverageLearningRate(t *testing.T) {
+	cfg := chainConfig()
+	cfg.Alpha, cfg.SampleAverage, cfg.EpsilonStart, cfg.EpsilonEnd = 0.01, true, 0, 0
+	p := newPolicy(t, cfg, 1)
+	a := p.NewAgent("a")
+	episode := func(p *Policy, a learning.LearningAlgorithm, reward float64) {
+		a.InitAgent(obs(0, false))
+		a.SampleAction()
+		a.Update(obs(1, true), reward)
+	}
+	// Terminal targets 1 then 3 on Q(0,0): rates max(0.01, 1/1) = 1 and
+	// max(0.01, 1/2) = 0.5: Q = 1, then 1 + 0.5*(3-1) = 2, the mean.
+	episode(p, a, 1)
+	episode(p, a, 3)
+	if !near(p.q[0][0], 2) {
+		t.Fatalf("Q(0,0) = %v, want 2 (the mean of 1 and 3)", p.q[0][0])
+	}
+	// The counts travel with the model: a third target 5 after a reload
+	// moves Q by 1/3 of the way: 2 + (5-2)/3 = 3.
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newPolicy(t, cfg, 1)
+	if err := r.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	episode(r, r.NewAgent("a"), 5)
+	if !near(r.q[0][0], 3) {
+		t.Fatalf("after reload Q(0,0) = %v, want 3", r.q[0][0])
+	}
+	// The floor: after many updates the rate stays at Alpha.
+	for i := 0; i < 1000; i++ {
+		episode(r, r.NewAgent("a"), 3)
+	}
+	before := r.q[0][0]
+	episode(r, r.NewAgent("a"), 103)
+	if !near(r.q[0][0]-before, 0.01*(103-before)) {
+		t.Fatalf("step %v, want Alpha*(target - Q) = %v", r.q[0][0]-before, 0.01*(103-before))
+	}
+}
+
+func TestExplorersTakeTurns(t *testing.T) {
+	cfg := chainConfig()
+	cfg.Explorers, cfg.EpsilonStart, cfg.EpsilonEnd, cfg.DecayEpisodes = 1, 1, 1, 0 // an explorer always explores
+	p := newPolicy(t, cfg, 1)
+	agents := []learning.LearningAlgorithm{p.NewAgent("a"), p.NewAgent("b"), p.NewAgent("c")}
+	// Q(0,1) > Q(0,0): the greedy action in state 0 is 1.
+	p.q[0] = []float64{0, 1}
+	for episode := 0; episode < 6; episode++ {
+		explorer := episode % 3
+		for i, a := range agents {
+			differ := false
+			for k := 0; k < 40; k++ {
+				a.InitAgent(obs(0, false))
+				if a.SampleAction() != 1 {
+					differ = true
+				}
+			}
+			if differ != (i == explorer) {
+				t.Fatalf("episode %d: agent %d explored %v, want only agent %d to", episode, i, differ, explorer)
+			}
+		}
+		p.EndEpisode()
+	}
+}
