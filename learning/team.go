@@ -128,3 +128,30 @@ func (t *Team) each(f func(Episodic)) {
 		}
 	}
 }
+
+// models captures every policy's model, by policy name.
+func (t *Team) models() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, name := range t.Policies() {
+		m, ok := t.policies[name].(Model)
+		if !ok {
+			return nil, fmt.Errorf("learning: policy %s (%s) has no model to keep", name, t.policies[name].Name())
+		}
+		b, err := m.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("learning: keeping policy %s: %w", name, err)
+		}
+		out[name] = b
+	}
+	return out, nil
+}
+
+// restore loads models captured by models.
+func (t *Team) restore(models map[string][]byte) error {
+	for name, b := range models {
+		if err := t.policies[name].(Model).UnmarshalBinary(b); err != nil {
+			return fmt.Errorf("learning: restoring policy %s: %w", name, err)
+		}
+	}
+	return nil
+}

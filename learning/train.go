@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Agents gives the LearningAlgorithm that drives each agent of an episode.
@@ -23,8 +24,16 @@ type TrainConfig struct {
 	// training (and at every evaluation point).
 	EvalEpisodes int
 	// EvalEvery evaluates after every EvalEvery training episodes as well as
-	// at the end (0: only at the end).
+	// at the end (0: only at the end). Evaluations during training run on
+	// validation episodes, a seed stream of their own; the last one runs on
+	// the evaluation episodes, which training never sees.
 	EvalEvery int
+	// Select, if set, names a metric to minimise (for example "ratio"): the
+	// team's models at the best validation so far are kept, and restored
+	// before the final evaluation, so that a run that learnt a good policy
+	// and then drifted away from it keeps the good one. Every policy must
+	// then be a Model.
+	Select string
 	// Seed derives every episode's seed: training episodes and evaluation
 	// episodes draw from separate streams, and the evaluation episodes are
 	// the same at every evaluation point.
@@ -37,7 +46,8 @@ type TrainConfig struct {
 
 // Record is one episode in the log.
 type Record struct {
-	// Phase is "train" or "eval".
+	// Phase is "train", "valid" (a greedy evaluation during training) or
+	// "eval" (the final greedy evaluation).
 	Phase string `json:"phase"`
 	// Episode is the training episode's number (from 1), or for an
 	// evaluation episode the number of training episodes before it.
@@ -53,10 +63,14 @@ type EvalPoint struct {
 	Metrics map[string]float64 `json:"metrics"`
 }
 
-// Curve is a training run's learning curve.
+// Curve is a training run's learning curve. Eval holds the validation
+// points during training and, last, the final evaluation. Selected is the
+// number of training episodes after which the kept models were taken (with
+// TrainConfig.Select; otherwise the last).
 type Curve struct {
-	Train []Record    `json:"train"`
-	Eval  []EvalPoint `json:"eval"`
+	Train    []Record    `json:"train"`
+	Eval     []EvalPoint `json:"eval"`
+	Selected int         `json:"selected_after"`
 }
 
 // Final is the last evaluation point: how the trained team does greedily.
@@ -72,6 +86,9 @@ func TrainSeed(seed uint64, k int) uint64 { return mix(seed, uint64(k)) }
 
 // EvalSeed is the seed of evaluation episode k (from 0).
 func EvalSeed(seed uint64, k int) uint64 { return mix(seed^0x9e3779b97f4a7c15, uint64(k)) }
+
+// ValidSeed is the seed of validation episode k (from 0).
+func ValidSeed(seed uint64, k int) uint64 { return mix(seed^0x5851f42d4c957f2d, uint64(k)) }
 
 // mix is splitmix64 of a and b: well-spread seeds from small numbers.
 func mix(a, b uint64) uint64 {
@@ -104,13 +121,31 @@ func Train(run EpisodeFunc, team *Team, cfg TrainConfig) (Curve, error) {
 		}
 		return nil
 	}
-	evaluate := func(after int) error {
-		recs, err := evaluateTeam(run, team, cfg.Seed, cfg.EvalEpisodes, after, emit)
-		if err != nil {
+	best, bestAt := math.Inf(1), -1
+	var kept map[string][]byte
+	evaluate := func(after int, seeds func(uint64, int) uint64, phase string) (map[string]float64, error) {
+		recs, err := evaluateTeam(run, team, cfg.Seed, cfg.EvalEpisodes, after, seeds, phase, emit)
+		if err != nil || len(recs) == 0 {
+			return nil, err
+		}
+		m := Mean(recs)
+		curve.Eval = append(curve.Eval, EvalPoint{After: after, Metrics: m})
+		return m, nil
+	}
+	validate := func(after int) error {
+		m, err := evaluate(after, ValidSeed, "valid")
+		if err != nil || cfg.Select == "" || m == nil {
 			return err
 		}
-		if len(recs) > 0 {
-			curve.Eval = append(curve.Eval, EvalPoint{After: after, Metrics: Mean(recs)})
+		v, ok := m[cfg.Select]
+		if !ok {
+			return fmt.Errorf("learning: Select: the episodes have no metric %q", cfg.Select)
+		}
+		if v < best {
+			best, bestAt = v, after
+			if kept, err = team.models(); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -125,13 +160,26 @@ func Train(run EpisodeFunc, team *Team, cfg TrainConfig) (Curve, error) {
 		if err := emit(r); err != nil {
 			return curve, err
 		}
-		if cfg.EvalEvery > 0 && (k+1)%cfg.EvalEvery == 0 && k+1 < cfg.Episodes {
-			if err := evaluate(k + 1); err != nil {
+		if cfg.EvalEvery > 0 && (k+1)%cfg.EvalEvery == 0 {
+			if err := validate(k + 1); err != nil {
 				return curve, err
 			}
 		}
 	}
-	if err := evaluate(cfg.Episodes); err != nil {
+	curve.Selected = cfg.Episodes
+	// The last models compete too, unless a validation has just seen them.
+	if cfg.Select != "" && (cfg.EvalEvery == 0 || cfg.Episodes%cfg.EvalEvery != 0) {
+		if err := validate(cfg.Episodes); err != nil {
+			return curve, err
+		}
+	}
+	if kept != nil && bestAt != cfg.Episodes {
+		if err := team.restore(kept); err != nil {
+			return curve, err
+		}
+		curve.Selected = bestAt
+	}
+	if _, err := evaluate(cfg.Episodes, EvalSeed, "eval"); err != nil {
 		return curve, err
 	}
 	return curve, nil
@@ -140,19 +188,19 @@ func Train(run EpisodeFunc, team *Team, cfg TrainConfig) (Curve, error) {
 // Evaluate runs n greedy episodes of the team on the evaluation seeds and
 // returns their records.
 func Evaluate(run EpisodeFunc, team *Team, seed uint64, n int) ([]Record, error) {
-	return evaluateTeam(run, team, seed, n, 0, func(Record) error { return nil })
+	return evaluateTeam(run, team, seed, n, 0, EvalSeed, "eval", func(Record) error { return nil })
 }
 
-func evaluateTeam(run EpisodeFunc, team *Team, seed uint64, n, after int, emit func(Record) error) ([]Record, error) {
+func evaluateTeam(run EpisodeFunc, team *Team, seed uint64, n, after int, seeds func(uint64, int) uint64, phase string, emit func(Record) error) ([]Record, error) {
 	team.SetLearning(false)
 	defer team.SetLearning(true)
 	var recs []Record
 	for k := 0; k < n; k++ {
-		m, err := episode(run, team, EvalSeed(seed, k))
+		m, err := episode(run, team, seeds(seed, k))
 		if err != nil {
-			return recs, fmt.Errorf("evaluation episode %d: %w", k+1, err)
+			return recs, fmt.Errorf("%s episode %d: %w", phase, k+1, err)
 		}
-		r := Record{Phase: "eval", Episode: after, Seed: EvalSeed(seed, k), Metrics: m}
+		r := Record{Phase: phase, Episode: after, Seed: seeds(seed, k), Metrics: m}
 		recs = append(recs, r)
 		if err := emit(r); err != nil {
 			return recs, err

@@ -118,15 +118,21 @@ func TestTrainingIsReproducibleLearnsAndLogs(t *testing.T) {
 	if !reflect.DeepEqual(c1, c2) || log1 != log2 {
 		t.Fatal("the same seed gave two different training runs")
 	}
-	if len(c1.Eval) != 4 || c1.Eval[0].After != 10 || c1.Final().After != 40 {
+	// Validation after 10, 20, 30 and 40 episodes, then the final evaluation.
+	if len(c1.Eval) != 5 || c1.Eval[0].After != 10 || c1.Final().After != 40 {
 		t.Fatalf("evaluation points %+v", c1.Eval)
 	}
 	if got := c1.Final().Metrics["reward"]; got < 0.38 {
 		t.Fatalf("greedy reward %v after training: the best arm pays 0.4", got)
 	}
 	lines := strings.Split(strings.TrimSpace(log1), "\n")
-	if len(lines) != 40+4*3 {
-		t.Fatalf("%d log lines, want 52", len(lines))
+	if len(lines) != 40+5*3 {
+		t.Fatalf("%d log lines, want 55", len(lines))
+	}
+	var last Record
+	json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+	if last.Phase != "eval" || last.Seed != EvalSeed(9, 2) {
+		t.Fatalf("last log line %+v: want the third evaluation episode", last)
 	}
 	var r Record
 	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil || r.Phase != "train" || r.Episode != 1 || r.Metrics["reward"] == 0 {
@@ -209,5 +215,64 @@ func TestCheckpointRoundTripAndRefusals(t *testing.T) {
 	}
 	if err := fresh.Restore(ci, "bandit", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "independent") {
 		t.Errorf("independent into shared: %v", err)
+	}
+}
+
+// drifter acts well for its first 15 learning episodes and badly after:
+// its model is the count of learning episodes.
+type drifter struct {
+	episodes int
+	off      bool
+}
+
+func (d *drifter) SetLearning(on bool) { d.off = !on }
+
+func (d *drifter) Name() string                       { return "drifter" }
+func (d *drifter) NewAgent(AgentID) LearningAlgorithm { return &drifterAgent{d} }
+func (d *drifter) BeginEpisode()                      {}
+func (d *drifter) EndEpisode() {
+	if !d.off {
+		d.episodes++
+	}
+}
+func (d *drifter) MarshalBinary() ([]byte, error) { return json.Marshal(d.episodes) }
+func (d *drifter) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, &d.episodes) }
+
+type drifterAgent struct{ d *drifter }
+
+func (a *drifterAgent) InitAgent(Observation) {}
+func (a *drifterAgent) IsLearning() bool      { return true }
+func (a *drifterAgent) SampleAction() Action {
+	if a.d.episodes < 15 {
+		return 4
+	}
+	return 0
+}
+func (a *drifterAgent) Update(Observation, float64)    {}
+func (a *drifterAgent) ActionProbabilities() []float64 { return nil }
+func (a *drifterAgent) AgentJoined(AgentID)            {}
+func (a *drifterAgent) AgentLeft(AgentID)              {}
+
+func TestSelectKeepsTheBestValidatedModels(t *testing.T) {
+	ids := []AgentID{"a"}
+	loss := func(seed uint64, agents Agents) (map[string]float64, error) {
+		m, err := arms(ids)(seed, agents)
+		return map[string]float64{"loss": -m["reward"]}, err
+	}
+	d := &drifter{}
+	c, err := Train(loss, NewSharedTeam(d), TrainConfig{Episodes: 35, EvalEpisodes: 2, EvalEvery: 10, Seed: 1, Select: "loss"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the validation after 10 episodes sees the good policy; those
+	// after 20 and 30, and the last models after 35, act badly.
+	if c.Selected != 10 || d.episodes != 10 {
+		t.Fatalf("selected after %d episodes (model count %d), want the models after 10", c.Selected, d.episodes)
+	}
+	if got := c.Final().Metrics["loss"]; got > -0.35 {
+		t.Fatalf("final loss %v: the kept models should play the best arm (about -0.4)", got)
+	}
+	if _, err := Train(loss, NewSharedTeam(&drifter{}), TrainConfig{Episodes: 5, EvalEpisodes: 1, Select: "nope"}); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("selecting by a missing metric: %v", err)
 	}
 }
