@@ -1,6 +1,7 @@
 // Command marlon runs the toolkit's environments, algorithms and benchmarks.
 //
 //	marlon loadbalancing [flags]   run or compare scheduling algorithms
+//	marlon report [flags]          the learning-quality report
 //	marlon bench [flags]           measure the runtimes
 //
 // Run `marlon help` or `marlon COMMAND --help` for the flags and examples.
@@ -28,6 +29,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"loadbalancing", "run the load-balancing example: one algorithm, or --compare them all", runLoadBalancing},
+		{"report", "the learning-quality report: learners against the classical techniques", runReport},
 		{"bench", "measure the actor runtimes against a raw Go channel", runBench},
 	}
 }

@@ -1,0 +1,97 @@
+package learners
+
+import (
+	"math"
+	"sort"
+
+	"github.com/marlon-go/marlon/examples/loadbalancing"
+)
+
+// Named is a scenario of the quality report.
+type Named struct {
+	Name     string                 `json:"name"`
+	About    string                 `json:"about"`
+	Scenario loadbalancing.Scenario `json:"scenario"`
+}
+
+// QualityScenarios are the scenarios the learners are held to: the default
+// and variations of it with fewer and more workers, a high communication
+// cost, and a worker leaving mid-run.
+func QualityScenarios() []Named {
+	with := func(f func(*loadbalancing.Scenario)) loadbalancing.Scenario {
+		s := loadbalancing.Default()
+		f(&s)
+		return s
+	}
+	return []Named{
+		{"default", "8 workers, speeds 1-5, h = 1", loadbalancing.Default()},
+		{"fewer", "4 workers of speeds 1, 2, 3, 5", with(func(s *loadbalancing.Scenario) { s.Workers, s.Speeds = 4, []float64{1, 2, 3, 5} })},
+		{"more", "16 workers", with(func(s *loadbalancing.Scenario) { s.Workers = 16 })},
+		{"costly", "communication time 5", with(func(s *loadbalancing.Scenario) { s.CommTime = 5 })},
+		{"leave", "worker 2 leaves at t = 200", with(func(s *loadbalancing.Scenario) { s.Leaves = []loadbalancing.Leave{{At: 200, Worker: 2}} })},
+	}
+}
+
+// Row is one scenario and seed of the quality report: every algorithm's
+// mean makespan ratio on the same evaluation episodes.
+type Row struct {
+	Scenario      string             `json:"scenario"`
+	Seed          uint64             `json:"seed"`
+	LowerBound    float64            `json:"lower_bound"`
+	Ratios        map[string]float64 `json:"ratios"`
+	BestClassical string             `json:"best_classical"`
+	TrainSeconds  map[string]float64 `json:"train_seconds"`
+}
+
+// Best returns the classical technique with the lowest ratio.
+func (r Row) Best() (string, float64) { return r.BestClassical, r.Ratios[r.BestClassical] }
+
+// Beats reports whether learner's ratio is no worse than the best classical
+// technique's and within tolerance (0.10: 10%) of the lower bound.
+func (r Row) Beats(learner string, tolerance float64) bool {
+	_, best := r.Best()
+	got, ok := r.Ratios[learner]
+	return ok && got <= best && got <= 1+tolerance
+}
+
+// Compare runs every algorithm in names on scenario sc with opts and returns
+// the row, and the outcomes by name.
+func Compare(sc Named, names []string, opts Options) (Row, map[string]Outcome, error) {
+	e, err := loadbalancing.New(sc.Scenario, opts.Seed)
+	if err != nil {
+		return Row{}, nil, err
+	}
+	row := Row{Scenario: sc.Name, Seed: opts.Seed, Ratios: map[string]float64{}, TrainSeconds: map[string]float64{}}
+	outs := map[string]Outcome{}
+	best := math.Inf(1)
+	for _, name := range names {
+		o, err := Run(e, name, opts)
+		if err != nil {
+			return row, outs, err
+		}
+		outs[name] = o
+		row.Ratios[name] = o.Mean["ratio"]
+		row.LowerBound = o.Mean["lower_bound"]
+		if IsLearner(name) {
+			row.TrainSeconds[name] = o.TrainTime.Seconds()
+		} else if o.Mean["ratio"] < best {
+			best, row.BestClassical = o.Mean["ratio"], name
+		}
+	}
+	return row, outs, nil
+}
+
+// SortedByRatio returns names sorted by their ratio in r, best first.
+func (r Row) SortedByRatio() []string {
+	names := make([]string, 0, len(r.Ratios))
+	for n := range r.Ratios {
+		names = append(names, n)
+	}
+	sort.SliceStable(names, func(i, j int) bool {
+		if r.Ratios[names[i]] != r.Ratios[names[j]] {
+			return r.Ratios[names[i]] < r.Ratios[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
