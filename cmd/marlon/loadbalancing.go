@@ -6,28 +6,36 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/marlon-go/marlon/examples/loadbalancing"
+	"github.com/marlon-go/marlon/examples/loadbalancing/lbplot"
+	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
 	"github.com/marlon-go/marlon/learning"
 )
 
 const loadBalancingExamples = `
 Examples:
-  marlon loadbalancing                                  compare every algorithm on the default scenario
-  marlon loadbalancing --algorithm fac2                 one algorithm, with a per-worker table
+  marlon loadbalancing                                  train the learners and compare them with every classical technique
+  marlon loadbalancing --algorithm pg --plot curve.png  train policy gradient; plot its learning curve
+  marlon loadbalancing --algorithm qlearning --save q.ckpt --gantt gantt.png
+  marlon loadbalancing --algorithm qlearning --load q.ckpt --episodes 0 --workers 12
+                                                        evaluate a saved (shared) learner on 12 workers
+  marlon loadbalancing --algorithm fac2                 one classical technique, with a per-worker table
   marlon loadbalancing --workers 16 --speeds 1-3 --comm-time 0.2 --compare
-  marlon loadbalancing --speeds 1,1,2,4 --workers 4 --job 5000 --algorithm awf-c
   marlon loadbalancing --join 2@100 --leave 3@200 --algorithm af --json
   marlon loadbalancing --show-scenario > my.json        then edit my.json and
   marlon loadbalancing --scenario my.json --compare     (flags given still override it)
 
 Times are in virtual time units. Workers are numbered from 0; joiners come after
-the starting workers. The seed fixes the drawn speeds; episode k (from 0) draws
-its unit costs from seed+k.
+the starting workers. The seed fixes the drawn speeds, the training episodes and
+the evaluation episodes, which are the same for every algorithm. A learner is
+validated every 25 training episodes on episodes of its own, and the best
+validated models are kept.
 `
 
 // listFlag collects a repeatable flag.
@@ -52,11 +60,18 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		variability  = fs.Float64("variability", def.Variability, "coefficient of variation of the units' costs (0: all equal)")
 		joins        listFlag
 		leaves       listFlag
-		algorithm    = fs.String("algorithm", "", "the algorithm to run: "+strings.Join(algorithmNames(), ", "))
-		seed         = fs.Uint64("seed", 1, "seed for the drawn speeds and the episodes")
-		episodes     = fs.Int("episodes", 1, "episodes per algorithm (results are their means)")
+		algorithm    = fs.String("algorithm", "", "the algorithm to run: "+strings.Join(learners.Names(), ", "))
+		seed         = fs.Uint64("seed", 1, "seed for the drawn speeds and every episode")
+		episodes     = fs.Int("episodes", learners.DefaultTraining().Episodes, "training episodes of a learner (qlearning, pg); 0 with --load only evaluates")
+		evalEpisodes = fs.Int("eval-episodes", learners.DefaultTraining().EvalEpisodes, "evaluation episodes every algorithm is measured on (results are their means)")
 		jsonOut      = fs.Bool("json", false, "print JSON (an object, or with --compare an array) instead of tables")
-		compare      = fs.Bool("compare", false, "run every algorithm on the same scenario and seeds, in a table sorted by makespan")
+		compare      = fs.Bool("compare", false, "run every algorithm, learners trained within the run, on the same evaluation episodes: a table sorted by makespan (the default without --algorithm)")
+		independent  = fs.Bool("independent", false, "give each worker a learner of its own instead of one shared by all")
+		save         = fs.String("save", "", "save the trained learner to `file` (a checkpoint)")
+		load         = fs.String("load", "", "start the learner from the checkpoint in `file`")
+		logFile      = fs.String("log", "", "write a learner's training log (JSON lines, one per episode) to `file` (default marlon-ALGORITHM-seedSEED.jsonl)")
+		plotFile     = fs.String("plot", "", "draw a learner's learning curve, with the best classical technique, to `file` (.png, .svg or .pdf)")
+		ganttFile    = fs.String("gantt", "", "draw a Gantt chart of the first evaluation episode to `file` (.png, .svg or .pdf)")
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
 		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
 	)
@@ -87,35 +102,86 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		enc.Encode(sc)
 		return 0
 	}
-	if *episodes < 1 {
-		return fail(stderr, usageError{errors.New("--episodes: must be at least 1, got " + fmt.Sprint(*episodes))})
-	}
-	names := algorithmNames()
-	if *algorithm != "" && *compare {
+	switch {
+	case *episodes < 0:
+		return fail(stderr, usageError{fmt.Errorf("--episodes: must be at least 0, got %d", *episodes)})
+	case *evalEpisodes < 1:
+		return fail(stderr, usageError{fmt.Errorf("--eval-episodes: must be at least 1, got %d", *evalEpisodes)})
+	case *algorithm != "" && *compare:
 		return fail(stderr, usageError{errors.New("--algorithm and --compare: give one or the other")})
+	case *algorithm != "" && !contains(learners.Names(), *algorithm):
+		return fail(stderr, usageError{fmt.Errorf("--algorithm: unknown %q; one of %s", *algorithm, strings.Join(learners.Names(), ", "))})
+	case *algorithm == "" && (*save != "" || *load != "" || *plotFile != "" || *ganttFile != ""):
+		return fail(stderr, usageError{errors.New("--save, --load, --plot and --gantt need --algorithm")})
+	case (*save != "" || *load != "" || *plotFile != "") && !learners.IsLearner(*algorithm):
+		return fail(stderr, usageError{fmt.Errorf("--save, --load and --plot are for learners (%s), not %s", strings.Join(learners.Learners(), ", "), *algorithm)})
 	}
+	names := learners.Names()
 	if *algorithm != "" {
-		if !contains(names, *algorithm) {
-			return fail(stderr, usageError{fmt.Errorf("--algorithm: unknown %q; one of %s", *algorithm, strings.Join(names, ", "))})
-		}
 		names = []string{*algorithm}
 	}
 	e, err := loadbalancing.New(sc, *seed)
 	if err != nil {
 		return fail(stderr, usageError{err})
 	}
+	tr := learners.DefaultTraining()
+	tr.Episodes, tr.EvalEpisodes = *episodes, *evalEpisodes
+	opts := learners.Options{Seed: *seed, Training: tr, Independent: *independent}
+	if *load != "" {
+		if opts.Load, err = learning.LoadCheckpoint(*load); err != nil {
+			return fail(stderr, fmt.Errorf("--load: %w", err))
+		}
+	}
 
-	prog := newProgress(stderr, "running", len(names)**episodes, !*jsonOut)
-	var reports []report
+	total := 0
 	for _, name := range names {
-		r, err := evaluate(e, name, *seed, *episodes, prog)
+		total += tr.EvalEpisodes
+		if learners.IsLearner(name) {
+			total += tr.Episodes + tr.EvalEpisodes*(tr.Episodes/max(tr.EvalEvery, 1)+1)
+		}
+	}
+	prog := newProgress(stderr, "running", total, !*jsonOut)
+	var reports []report
+	var outcomes []learners.Outcome
+	for _, name := range names {
+		o := opts
+		o.OnEpisode = func(learning.Record) { prog.step(name) }
+		out, logPath, err := runLogged(e, name, o, *logFile, len(names) > 1)
 		if err != nil {
 			prog.finish()
 			return fail(stderr, err)
 		}
+		outcomes = append(outcomes, out)
+		r := newReport(out, e, *seed, tr.EvalEpisodes)
+		if r.Training != nil {
+			r.Training.CurveLog, r.Training.Loaded = logPath, *load
+		}
 		reports = append(reports, r)
 	}
 	prog.finish()
+
+	if *save != "" {
+		c, err := outcomes[0].Checkpoint(e)
+		if err == nil {
+			err = c.Save(*save)
+		}
+		if err != nil {
+			return fail(stderr, fmt.Errorf("--save: %w", err))
+		}
+		reports[0].Training.Checkpoint = *save
+	}
+	if *plotFile != "" {
+		if err := plotCurve(*plotFile, e, outcomes[0], opts); err != nil {
+			return fail(stderr, fmt.Errorf("--plot: %w", err))
+		}
+	}
+	if *ganttFile != "" {
+		res := outcomes[0].Results[0]
+		title := fmt.Sprintf("%s, seed %d: makespan %.1f, ratio %.3f", res.Algorithm, res.Seed, res.Makespan, res.Ratio)
+		if err := lbplot.Gantt(*ganttFile, title, res); err != nil {
+			return fail(stderr, fmt.Errorf("--gantt: %w", err))
+		}
+	}
 	sort.SliceStable(reports, func(i, j int) bool { return reports[i].Makespan < reports[j].Makespan })
 
 	single := len(reports) == 1
@@ -125,13 +191,59 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	case *jsonOut:
 		writeJSON(stdout, reports)
 	case single:
-		printScenario(stdout, e, *seed, *episodes)
+		printScenario(stdout, e, *seed, tr.EvalEpisodes)
 		printReport(stdout, reports[0])
 	default:
-		printScenario(stdout, e, *seed, *episodes)
+		printScenario(stdout, e, *seed, tr.EvalEpisodes)
 		printComparison(stdout, reports)
 	}
+	for _, path := range []string{*plotFile, *ganttFile} {
+		if path != "" && !*jsonOut {
+			fmt.Fprintf(stdout, "Wrote %s.\n", path)
+		}
+	}
 	return 0
+}
+
+// runLogged runs name with opts; a learner's training log goes to path, or
+// (with no path, or several algorithms) to marlon-NAME-seedSEED.jsonl.
+func runLogged(e *loadbalancing.Environment, name string, opts learners.Options, path string, several bool) (learners.Outcome, string, error) {
+	if !learners.IsLearner(name) {
+		out, err := learners.Run(e, name, opts)
+		return out, "", err
+	}
+	if path == "" || several {
+		path = fmt.Sprintf("marlon-%s-seed%d.jsonl", name, opts.Seed)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return learners.Outcome{}, "", fmt.Errorf("--log: %w", err)
+	}
+	opts.Log = f
+	out, err := learners.Run(e, name, opts)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("--log: %w", cerr)
+	}
+	return out, path, err
+}
+
+// plotCurve draws the learning curve of a learner's outcome with the best
+// classical technique on the same evaluation episodes.
+func plotCurve(path string, e *loadbalancing.Environment, o learners.Outcome, opts learners.Options) error {
+	best := lbplot.Baseline{Ratio: math.Inf(1)}
+	for _, name := range learners.Classical() {
+		c := opts
+		c.Load, c.Log, c.OnEpisode = nil, nil, nil
+		out, err := learners.Run(e, name, c)
+		if err != nil {
+			return err
+		}
+		if r := out.Mean["ratio"]; r < best.Ratio {
+			best = lbplot.Baseline{Name: "best classical: " + name, Ratio: r}
+		}
+	}
+	title := fmt.Sprintf("%s learning load balancing with %d workers, seed %d (kept: after %d episodes)", o.Algorithm, e.Scenario().Workers, opts.Seed, o.Curve.Selected)
+	return lbplot.Curve(path, title, *o.Curve, best)
 }
 
 type scenarioFlags struct {
@@ -211,12 +323,12 @@ func scenarioFrom(file string, fs *flag.FlagSet, f scenarioFlags) (loadbalancing
 	return sc, nil
 }
 
-// report is one algorithm's result over the episodes: the means of the
-// per-episode figures, and the last episode's per-worker table.
+// report is one algorithm's result on the evaluation episodes: the means of
+// their figures, and the first one's per-worker table.
 type report struct {
 	Algorithm  string                       `json:"algorithm"`
 	Seed       uint64                       `json:"seed"`
-	Episodes   int                          `json:"episodes"`
+	Episodes   int                          `json:"eval_episodes"`
 	Job        int                          `json:"job"`
 	UnitsDone  int                          `json:"units_done"`
 	Makespan   float64                      `json:"makespan"`
@@ -229,46 +341,40 @@ type report struct {
 	Speeds     []float64                    `json:"speeds"`
 	Workers    []loadbalancing.WorkerReport `json:"workers"`
 	PerEpisode []loadbalancing.Result       `json:"per_episode,omitempty"`
+	Training   *training                    `json:"training,omitempty"`
 }
 
-// evaluate runs episodes of one algorithm and averages them.
-func evaluate(e *loadbalancing.Environment, name string, seed uint64, episodes int, prog *progress) (report, error) {
-	policy, err := newPolicy(name, e)
-	if err != nil {
-		return report{}, err
+// training says how a learner was trained.
+type training struct {
+	Episodes      int     `json:"episodes"`
+	SelectedAfter int     `json:"selected_after"`
+	Seconds       float64 `json:"seconds"`
+	Shared        bool    `json:"shared"`
+	CurveLog      string  `json:"curve_log"`
+	Loaded        string  `json:"loaded,omitempty"`
+	Checkpoint    string  `json:"checkpoint,omitempty"`
+}
+
+func newReport(o learners.Outcome, e *loadbalancing.Environment, seed uint64, episodes int) report {
+	m := o.Mean
+	r := report{
+		Algorithm: o.Algorithm, Seed: seed, Episodes: episodes, Job: e.Scenario().Job, UnitsDone: e.Scenario().Job,
+		Makespan: m["makespan"], LowerBound: m["lower_bound"], Ratio: m["ratio"], IdleTime: m["idle_time"],
+		Requests: m["requests"], Chunks: m["chunks"], Imbalance: m["load_imbalance"], Speeds: e.Speeds(),
 	}
-	r := report{Algorithm: name, Seed: seed, Episodes: episodes, Job: e.Scenario().Job, UnitsDone: e.Scenario().Job, Speeds: e.Speeds()}
-	var all []loadbalancing.Result
-	for k := 0; k < episodes; k++ {
-		if ep, ok := policy.(learning.Episodic); ok {
-			ep.BeginEpisode()
-		}
-		res, err := e.Run(seed+uint64(k), func(id learning.AgentID) learning.LearningAlgorithm { return policy.NewAgent(id) })
-		if ep, ok := policy.(learning.Episodic); ok {
-			ep.EndEpisode()
-		}
-		if err != nil {
-			return r, fmt.Errorf("%s: %w", name, err)
-		}
-		res.Algorithm = name
-		all = append(all, res)
-		n := float64(k + 1)
-		mean := func(acc *float64, v float64) { *acc += (v - *acc) / n }
-		mean(&r.Makespan, res.Makespan)
-		mean(&r.LowerBound, res.LowerBound)
-		mean(&r.Ratio, res.Ratio)
-		mean(&r.IdleTime, res.IdleTime)
-		mean(&r.Requests, float64(res.Requests))
-		mean(&r.Chunks, float64(res.Chunks))
-		mean(&r.Imbalance, res.Imbalance)
+	for _, res := range o.Results {
 		r.UnitsDone = min(r.UnitsDone, res.UnitsDone)
-		r.Workers = res.Workers
-		prog.step(name)
 	}
-	if episodes > 1 {
-		r.PerEpisode = all
+	if len(o.Results) > 0 {
+		r.Workers = o.Results[0].Workers
 	}
-	return r, nil
+	if len(o.Results) > 1 {
+		r.PerEpisode = o.Results
+	}
+	if o.Curve != nil {
+		r.Training = &training{Episodes: len(o.Curve.Train), SelectedAfter: o.Curve.Selected, Seconds: o.TrainTime.Seconds(), Shared: o.Team.Shared()}
+	}
+	return r
 }
 
 func printScenario(w io.Writer, e *loadbalancing.Environment, seed uint64, episodes int) {
@@ -281,12 +387,30 @@ func printScenario(w io.Writer, e *loadbalancing.Environment, seed uint64, episo
 	for _, l := range sc.Leaves {
 		fmt.Fprintf(w, "  worker %d leaves at %g\n", l.Worker, l.At)
 	}
-	fmt.Fprintf(w, "Seed %d, %d episode(s) each.\n\n", seed, episodes)
+	fmt.Fprintf(w, "Seed %d; every algorithm measured on the same %d evaluation episode(s).\n\n", seed, episodes)
 }
 
 func printReport(w io.Writer, r report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "algorithm\t%s\n", r.Algorithm)
+	if t := r.Training; t != nil {
+		share := "one learner shared by all workers"
+		if !t.Shared {
+			share = "a learner per worker"
+		}
+		switch {
+		case t.Episodes == 0 && t.Loaded != "":
+			fmt.Fprintf(tw, "training\tnone: %s as loaded from %s\n", share, t.Loaded)
+		case t.Episodes == 0:
+			fmt.Fprintf(tw, "training\tnone: an untrained %s\n", share)
+		default:
+			fmt.Fprintf(tw, "training\t%d episodes in %.1fs, %s; kept the models after %d (best validated)\n", t.Episodes, t.Seconds, share, t.SelectedAfter)
+		}
+		fmt.Fprintf(tw, "training log\t%s\n", t.CurveLog)
+		if t.Checkpoint != "" {
+			fmt.Fprintf(tw, "checkpoint\t%s\n", t.Checkpoint)
+		}
+	}
 	fmt.Fprintf(tw, "makespan\t%.1f\n", r.Makespan)
 	fmt.Fprintf(tw, "lower bound\t%.1f\n", r.LowerBound)
 	fmt.Fprintf(tw, "ratio\t%.3f\t(makespan / lower bound)\n", r.Ratio)
@@ -313,7 +437,11 @@ func printComparison(w io.Writer, rs []report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "rank\talgorithm\tmakespan\tratio\tidle time\trequests\timbalance\t")
 	for i, r := range rs {
-		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.3f\t%.1f\t%.0f\t%.3f\t\n", i+1, r.Algorithm, r.Makespan, r.Ratio, r.IdleTime, r.Requests, r.Imbalance)
+		note := ""
+		if t := r.Training; t != nil {
+			note = fmt.Sprintf("learnt in %d episodes, %.1fs", t.Episodes, t.Seconds)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.3f\t%.1f\t%.0f\t%.3f\t  %s\n", i+1, r.Algorithm, r.Makespan, r.Ratio, r.IdleTime, r.Requests, r.Imbalance, note)
 	}
 	tw.Flush()
 	if len(rs) > 0 {

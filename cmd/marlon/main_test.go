@@ -8,17 +8,22 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
 )
 
+// marlon runs the command in a fresh working directory (learners write
+// their training logs there).
 func marlon(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	t.Chdir(t.TempDir())
 	var out, errb bytes.Buffer
 	code = run(args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
 func TestCompareRunsEveryTechniqueOnTheSameScenario(t *testing.T) {
-	code, out, errs := marlon(t, "loadbalancing", "--compare", "--json")
+	code, out, errs := marlon(t, "loadbalancing", "--compare", "--json", "--episodes", "40", "--eval-episodes", "3")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -26,8 +31,8 @@ func TestCompareRunsEveryTechniqueOnTheSameScenario(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &reports); err != nil {
 		t.Fatalf("not a JSON array: %v\n%s", err, out)
 	}
-	if len(reports) != len(algorithmNames()) || len(reports) < 11 {
-		t.Fatalf("%d algorithms compared, want all %d", len(reports), len(algorithmNames()))
+	if len(reports) != len(learners.Names()) || len(reports) < 13 {
+		t.Fatalf("%d algorithms compared, want all %d", len(reports), len(learners.Names()))
 	}
 	seen := map[string]bool{}
 	var makespans []float64
@@ -41,21 +46,21 @@ func TestCompareRunsEveryTechniqueOnTheSameScenario(t *testing.T) {
 	if !sort.Float64sAreSorted(makespans) {
 		t.Errorf("not sorted by makespan: %v", makespans)
 	}
-	for _, name := range []string{"static", "ss", "fsc", "mfsc", "gss", "tss", "fac2", "wf", "awf-b", "awf-c", "af"} {
+	for _, name := range []string{"static", "ss", "fsc", "mfsc", "gss", "tss", "fac2", "wf", "awf-b", "awf-c", "af", "qlearning", "pg"} {
 		if !seen[name] {
 			t.Errorf("%s missing from the comparison", name)
 		}
 	}
 	// The table says the same.
-	code, out, _ = marlon(t, "loadbalancing", "--compare")
-	if code != 0 || !strings.Contains(out, "rank") || strings.Count(out, "\n") < 12 {
+	code, out, _ = marlon(t, "loadbalancing", "--compare", "--episodes", "20", "--eval-episodes", "2")
+	if code != 0 || !strings.Contains(out, "rank") || strings.Count(out, "\n") < 14 || !strings.Contains(out, "learnt in 20 episodes") {
 		t.Fatalf("table:\n%s", out)
 	}
 }
 
 func TestOneAlgorithmAsJSON(t *testing.T) {
 	code, out, errs := marlon(t, "loadbalancing", "--algorithm", "fac2", "--workers", "4", "--speeds", "1,2,3,4", "--job", "2000",
-		"--join", "1@20:2", "--leave", "0@50", "--episodes", "3", "--json")
+		"--join", "1@20:2", "--leave", "0@50", "--eval-episodes", "3", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -75,19 +80,22 @@ func TestOneAlgorithmAsJSON(t *testing.T) {
 
 func TestBadInputExitsNonZeroNamingTheFlag(t *testing.T) {
 	cases := map[string][]string{
-		"--workers":     {"--workers", "0"},
-		"--workers ":    {"--workers", "-2"},
-		"--speeds":      {"--speeds", "1,2"},
-		"--speeds ":     {"--speeds", "fast"},
-		"--algorithm":   {"--algorithm", "nope"},
-		"--leave":       {"--leave", "12@100"},
-		"--leave ":      {"--leave", "3"},
-		"--join":        {"--join", "x@1"},
-		"--episodes":    {"--episodes", "0"},
-		"--job":         {"--job", "0"},
-		"--comm-time":   {"--comm-time", "-1"},
-		"--unit-time":   {"--unit-time", "0"},
-		"--variability": {"--variability", "-1"},
+		"--workers":       {"--workers", "0"},
+		"--workers ":      {"--workers", "-2"},
+		"--speeds":        {"--speeds", "1,2"},
+		"--speeds ":       {"--speeds", "fast"},
+		"--algorithm":     {"--algorithm", "nope"},
+		"--leave":         {"--leave", "12@100"},
+		"--leave ":        {"--leave", "3"},
+		"--join":          {"--join", "x@1"},
+		"--episodes":      {"--episodes", "-1"},
+		"--eval-episodes": {"--eval-episodes", "0"},
+		"--plot":          {"--algorithm", "gss", "--plot", "x.png"},
+		"--save":          {"--save", "x.ckpt"},
+		"--job":           {"--job", "0"},
+		"--comm-time":     {"--comm-time", "-1"},
+		"--unit-time":     {"--unit-time", "0"},
+		"--variability":   {"--variability", "-1"},
 	}
 	for flag, args := range cases {
 		code, out, errs := marlon(t, append([]string{"loadbalancing"}, args...)...)
@@ -145,5 +153,58 @@ func TestBenchReportsRatios(t *testing.T) {
 	}
 	if !(r["sim_per_sec"] > 0 && r["live_per_sec"] > 0 && r["chan_per_sec"] > 0 && r["live_cost_over_chan"] > 0) {
 		t.Fatalf("%v", r)
+	}
+}
+
+func TestTrainSaveLoadAndFigures(t *testing.T) {
+	dir := t.TempDir()
+	ckpt, logf := filepath.Join(dir, "q.ckpt"), filepath.Join(dir, "q.jsonl")
+	gantt, curve := filepath.Join(dir, "g.png"), filepath.Join(dir, "c.png")
+	code, out, errs := marlon(t, "loadbalancing", "--algorithm", "qlearning", "--episodes", "60", "--eval-episodes", "3",
+		"--save", ckpt, "--log", logf, "--plot", curve, "--gantt", gantt, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var trained map[string]any
+	if err := json.Unmarshal([]byte(out), &trained); err != nil {
+		t.Fatal(err)
+	}
+	tr := trained["training"].(map[string]any)
+	if tr["episodes"] != 60.0 || tr["curve_log"] != logf || tr["checkpoint"] != ckpt || tr["shared"] != true {
+		t.Fatalf("training %v", tr)
+	}
+	// 60 training episodes; validations of 3 episodes after 25, 50 and (the
+	// last models) 60; the final evaluation's 3.
+	lines, _ := os.ReadFile(logf)
+	if n := strings.Count(string(lines), "\n"); n != 60+3*3+3 {
+		t.Fatalf("%d lines in the training log, want 72", n)
+	}
+	for _, f := range []string{ckpt, gantt, curve} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Fatalf("%s not written: %v", f, err)
+		}
+	}
+	// The checkpoint, evaluated without training, acts exactly as trained.
+	code, out, errs = marlon(t, "loadbalancing", "--algorithm", "qlearning", "--load", ckpt, "--episodes", "0", "--eval-episodes", "3", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var loaded map[string]any
+	json.Unmarshal([]byte(out), &loaded)
+	if loaded["makespan"] != trained["makespan"] || loaded["requests"] != trained["requests"] {
+		t.Fatalf("loaded checkpoint: makespan %v requests %v, trained: %v %v", loaded["makespan"], loaded["requests"], trained["makespan"], trained["requests"])
+	}
+	// Shared policies load into another number of workers.
+	if code, _, errs := marlon(t, "loadbalancing", "--algorithm", "qlearning", "--load", ckpt, "--episodes", "0", "--workers", "12", "--eval-episodes", "1"); code != 0 {
+		t.Fatalf("12 workers: exit %d: %s", code, errs)
+	}
+	// A checkpoint of another algorithm, or a damaged one, is refused.
+	if code, _, errs := marlon(t, "loadbalancing", "--algorithm", "pg", "--load", ckpt); code != 1 || !strings.Contains(errs, "trained with qlearning") {
+		t.Fatalf("pg from a qlearning checkpoint: exit %d %s", code, errs)
+	}
+	b, _ := os.ReadFile(ckpt)
+	os.WriteFile(ckpt, b[:len(b)/2], 0o644)
+	if code, _, errs := marlon(t, "loadbalancing", "--algorithm", "qlearning", "--load", ckpt); code != 1 || !strings.Contains(errs, "--load") || !strings.Contains(errs, "corrupt") {
+		t.Fatalf("damaged checkpoint: exit %d %s", code, errs)
 	}
 }
