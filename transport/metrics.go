@@ -1,0 +1,211 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+)
+
+// Reason is why a received frame was rejected.
+type Reason int
+
+const (
+	// Malformed: the frame or a record in it does not parse.
+	Malformed Reason = iota
+	// Unsigned: the frame carries no signature or MAC.
+	Unsigned
+	// UnknownSigner: the sender is not in the trusted keys.
+	UnknownSigner
+	// BadSignature: the signature, session certificate or MAC does not
+	// verify against the sender's trusted key: forged, altered, or signed
+	// by another node than the one it names.
+	BadSignature
+	// WrongSender: an authentic frame carries an envelope from an actor of
+	// another node.
+	WrongSender
+	// Replayed: the frame's incarnation, stream generation or sequence
+	// number is not newer than what was accepted: a replay, or a data
+	// frame sent again because its ack was lost or late (after a NATS
+	// reconnect, say).
+	Replayed
+	// Stale: the frame is for another node or an earlier incarnation of
+	// this one, or comes from an incarnation that said goodbye (frames
+	// overtaken by the goodbye, or sent again after a restart: harmless).
+	Stale
+)
+
+func (r Reason) String() string {
+	switch r {
+	case Malformed:
+		return "malformed"
+	case Unsigned:
+		return "unsigned"
+	case UnknownSigner:
+		return "unknown signer"
+	case BadSignature:
+		return "bad signature"
+	case WrongSender:
+		return "wrong sender"
+	case Replayed:
+		return "replayed"
+	case Stale:
+		return "stale"
+	}
+	return fmt.Sprintf("Reason(%d)", int(r))
+}
+
+// Rejections counts rejected frames by reason.
+type Rejections struct {
+	Malformed     uint64 `json:"malformed"`
+	Unsigned      uint64 `json:"unsigned"`
+	UnknownSigner uint64 `json:"unknown_signer"`
+	BadSignature  uint64 `json:"bad_signature"`
+	WrongSender   uint64 `json:"wrong_sender"`
+	Replayed      uint64 `json:"replayed"`
+	Stale         uint64 `json:"stale"`
+}
+
+func (r *Rejections) add(reason Reason) {
+	switch reason {
+	case Malformed:
+		r.Malformed++
+	case Unsigned:
+		r.Unsigned++
+	case UnknownSigner:
+		r.UnknownSigner++
+	case BadSignature:
+		r.BadSignature++
+	case WrongSender:
+		r.WrongSender++
+	case Replayed:
+		r.Replayed++
+	case Stale:
+		r.Stale++
+	}
+}
+
+// Total is the number of rejected frames.
+func (r Rejections) Total() uint64 {
+	return r.Malformed + r.Unsigned + r.UnknownSigner + r.BadSignature + r.WrongSender + r.Replayed + r.Stale
+}
+
+// PeerMetrics is what a node exchanged with one peer. Rejections are keyed
+// by the sender a frame claims, which is all a forged frame tells.
+type PeerMetrics struct {
+	Sent     uint64     `json:"sent"`
+	Received uint64     `json:"received"`
+	Rejected Rejections `json:"rejected"`
+}
+
+// Metrics counts what a node's transport did.
+type Metrics struct {
+	// Sent and Received count envelopes handed to and delivered from the
+	// transport; Lost counts envelopes sent to a node that went down before
+	// acknowledging them (their senders were told).
+	Sent     uint64 `json:"sent"`
+	Received uint64 `json:"received"`
+	Lost     uint64 `json:"lost"`
+	// FramesSent and FramesReceived count data frames (batches of
+	// envelopes); Retransmitted counts data frames sent again.
+	FramesSent     uint64 `json:"frames_sent"`
+	FramesReceived uint64 `json:"frames_received"`
+	Retransmitted  uint64 `json:"retransmitted"`
+	// Gaps are data frames received after a missing one, dropped until the
+	// missing one is sent again.
+	Gaps uint64 `json:"gaps"`
+	// Undecodable counts envelopes whose message type is not registered
+	// on this node (or whose payload does not decode).
+	Undecodable uint64 `json:"undecodable"`
+	// PublishErrors counts frames NATS refused (while disconnected, say);
+	// data frames among them are sent again.
+	PublishErrors uint64                 `json:"publish_errors"`
+	Rejected      Rejections             `json:"rejected"`
+	Peers         map[string]PeerMetrics `json:"peers"`
+}
+
+// maxRejectNames bounds the sender names rejections are kept under, since a
+// flood of forged frames can claim any name.
+const maxRejectNames = 256
+
+type stats struct {
+	sent, received, lost                      atomic.Uint64
+	framesSent, framesReceived, retransmitted atomic.Uint64
+	gaps, undecodable, publishErrors          atomic.Uint64
+
+	mu       sync.Mutex
+	rejected map[string]*Rejections // by claimed sender
+	total    Rejections
+	logged   map[string]bool
+}
+
+// reject counts a rejected frame and logs the first rejection of each
+// claimed sender.
+func (n *Node) reject(from string, reason Reason, err error) {
+	if from == "" {
+		from = "<unknown>"
+	}
+	s := &n.stats
+	s.mu.Lock()
+	s.total.add(reason)
+	r := s.rejected[from]
+	if r == nil {
+		if len(s.rejected) >= maxRejectNames {
+			from = "<other>"
+			r = s.rejected[from]
+		}
+		if r == nil {
+			r = &Rejections{}
+			s.rejected[from] = r
+		}
+	}
+	r.add(reason)
+	s.mu.Unlock()
+	level := slog.LevelWarn
+	if reason == Stale {
+		level = slog.LevelDebug
+	}
+	n.logOnce(level, "peer:"+from, "frame rejected (further rejections from this sender are only counted)",
+		"sender", from, "reason", reason.String(), "err", err)
+}
+
+// logOnce logs the first time key is seen.
+func (n *Node) logOnce(level slog.Level, key, msg string, args ...any) {
+	s := &n.stats
+	s.mu.Lock()
+	if s.logged == nil {
+		s.logged = map[string]bool{}
+	}
+	first := !s.logged[key] && len(s.logged) < 4*maxRejectNames
+	if first {
+		s.logged[key] = true
+	}
+	s.mu.Unlock()
+	if first {
+		n.log.Log(context.Background(), level, msg, args...)
+	}
+}
+
+// Metrics returns the node's counters.
+func (n *Node) Metrics() Metrics {
+	s := &n.stats
+	m := Metrics{
+		Sent: s.sent.Load(), Received: s.received.Load(), Lost: s.lost.Load(),
+		FramesSent: s.framesSent.Load(), FramesReceived: s.framesReceived.Load(), Retransmitted: s.retransmitted.Load(),
+		Gaps: s.gaps.Load(), Undecodable: s.undecodable.Load(), PublishErrors: s.publishErrors.Load(),
+		Peers: map[string]PeerMetrics{},
+	}
+	for _, p := range n.peerList() {
+		m.Peers[p.name] = PeerMetrics{Sent: p.sent.Load(), Received: p.recv.Load()}
+	}
+	s.mu.Lock()
+	m.Rejected = s.total
+	for name, r := range s.rejected {
+		pm := m.Peers[name]
+		pm.Rejected = *r
+		m.Peers[name] = pm
+	}
+	s.mu.Unlock()
+	return m
+}
