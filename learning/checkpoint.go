@@ -48,23 +48,15 @@ func refuse(format string, args ...any) error {
 
 // Checkpoint captures the team's models. Every policy must be a Model.
 func (t *Team) Checkpoint(algorithm string, spec Spec, episodes int) (*Checkpoint, error) {
-	c := &Checkpoint{
+	models, err := t.models()
+	if err != nil {
+		return nil, err
+	}
+	return &Checkpoint{
 		Format: CheckpointFormat, Version: CheckpointVersion, Algorithm: algorithm,
 		Observation: spec.Observation.Name(), Fields: spec.Observation.Fields(), Actions: spec.Actions.N,
-		Shared: t.shared, Episodes: episodes, Policies: map[string][]byte{},
-	}
-	for _, name := range t.Policies() {
-		m, ok := t.policies[name].(Model)
-		if !ok {
-			return nil, fmt.Errorf("learning: policy %s (%s) has no model to save", name, t.policies[name].Name())
-		}
-		b, err := m.MarshalBinary()
-		if err != nil {
-			return nil, fmt.Errorf("learning: saving policy %s: %w", name, err)
-		}
-		c.Policies[name] = b
-	}
-	return c, nil
+		Shared: t.shared, Episodes: episodes, Policies: models,
+	}, nil
 }
 
 // Restore loads c's models into the team's policies. The checkpoint must
