@@ -70,24 +70,20 @@ type Config struct {
 	// MaxGradNorm clips each network's gradient to this global L2 norm
 	// before Adam sees it, >= 0 (default 0.5; 0: no clipping).
 	MaxGradNorm float64
-	// Explorers is how many of the Policy's agents sample their actions in
-	// an episode, taking turns (in ID order) from one episode to the next;
-	// the others take the most likely action and are not learnt from
-	// (default 0: every agent samples). Agents that share a policy also
-	// share an outcome: when they all sample at once, each one's returns
-	// mostly measure the others' draws; one explorer at a time makes a
-	// difference in the outcome its own, and the policy learns against the
-	// greedy behaviour it is evaluated with.
-	Explorers int
-	// EpsilonStart and EpsilonEnd make a sampling agent take a uniformly
-	// random action with probability epsilon, going linearly from
-	// EpsilonStart to EpsilonEnd over DecayEpisodes learning episodes, so
-	// that actions the policy has all but ruled out are still tried; the
-	// gradient weighs such samples by pi(a)/mu(a), mu being the mixture
-	// they were drawn from. 0 <= EpsilonEnd <= EpsilonStart <= 1, DecayEpisodes
-	// >= 0 (defaults 0, 0, 0: on-policy sampling only).
-	EpsilonStart, EpsilonEnd float64
-	DecayEpisodes            int
+	// Coordinated makes the Policy's agents draw their actions with common
+	// random numbers (default false: each agent with its own source). The
+	// k-th action of every agent in an episode is argmax_a(logit_a + g_a)
+	// with the same Gumbel noise g, drawn from the seed, the episode's number
+	// and k: a draw from the softmax, so that each agent still follows the
+	// policy, but agents in like states at like points of their episodes
+	// take like actions. An episode then tries a change of the policy on
+	// all of them at once, as parameter sharing applies it. Independent
+	// draws measure what one agent's deviation does instead, and that is
+	// often nothing where the agents share an outcome that the last of them
+	// decides (a makespan): one agent doing better or worse alone does not
+	// move it. The gradient is REINFORCE's all the same: where agents'
+	// states coincide it is that of their one shared draw, once per agent.
+	Coordinated bool
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -130,14 +126,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("policygradient: ValueLR = %v, want 0 < ValueLR <= 1", c.ValueLR)
 	case !(c.Entropy >= 0) || math.IsInf(c.Entropy, 0):
 		return fmt.Errorf("policygradient: Entropy = %v, want a finite Entropy >= 0", c.Entropy)
-	case !(c.EpsilonStart >= 0 && c.EpsilonStart <= 1):
-		return fmt.Errorf("policygradient: EpsilonStart = %v, want 0 <= EpsilonStart <= 1", c.EpsilonStart)
-	case !(c.EpsilonEnd >= 0 && c.EpsilonEnd <= c.EpsilonStart):
-		return fmt.Errorf("policygradient: EpsilonEnd = %v, want 0 <= EpsilonEnd <= EpsilonStart (%v)", c.EpsilonEnd, c.EpsilonStart)
-	case c.DecayEpisodes < 0:
-		return fmt.Errorf("policygradient: DecayEpisodes = %d, want >= 0", c.DecayEpisodes)
-	case c.Explorers < 0:
-		return fmt.Errorf("policygradient: Explorers = %d, want >= 0", c.Explorers)
 	case !(c.MaxGradNorm >= 0) || math.IsInf(c.MaxGradNorm, 0):
 		return fmt.Errorf("policygradient: MaxGradNorm = %v, want a finite MaxGradNorm >= 0", c.MaxGradNorm)
 	}

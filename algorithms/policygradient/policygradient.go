@@ -6,29 +6,31 @@
 // and scaled; the environment's adapter decides what the fields are. The
 // actions are the positions of the environment's learning.ActionSpace. A
 // policy network (an MLP: Config.Hidden layers, then one logit per action)
-// gives a softmax distribution that learning agents sample; agents that are
-// not learning take its most likely action. A value network of the same
-// hidden shape estimates the return from a state and serves as the
-// baseline.
+// gives a softmax distribution that learning agents sample, each from its
+// own random source or, with Config.Coordinated, all from the episode's
+// common Gumbel noise; agents that are not learning take its most likely
+// action. A value network of the same hidden shape estimates the return
+// from a state and serves as the baseline.
 //
 // Learning happens once per episode, at EndEpisode, in one batched gradient
 // step on every sample of every agent of the Policy: the discounted returns
 // R are computed per agent (bootstrapped with the value estimate where an
-// agent's experience stops without a terminal observation), the advantages
-// R - V(x) are divided by their root mean square, kept as a running average
-// across batches (the value baseline centres them; re-centring each batch
-// would erase what matters when agents share an outcome: how this episode
-// went compared with the others),
-// and the loss
+// agent's experience stops without a terminal observation); the advantages
+// A, R - V(x) with Config.Lambda 1 (the default) and GAE(Lambda) otherwise,
+// are divided by their root mean square, kept as a running average across
+// batches (the value baseline centres them; re-centring each batch would
+// erase what matters when agents share an outcome: how this episode went
+// compared with the others); and the loss
 //
 //	-mean(A log pi(a|x)) - Entropy*mean(H(pi(.|x))) + mean((V(x) - R)^2)/2
 //
-// is minimised by Adam (this package's own, on the gradients gorgonia
-// computes), each network with its own learning rate and gradient-norm
-// clip. Since the two networks share no parameters and Adam ignores the
-// scale of a gradient, the value term needs no weight of its own. The value
-// network learns the returns as they are, so rewards of order 1 suit it
-// best; the policy's step does not depend on their scale.
+// (R being A + V(x) below Lambda 1) is minimised by Adam (this package's
+// own, on the gradients gorgonia computes), each network with its own
+// learning rate and gradient-norm clip. Since the two networks share no
+// parameters and Adam ignores the scale of a gradient, the value term needs
+// no weight of its own. The value network learns the returns as they are,
+// so rewards of order 1 suit it best; the policy's step does not depend on
+// their scale.
 //
 // Speed: agents act with a plain-Go forward pass over the same weight
 // arrays that back the gorgonia tensors; gorgonia runs once per episode, on
@@ -39,7 +41,9 @@
 // learns into them (parameter sharing); make one Policy per agent for
 // independent learners. Each agent keeps its own episode's experience and
 // draws its actions from its own random source, seeded from the spec's seed
-// and its ID, so that the same seed and calls give the same results.
+// and its ID (with Coordinated, from noise that depends on the seed, the
+// episode and the draw's number), so that the same seed and calls give the
+// same results.
 //
 // This package depends on learning and gorgonia only. It must not depend on
 // actors, env or any environment.
@@ -80,7 +84,7 @@ type Policy struct {
 	bufA, bufB    []float64  // forward buffers for EndEpisode
 	adv, vals     []float64  // advantages and baseline values of a batch
 	advMS         float64    // running mean square of the advantages (0: no batch yet)
-	episodes      int        // learning episodes ended, for taking turns exploring
+	episodes      int        // learning episodes ended, for Coordinated draws
 }
 
 // New returns a Policy for spec, learning from the start.
@@ -140,21 +144,20 @@ func (p *Policy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
 	p.mu.Lock()
 	i := sort.Search(len(p.agents), func(i int) bool { return p.agents[i].id > id })
 	p.agents = slices.Insert(p.agents, i, a)
-	p.turns()
 	p.mu.Unlock()
 	return a
 }
 
-// turns marks the agents that explore this episode. The caller holds p.mu
-// exclusively.
-func (p *Policy) turns() {
-	n, k := len(p.agents), p.cfg.Explorers
-	first := 0
-	if k > 0 && k < n {
-		first = p.episodes * k % n
-	}
-	for i, a := range p.agents {
-		a.explore = k <= 0 || k >= n || (i-first+n)%n < k
+// gumbel writes into g the Gumbel noise of the k-th draw of every agent in
+// this episode, with Coordinated: a function of the seed, the episode's
+// number and k only, so that agents acting in any order agree.
+func (p *Policy) gumbel(k int, g []float64) {
+	p.mu.RLock()
+	e := p.episodes
+	p.mu.RUnlock()
+	rng := rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15*uint64(e+1), uint64(k)))
+	for i := range g {
+		g[i] = -math.Log(-math.Log(1 - rng.Float64())) // 1 - U is in (0, 1]
 	}
 }
 
@@ -171,7 +174,6 @@ func (p *Policy) BeginEpisode() {
 	for _, a := range p.agents {
 		a.reset()
 	}
-	p.turns()
 	p.mu.Unlock()
 }
 
@@ -197,18 +199,6 @@ func (p *Policy) EndEpisode() {
 	for _, a := range p.agents {
 		a.reset()
 	}
-}
-
-// epsilon is the exploration rate after the learning episodes so far.
-func (p *Policy) epsilon() float64 {
-	p.mu.RLock()
-	e := p.episodes
-	p.mu.RUnlock()
-	c := p.cfg
-	if e >= c.DecayEpisodes {
-		return c.EpsilonEnd
-	}
-	return c.EpsilonStart + (c.EpsilonEnd-c.EpsilonStart)*float64(e)/float64(c.DecayEpisodes)
 }
 
 // advDecay is the weight of the latest batch in the running mean square of
@@ -292,7 +282,7 @@ func (p *Policy) fill(n int) {
 			start = s.end
 		}
 		for t, act := range a.acts {
-			pg[(i+t)*k+act] = a.rhos[t] // the advantage multiplies it below
+			pg[(i+t)*k+act] = 1 // the advantage multiplies it below
 		}
 		i += len(a.acts)
 	}
@@ -341,12 +331,12 @@ type agent struct {
 	rng        *rand.Rand
 	x          []float64 // inputs of the latest observation
 	seen       bool      // x holds an observation
-	explore    bool      // samples (and is learnt from) this episode; guarded by p.mu
+	draws      int       // actions drawn since InitAgent: the next one's k for Coordinated
 	bufA, bufB []float64 // forward buffers
+	noise      []float64 // Coordinated: Gumbel noise
 
 	xs    []float64 // inputs of each step's observation, back to back
 	acts  []int     // each step's action index
-	rhos  []float64 // each step's importance weight pi(a)/mu(a)
 	rews  []float64 // each step's reward; one short while an action awaits it
 	segs  []segment // closed segments
 	start int       // first step of the open segment
@@ -369,7 +359,7 @@ func (a *agent) observe(obs learning.Observation) {
 // dropPending forgets a last action that got no reward.
 func (a *agent) dropPending() {
 	if n := len(a.rews); len(a.acts) > n {
-		a.acts, a.rhos = a.acts[:n], a.rhos[:n]
+		a.acts = a.acts[:n]
 		a.xs = a.xs[:n*len(a.x)]
 	}
 }
@@ -390,11 +380,12 @@ func (a *agent) closeSegment(terminal bool) {
 }
 
 func (a *agent) reset() {
-	a.xs, a.acts, a.rhos, a.rews, a.segs, a.start = a.xs[:0], a.acts[:0], a.rhos[:0], a.rews[:0], a.segs[:0], 0
+	a.xs, a.acts, a.rews, a.segs, a.start = a.xs[:0], a.acts[:0], a.rews[:0], a.segs[:0], 0
 }
 
 func (a *agent) InitAgent(obs learning.Observation) {
 	a.closeSegment(false)
+	a.draws = 0
 	a.observe(obs)
 }
 
@@ -411,36 +402,38 @@ func (a *agent) logits() []float64 {
 	return a.p.policy.forward(a.x, a.bufA, a.bufB)
 }
 
-// SampleAction draws from the policy's distribution while learning and
+// SampleAction draws from the policy's distribution while learning (with
+// Coordinated, by the Gumbel-max trick on the episode's common noise) and
 // takes its most likely action (the lowest index on a tie) otherwise.
 func (a *agent) SampleAction() learning.Action {
 	z := a.logits()
-	a.p.mu.RLock()
-	explore := a.explore
-	a.p.mu.RUnlock()
-	if !a.p.IsLearning() || !explore {
+	if !a.p.IsLearning() {
 		return a.p.actions.Action(argmax(z))
 	}
-	softmax(z, z)
-	act, u := len(z)-1, a.rng.Float64()
-	for i, p := range z {
-		if u < p {
-			act = i
-			break
+	var act int
+	if a.p.cfg.Coordinated {
+		a.noise = slices.Grow(a.noise[:0], len(z))[:len(z)]
+		a.p.gumbel(a.draws, a.noise)
+		for i, g := range a.noise {
+			z[i] += g
 		}
-		u -= p
+		act = argmax(z)
+	} else {
+		softmax(z, z)
+		u := a.rng.Float64()
+		act = len(z) - 1
+		for i, p := range z {
+			if u < p {
+				act = i
+				break
+			}
+			u -= p
+		}
 	}
-	// With probability epsilon the action is uniform instead; the sample
-	// is then weighted by pi(a)/mu(a), mu being the mixture it came from.
-	eps := a.p.epsilon()
-	if eps > 0 && a.rng.Float64() < eps {
-		act = a.rng.IntN(len(z))
-	}
-	rho := z[act] / ((1-eps)*z[act] + eps/float64(len(z)))
+	a.draws++
 	a.dropPending()
 	a.xs = append(a.xs, a.x...)
 	a.acts = append(a.acts, act)
-	a.rhos = append(a.rhos, rho)
 	return a.p.actions.Action(act)
 }
 

@@ -201,6 +201,165 @@ func TestReturnsBootstrapsAndAdvantages(t *testing.T) {
 	}
 }
 
+func TestGAEByHand(t *testing.T) {
+	cfg := testConfig()
+	cfg.Gamma, cfg.Lambda = 0.5, 0.5
+	p := newPolicy(t, cfg, 1)
+	a, b := p.NewAgent("a"), p.NewAgent("b")
+	v := func(x float64) float64 { return p.value.forward([]float64{x, 0}, p.bufA, p.bufB)[0] }
+	// a: from x = 0.1 to 0.2, 0.3 and a terminal 0.4, rewards 1, 2, 3.
+	a.InitAgent(obs(0.1, 0, false))
+	for i, r := range []float64{1, 2, 3} {
+		a.SampleAction()
+		a.Update(obs(0.2+0.1*float64(i), 0, r == 3), r)
+	}
+	// b: from x = 0.6 to 0.7 and 0.8, rewards -1 and 5, and no terminal.
+	b.InitAgent(obs(0.6, 0, false))
+	for i, r := range []float64{-1, 5} {
+		b.SampleAction()
+		b.Update(obs(0.7+0.1*float64(i), 0, false), r)
+	}
+	// The values before the update changes them; delta_t = r_t +
+	// Gamma*V(x_t+1) - V(x_t), with V = 0 after a terminal observation and
+	// b bootstrapped from V(0.8); A_t = delta_t + Gamma*Lambda*A_t+1.
+	va := []float64{v(0.1), v(0.2), v(0.3)}
+	vb := []float64{v(0.6), v(0.7), v(0.8)}
+	a2 := 3 - va[2]
+	a1 := 2 + 0.5*va[2] - va[1] + 0.25*a2
+	a0 := 1 + 0.5*va[1] - va[0] + 0.25*a1
+	b1 := 5 + 0.5*vb[2] - vb[1]
+	b0 := -1 + 0.5*vb[1] - vb[0] + 0.25*b1
+	adv := []float64{a0, a1, a2, b0, b1}
+	vals := []float64{va[0], va[1], va[2], vb[0], vb[1]}
+	p.EndEpisode()
+
+	lg := p.graph
+	ret, pg := lg.ret.Data().([]float64), lg.pg.Data().([]float64)
+	ms := 0.0
+	for _, x := range adv {
+		ms += x * x / 5
+	}
+	k := p.actions.N
+	for i := range adv {
+		// The value's target is A + V(x); the policy's weight is A over
+		// the advantages' root mean square, over n.
+		if want := adv[i] + vals[i]; math.Abs(ret[i]-want) > 1e-12 {
+			t.Fatalf("row %d: value target %v, want A + V = %v", i, ret[i], want)
+		}
+		got := 0.0
+		for _, w := range pg[i*k : (i+1)*k] {
+			got += w
+		}
+		if want := adv[i] / (math.Sqrt(ms) + 1e-8) / 5; math.Abs(got-want) > 1e-12 {
+			t.Fatalf("row %d: policy weight %v, want A/rms/n = %v", i, got, want)
+		}
+	}
+	// Lambda 0 would give the one-step advantage for a's first step,
+	// Lambda 1 the return minus V: GAE(0.5) is neither.
+	if d := 1 + 0.5*va[1] - va[0]; math.Abs(a0-d) < 1e-6 || math.Abs(a0-(1+0.5*(2+0.5*3)-va[0])) < 1e-6 {
+		t.Fatal("the segment does not tell GAE(0.5) from its ends")
+	}
+}
+
+// skewed sets p's policy weights at random, away from the uniform start.
+func skewed(p *Policy, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	for _, w := range p.policy.params() {
+		for i := range w {
+			w[i] = 0.4 * rng.NormFloat64()
+		}
+	}
+}
+
+func TestCoordinatedDraws(t *testing.T) {
+	cfg := testConfig()
+	cfg.Coordinated = true
+	p, q := newPolicy(t, cfg, 3), newPolicy(t, cfg, 3)
+	skewed(p, 6)
+	skewed(q, 6)
+	ids := []learning.AgentID{"a", "b", "c", "d", "e", "f"}
+	var pa, qa []learning.LearningAlgorithm
+	for _, id := range ids {
+		pa, qa = append(pa, p.NewAgent(id)), append(qa, q.NewAgent(id))
+	}
+	xs := []float64{0.3, 0.8} // a-c at the first, d-f at the second
+	pa[0].InitAgent(obs(xs[0], 1, false))
+	want := pa[0].ActionProbabilities()
+	if slices.Max(want) > 0.8 || slices.Min(want) < 0.05 {
+		t.Fatalf("probabilities %v: too skewed to test the draws", want)
+	}
+	// nextEpisode moves on without learning, so that the policy stays put.
+	nextEpisode := func(p *Policy) {
+		p.BeginEpisode()
+		p.mu.Lock()
+		p.episodes++
+		p.mu.Unlock()
+	}
+	const episodes = 5000
+	counts := make([]float64, 3)
+	same := 0
+	for e := range episodes {
+		// Each agent draws twice in its state; q's agents act in the
+		// opposite order.
+		draw := func(agents []learning.LearningAlgorithm, reverse bool) [2][2]learning.Action {
+			got := [2][2]learning.Action{{-1, -1}, {-1, -1}}
+			for n := range agents {
+				i := n
+				if reverse {
+					i = len(agents) - 1 - n
+				}
+				s := i / 3
+				agents[i].InitAgent(obs(xs[s], 1, false))
+				for k := range 2 {
+					act := agents[i].SampleAction()
+					if got[s][k] >= 0 && act != got[s][k] {
+						t.Fatalf("episode %d, draw %d: agents at x = %v took %d and %d", e, k, xs[s], got[s][k], act)
+					}
+					got[s][k] = act
+					agents[i].Update(obs(xs[s], 1, false), 0)
+				}
+			}
+			return got
+		}
+		got := draw(pa, false)
+		if other := draw(qa, true); got != other {
+			t.Fatalf("episode %d: actions %v, and %v when the agents act in another order", e, got, other)
+		}
+		counts[got[0][0]]++
+		if got[0][0] == got[0][1] {
+			same++
+		}
+		nextEpisode(p)
+		nextEpisode(q)
+	}
+	// Each draw follows the policy: the softmax at x.
+	agree := 0.0
+	for i, c := range counts {
+		agree += want[i] * want[i]
+		if sd := math.Sqrt(want[i] * (1 - want[i]) / episodes); math.Abs(c/episodes-want[i]) > 4.5*sd+1e-9 {
+			t.Errorf("action %d drawn %.4f of the time, probability %.4f", i, c/episodes, want[i])
+		}
+	}
+	// An agent's successive draws are independent: they agree as often as
+	// two independent draws do.
+	if sd := math.Sqrt(agree * (1 - agree) / episodes); math.Abs(float64(same)/episodes-agree) > 4.5*sd {
+		t.Errorf("successive draws agree %.4f of the time, independent ones would %.4f", float64(same)/episodes, agree)
+	}
+	// Without Coordinated, agents in the same state draw each for itself.
+	r := newPolicy(t, testConfig(), 3)
+	skewed(r, 6)
+	x, y := r.NewAgent("x"), r.NewAgent("y")
+	x.InitAgent(obs(xs[0], 1, false))
+	y.InitAgent(obs(xs[0], 1, false))
+	differ := false
+	for range 100 {
+		differ = differ || x.SampleAction() != y.SampleAction()
+	}
+	if !differ {
+		t.Fatal("independent agents always drew alike")
+	}
+}
+
 func TestSameSeedSameRun(t *testing.T) {
 	run := func(seed uint64) []byte {
 		p := newPolicy(t, testConfig(), seed)
@@ -347,7 +506,9 @@ func TestConfigAndSpecErrorsNameTheField(t *testing.T) {
 // parallel, as the live runtime does, then the updates of two policies in
 // parallel; the race detector checks what they share is guarded.
 func TestConcurrentAgentsAndPolicies(t *testing.T) {
-	ps := []*Policy{newPolicy(t, testConfig(), 1), newPolicy(t, testConfig(), 2)}
+	coordinated := testConfig()
+	coordinated.Coordinated = true
+	ps := []*Policy{newPolicy(t, testConfig(), 1), newPolicy(t, coordinated, 2)}
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		for i := range 3 {

@@ -100,8 +100,26 @@ type Config struct {
 	SampleAverage bool
 	// Gamma is the discount factor, 0 <= Gamma <= 1 (default 0.99).
 	Gamma float64
+	// Lambda blends the one-step target with the return that actually
+	// followed, as Peng and Williams' Q(lambda) seen forwards; 0 <= Lambda
+	// <= 1 (default 0). At 0 each update is the one-step target, applied as
+	// soon as the reward comes. Above 0 an agent's updates wait for the end
+	// of its episode (its terminal observation, EndEpisode or its next
+	// InitAgent) and the target of its step t is, backwards from its last
+	// step T,
+	//
+	//	G_t = r_t + Gamma*((1-Lambda)*max_a Q(s_t+1, a) + Lambda*G_t+1)
+	//
+	// where G_T+1 is replaced by max_a Q(s_T+1, a), or 0 if s_T+1 is
+	// terminal. At 1 the target is the return itself (Monte Carlo): no
+	// estimate is bootstrapped. That suits states that do not tell the whole
+	// story (coarse bins, other agents' moves): bootstrapping takes a max
+	// over estimates that aliasing and noise make uncertain, which biases
+	// them upwards, and more so along paths with more decisions.
+	Lambda float64
 	// EpsilonStart and EpsilonEnd bound the exploration rate, the
-	// probability of a uniformly random action while learning:
+	// probability of a uniformly random action while learning (with
+	// Coordinated, the probability that a state explores in an episode):
 	// 0 <= EpsilonEnd <= EpsilonStart <= 1 (defaults 1 and 0.05), and
 	// EpsilonEnd > 0 for an Exponential decay.
 	EpsilonStart, EpsilonEnd float64
@@ -111,13 +129,18 @@ type Config struct {
 	DecayEpisodes int
 	// Decay is Linear (default) or Exponential.
 	Decay Decay
-	// Explorers is how many of the Policy's agents explore in an episode,
-	// taking turns from one episode to the next; the others act greedily
-	// and still learn (default 0: every agent explores). Agents that share
-	// a policy also share an outcome: when they all explore at once, each
-	// one's returns mostly measure the others' random moves; one explorer
-	// at a time makes a difference in the outcome its own.
-	Explorers int
+	// Coordinated makes the Policy's agents explore together (default
+	// false: each draws for itself at each decision). In each learning
+	// episode a state explores with probability epsilon, and then every
+	// agent in it takes the same uniformly random action, drawn once for the
+	// episode from the seed, the episode's number and the state; in the
+	// other states the agents act greedily. A change of the shared table
+	// changes every agent in that state at once, and this measures what
+	// such a change does. Deviations agent by agent measure something else,
+	// often nothing, where the agents share an outcome that the last of
+	// them decides (a makespan): one agent doing better or worse alone
+	// while the others keep to the table does not move it.
+	Coordinated bool
 	// InitialQ is the value of every state-action pair not yet updated
 	// (default 0). An optimistic value, above any return the environment
 	// pays, makes greedy agents try every action.
@@ -140,8 +163,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("qlearning: EpsilonStart = %v, want 0 <= EpsilonStart <= 1", c.EpsilonStart)
 	case !(c.EpsilonEnd >= 0 && c.EpsilonEnd <= c.EpsilonStart):
 		return fmt.Errorf("qlearning: EpsilonEnd = %v, want 0 <= EpsilonEnd <= EpsilonStart (%v)", c.EpsilonEnd, c.EpsilonStart)
-	case c.Explorers < 0:
-		return fmt.Errorf("qlearning: Explorers = %d, want >= 0", c.Explorers)
+	case !(c.Lambda >= 0 && c.Lambda <= 1):
+		return fmt.Errorf("qlearning: Lambda = %v, want 0 <= Lambda <= 1", c.Lambda)
 	case c.DecayEpisodes < 0:
 		return fmt.Errorf("qlearning: DecayEpisodes = %d, want >= 0", c.DecayEpisodes)
 	case c.Decay != Linear && c.Decay != Exponential:

@@ -9,20 +9,31 @@
 // positions of the environment's learning.ActionSpace. After an action a,
 // taken in state s, earned reward r and led to state s', the agent updates
 //
-//	Q(s,a) += alpha * (r + Gamma * max_a' Q(s',a') - Q(s,a))
+//	Q(s,a) += alpha * (target - Q(s,a))
 //
 // where alpha is Config.Alpha, or with Config.SampleAverage max(Alpha, 1/n)
-// on the pair's n-th update,
-// with the target r alone when s' is terminal. While learning, an agent takes
-// a uniformly random action with probability epsilon and the greedy one
-// otherwise; epsilon decays over the learning episodes (Config.Epsilon).
-// Not learning (SetLearning(false)), it takes the greedy action and leaves
-// the table alone. Ties between actions go to the lowest index.
+// on the pair's n-th update. With Config.Lambda 0 the target is the
+// one-step r + Gamma * max_a' Q(s',a'), or r alone when s' is terminal, and
+// the update is made at once. With Lambda above 0 the agent keeps its
+// episode's steps and updates them all when its episode ends, towards
+// lambda-returns that blend those one-step targets with the rewards that
+// followed (Config.Lambda); Lambda 1 is the Monte Carlo return.
+//
+// While learning, an agent takes a uniformly random action with probability
+// epsilon and the greedy one otherwise; epsilon follows a schedule over the
+// learning episodes (Config.Epsilon). With Config.Coordinated the agents
+// explore together instead: in an episode each state explores with
+// probability epsilon, and every agent in an exploring state takes the same
+// random action. Not learning (SetLearning(false)), an agent takes the
+// greedy action and leaves the table alone. Ties between actions go to the
+// lowest index.
 //
 // A Policy is one Q-table: every agent it makes reads and updates that table
 // (parameter sharing); make one Policy per agent for independent learners.
 // The table is sparse, a row per state that has been updated, so that a fine
 // discretisation costs memory only for the states the agents reach.
+// Agents of one Policy may act concurrently; BeginEpisode and EndEpisode
+// must not overlap their calls, as in learning.Train.
 //
 // This package depends on learning only. It must not depend on actors, env
 // or any environment.
@@ -51,7 +62,7 @@ type Policy struct {
 	n        map[int][]int     // updates per state-action, with SampleAverage
 	episodes int               // learning episodes ended
 	learning bool
-	agents   []*agent // in the order they were made, for taking turns exploring
+	agents   []*agent // in the order they were made, for ending their episodes
 }
 
 // New returns a Policy for spec, learning from the start. The Discretizer's
@@ -84,27 +95,28 @@ func (p *Policy) Name() string { return "qlearning" }
 
 // NewAgent returns agent id's handle on the table. Its random draws come from
 // a source seeded by the spec's seed and id, so that each agent's
-// exploration depends only on its own calls.
+// exploration depends only on its own calls (with Coordinated, on the
+// episode and the state alone).
 func (p *Policy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	a := &agent{p: p, rng: rand.New(rand.NewPCG(p.seed, h.Sum64()))}
 	p.mu.Lock()
-	a.turn = len(p.agents)
 	p.agents = append(p.agents, a)
 	p.mu.Unlock()
 	return a
 }
 
-// explores reports whether agent a explores this episode. The caller holds
-// p.mu.
-func (p *Policy) explores(a *agent) bool {
-	n := len(p.agents)
-	if p.cfg.Explorers <= 0 || p.cfg.Explorers >= n {
-		return true
+// coordinated is the action every agent takes in state s this episode with
+// Coordinated exploration, or -1 for the greedy one. It depends on the
+// seed, the episode's number and s only, so that agents acting in any order
+// agree. The caller holds p.mu.
+func (p *Policy) coordinated(s int) int {
+	rng := rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15*uint64(p.episodes+1), uint64(s)))
+	if rng.Float64() < p.cfg.Epsilon(p.episodes) {
+		return rng.IntN(p.actions.N)
 	}
-	first := p.episodes * p.cfg.Explorers % n
-	return (a.turn-first+n)%n < p.cfg.Explorers
+	return -1
 }
 
 // SetLearning switches learning (exploring and updating) on or off.
@@ -124,10 +136,15 @@ func (p *Policy) IsLearning() bool {
 // BeginEpisode does nothing: an agent's episode starts at its InitAgent.
 func (p *Policy) BeginEpisode() {}
 
-// EndEpisode counts a learning episode for the exploration schedule;
-// episodes run while not learning do not count.
+// EndEpisode ends the agents' episodes, making the updates that wait for
+// them (with Lambda above 0, bootstrapped where an agent's episode stopped
+// short of a terminal observation), and counts a learning episode for the
+// exploration schedule; episodes run while not learning do not count.
 func (p *Policy) EndEpisode() {
 	p.mu.Lock()
+	for _, a := range p.agents {
+		a.flush(false)
+	}
 	if p.learning {
 		p.episodes++
 	}
@@ -174,12 +191,8 @@ func (p *Policy) maxQ(s int) float64 {
 	return p.cfg.InitialQ
 }
 
-// update applies the Q-learning rule. The caller holds p.mu.
-func (p *Policy) update(s, a int, r float64, next int, terminal bool) {
-	target := r
-	if !terminal {
-		target += p.cfg.Gamma * p.maxQ(next)
-	}
+// update moves Q(s,a) towards target. The caller holds p.mu.
+func (p *Policy) update(s, a int, target float64) {
 	row := p.q[s]
 	if row == nil {
 		row = make([]float64, p.actions.N)
@@ -201,30 +214,78 @@ func (p *Policy) update(s, a int, r float64, next int, terminal bool) {
 	row[a] += alpha * (target - row[a])
 }
 
-// agent is one agent's handle: its current state and last action.
+// agent is one agent's handle: its current state and last action and, with
+// Lambda above 0, the steps of its episode that await their updates.
 type agent struct {
 	p       *Policy
-	turn    int // position among the Policy's agents
 	rng     *rand.Rand
 	state   int
 	action  int
-	pending bool // action was taken while learning and awaits its reward
+	pending bool   // action was taken while learning and awaits its reward
+	steps   []step // Lambda > 0: the episode's rewarded steps so far
+}
+
+// step is one rewarded action: in state s, action a earned r and led to next.
+type step struct {
+	s, a, next int
+	r          float64
 }
 
 func (a *agent) InitAgent(obs learning.Observation) {
+	a.p.mu.Lock()
+	a.flush(false)
+	a.p.mu.Unlock()
 	a.state = a.p.state(obs)
 	a.pending = false
 }
 
+// flush updates the steps a holds towards their lambda-returns, computed
+// backwards from the last one (all before any update), and forgets them.
+// After the last step comes 0 if the episode ended with a terminal
+// observation, the greedy value of the state it stopped in otherwise. Steps
+// held when learning was switched off are dropped. The caller holds p.mu.
+func (a *agent) flush(terminal bool) {
+	p := a.p
+	if len(a.steps) == 0 || !p.learning {
+		a.steps = a.steps[:0]
+		return
+	}
+	gamma, lambda := p.cfg.Gamma, p.cfg.Lambda
+	targets := make([]float64, len(a.steps))
+	last := len(a.steps) - 1
+	g := 0.0
+	if !terminal {
+		g = p.maxQ(a.steps[last].next)
+	}
+	for t := last; t >= 0; t-- {
+		st := a.steps[t]
+		if t < last {
+			g = (1-lambda)*p.maxQ(st.next) + lambda*g
+		}
+		g = st.r + gamma*g
+		targets[t] = g
+	}
+	for t, st := range a.steps {
+		p.update(st.s, st.a, targets[t])
+	}
+	a.steps = a.steps[:0]
+}
+
 func (a *agent) IsLearning() bool { return a.p.IsLearning() }
 
-// SampleAction is epsilon-greedy while learning, greedy otherwise.
+// SampleAction is epsilon-greedy (or coordinated) while learning, greedy
+// otherwise.
 func (a *agent) SampleAction() learning.Action {
 	p := a.p
 	p.mu.Lock()
-	act, on, eps, explore := p.greedy(a.state), p.learning, p.cfg.Epsilon(p.episodes), p.explores(a)
+	act, on, eps := p.greedy(a.state), p.learning, p.cfg.Epsilon(p.episodes)
+	if on && p.cfg.Coordinated {
+		if x := p.coordinated(a.state); x >= 0 {
+			act = x
+		}
+	}
 	p.mu.Unlock()
-	if on && explore && a.rng.Float64() < eps {
+	if on && !p.cfg.Coordinated && a.rng.Float64() < eps {
 		act = a.rng.IntN(p.actions.N)
 	}
 	a.action, a.pending = act, on
@@ -232,14 +293,24 @@ func (a *agent) SampleAction() learning.Action {
 }
 
 // Update learns from the reward of the last action, if it was taken while
-// learning, and moves the agent to obs's state.
+// learning, and moves the agent to obs's state: at once with Lambda 0,
+// keeping the step for the end of the episode otherwise.
 func (a *agent) Update(obs learning.Observation, reward float64) {
 	p := a.p
 	next := p.state(obs)
 	if a.pending {
 		p.mu.Lock()
-		if p.learning {
-			p.update(a.state, a.action, reward, next, obs.Terminal)
+		switch {
+		case !p.learning:
+		case p.cfg.Lambda > 0:
+			a.steps = append(a.steps, step{s: a.state, a: a.action, next: next, r: reward})
+			if obs.Terminal {
+				a.flush(true)
+			}
+		case obs.Terminal:
+			p.update(a.state, a.action, reward)
+		default:
+			p.update(a.state, a.action, reward+p.cfg.Gamma*p.maxQ(next))
 		}
 		p.mu.Unlock()
 	}
@@ -248,7 +319,8 @@ func (a *agent) Update(obs learning.Observation, reward float64) {
 
 // ActionProbabilities is the epsilon-greedy distribution in the current
 // state: epsilon/N on every action plus 1-epsilon on the greedy one (all on
-// the greedy one when not learning).
+// the greedy one when not learning). With Coordinated it is the same
+// distribution over episodes; within one, the state's draw is made.
 func (a *agent) ActionProbabilities() []float64 {
 	p := a.p
 	p.mu.Lock()

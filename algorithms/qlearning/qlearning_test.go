@@ -194,6 +194,11 @@ func TestLearnsTheChain(t *testing.T) {
 	if got := train(t, indep, 200).Final().Metrics["reward"]; got != 5 {
 		t.Errorf("independent: greedy reward %v after training, want 5", got)
 	}
+	cfg.Lambda, cfg.Coordinated = 1, true
+	mc := learning.NewSharedTeam(newPolicy(t, cfg, 1))
+	if got := train(t, mc, 200).Final().Metrics["reward"]; got != 5 {
+		t.Errorf("Monte Carlo, coordinated: greedy reward %v after training, want 5", got)
+	}
 }
 
 func TestGreedyWhenNotLearning(t *testing.T) {
@@ -336,6 +341,7 @@ func TestConfigAndSpecErrorsNameTheField(t *testing.T) {
 	}{
 		{func(c *Config) { c.Alpha = 0 }, "Alpha"},
 		{func(c *Config) { c.Gamma = 1.5 }, "Gamma"},
+		{func(c *Config) { c.Lambda = -0.1 }, "Lambda"},
 		{func(c *Config) { c.EpsilonStart = 2 }, "EpsilonStart"},
 		{func(c *Config) { c.EpsilonEnd = 1.1 }, "EpsilonEnd"},
 		{func(c *Config) { c.DecayEpisodes = -1 }, "DecayEpisodes"},
@@ -375,7 +381,14 @@ func TestConfigAndSpecErrorsNameTheField(t *testing.T) {
 // TestConcurrentAgents runs the agents of one policy in parallel, as the live
 // runtime does; the race detector checks the table is guarded.
 func TestConcurrentAgents(t *testing.T) {
-	p := newPolicy(t, chainConfig(), 1)
+	for _, lambda := range []float64{0, 1} {
+		cfg := chainConfig()
+		cfg.Lambda, cfg.Coordinated = lambda, lambda > 0
+		concurrentAgents(newPolicy(t, cfg, 1))
+	}
+}
+
+func concurrentAgents(p *Policy) {
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		a := p.NewAgent(learning.AgentID(rune('a' + i)))
@@ -436,27 +449,152 @@ func TestSampleAverageLearningRate(t *testing.T) {
 	}
 }
 
-func TestExplorersTakeTurns(t *testing.T) {
+func TestLambdaReturnsByHand(t *testing.T) {
 	cfg := chainConfig()
-	cfg.Explorers, cfg.EpsilonStart, cfg.EpsilonEnd, cfg.DecayEpisodes = 1, 1, 1, 0 // an explorer always explores
+	cfg.Alpha, cfg.SampleAverage, cfg.Gamma, cfg.Lambda = 0.01, true, 0.5, 0.5
+	cfg.EpsilonStart, cfg.EpsilonEnd = 0, 0 // greedy: action 0 below
 	p := newPolicy(t, cfg, 1)
-	agents := []learning.LearningAlgorithm{p.NewAgent("a"), p.NewAgent("b"), p.NewAgent("c")}
-	// Q(0,1) > Q(0,0): the greedy action in state 0 is 1.
-	p.q[0] = []float64{0, 1}
-	for episode := 0; episode < 6; episode++ {
-		explorer := episode % 3
-		for i, a := range agents {
-			differ := false
-			for k := 0; k < 40; k++ {
-				a.InitAgent(obs(0, false))
-				if a.SampleAction() != 1 {
-					differ = true
+	p.q[0], p.q[1] = []float64{0.4, 0}, []float64{2, 0} // max Q: 0.4 in state 0, 2 in state 1
+	a := p.NewAgent("a")
+	step := func(pos, r float64, terminal bool) {
+		t.Helper()
+		if act := a.SampleAction(); act != 0 {
+			t.Fatalf("action %d, want the greedy 0", act)
+		}
+		a.Update(obs(pos, terminal), r)
+	}
+	// States 0, 1, 0, then terminal; rewards 1, 2, 3. Nothing moves before
+	// the end.
+	a.InitAgent(obs(0, false))
+	step(1, 1, false)
+	step(0, 2, false)
+	if p.q[0][0] != 0.4 || p.q[1][0] != 2 {
+		t.Fatalf("Q changed before the episode ended: %v %v", p.q[0], p.q[1])
+	}
+	step(1, 3, true)
+	// Backwards, with the values before the update:
+	//   G2 = 3 (terminal)
+	//   G1 = 2 + 0.5*(0.5*maxQ(0) + 0.5*G2) = 2 + 0.5*(0.2 + 1.5) = 2.85
+	//   G0 = 1 + 0.5*(0.5*maxQ(1) + 0.5*G1) = 1 + 0.5*(1 + 1.425) = 2.2125
+	// Sample averages: Q(0,0) = (G0 + G2)/2 = 2.60625, Q(1,0) = G1.
+	if !near(p.q[0][0], 2.60625) || !near(p.q[1][0], 2.85) {
+		t.Fatalf("Q(0,0) = %v, Q(1,0) = %v, want 2.60625 and 2.85", p.q[0][0], p.q[1][0])
+	}
+	// An episode that stops without a terminal observation is bootstrapped
+	// from the greedy value where it stopped, at EndEpisode:
+	// G = -1 + 0.5*maxQ(0) = 0.303125; Q(1,0) = (2.85 + 0.303125)/2.
+	a.InitAgent(obs(1, false))
+	step(0, -1, false)
+	p.EndEpisode()
+	if !near(p.q[1][0], 1.5765625) {
+		t.Fatalf("after a bootstrapped end Q(1,0) = %v, want 1.5765625", p.q[1][0])
+	}
+	// ... or at the agent's next InitAgent: G = 1 + 0.5*maxQ(1), the third
+	// sample of Q(0,0).
+	a.InitAgent(obs(0, false))
+	step(1, 1, false)
+	a.InitAgent(obs(0, false))
+	if want := 2.60625 + (1+0.5*1.5765625-2.60625)/3; !near(p.q[0][0], want) {
+		t.Fatalf("after InitAgent Q(0,0) = %v, want %v", p.q[0][0], want)
+	}
+	// Steps taken while not learning are not kept.
+	p.SetLearning(false)
+	step(1, 100, false)
+	p.SetLearning(true)
+	p.EndEpisode()
+	if p.n[0][0] != 3 {
+		t.Fatalf("Q(0,0) has %d updates, want 3", p.n[0][0])
+	}
+
+	// Lambda 1 is the return itself: G0 = 1 + 0.5*(2 + 0.5*3) = 2.75.
+	cfg.Lambda = 1
+	p = newPolicy(t, cfg, 1)
+	p.q[0], p.q[1] = []float64{0.4, 0}, []float64{2, 0}
+	a = p.NewAgent("a")
+	a.InitAgent(obs(0, false))
+	step(1, 1, false)
+	step(0, 2, false)
+	step(1, 3, true)
+	if !near(p.q[0][0], (2.75+3)/2) || !near(p.q[1][0], 3.5) {
+		t.Fatalf("Lambda 1: Q(0,0) = %v, Q(1,0) = %v, want 2.875 and 3.5", p.q[0][0], p.q[1][0])
+	}
+}
+
+func TestCoordinatedExploration(t *testing.T) {
+	cfg := chainConfig()
+	cfg.Coordinated, cfg.EpsilonStart, cfg.EpsilonEnd, cfg.DecayEpisodes = true, 0.5, 0.5, 0
+	mk := func() *Policy {
+		p, err := New(learning.Spec{Observation: schema, Actions: learning.Discrete(4), Seed: 9}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.q[0], p.q[1] = []float64{0, 0, 1, 0}, []float64{0, 0, 0, 1} // greedy: 2 in state 0, 3 in state 1
+		return p
+	}
+	p, q := mk(), mk()
+	ids := []learning.AgentID{"a", "b", "c", "d", "e", "f"}
+	var pa, qa []learning.LearningAlgorithm
+	for _, id := range ids {
+		pa, qa = append(pa, p.NewAgent(id)), append(qa, q.NewAgent(id))
+	}
+	const episodes = 2000
+	deviated := [2]int{}
+	both := 0
+	for e := 0; e < episodes; e++ {
+		// Agents a-c are in state 0, d-f in state 1; each decides twice. In
+		// q the agents act in the opposite order.
+		acts := func(agents []learning.LearningAlgorithm, reverse bool) [2]learning.Action {
+			got := [2]learning.Action{-1, -1}
+			for k := range agents {
+				i := k
+				if reverse {
+					i = len(agents) - 1 - k
+				}
+				s := i / 3
+				for range 2 {
+					agents[i].InitAgent(obs(float64(s), false))
+					act := agents[i].SampleAction()
+					if got[s] >= 0 && act != got[s] {
+						t.Fatalf("episode %d: agents in state %d took %d and %d", e, s, got[s], act)
+					}
+					got[s] = act
 				}
 			}
-			if differ != (i == explorer) {
-				t.Fatalf("episode %d: agent %d explored %v, want only agent %d to", episode, i, differ, explorer)
-			}
+			return got
+		}
+		got, other := acts(pa, false), acts(qa, true)
+		if got != other {
+			t.Fatalf("episode %d: actions %v, and %v when the agents act in another order", e, got, other)
+		}
+		d0, d1 := got[0] != 2, got[1] != 3
+		if d0 {
+			deviated[0]++
+		}
+		if d1 {
+			deviated[1]++
+		}
+		if d0 && d1 {
+			both++
 		}
 		p.EndEpisode()
+		q.EndEpisode()
+	}
+	// A state deviates from the greedy action with probability 0.5*3/4,
+	// each on its own: both with probability 0.375^2.
+	for s, n := range deviated {
+		if f := float64(n) / episodes; math.Abs(f-0.375) > 0.04 {
+			t.Errorf("state %d deviated in %.3f of the episodes, want 0.375", s, f)
+		}
+	}
+	if f := float64(both) / episodes; math.Abs(f-0.375*0.375) > 0.04 {
+		t.Errorf("both states deviated in %.3f of the episodes, want %.3f", f, 0.375*0.375)
+	}
+	// Not learning, every agent is greedy.
+	p.SetLearning(false)
+	for i, a := range pa {
+		a.InitAgent(obs(float64(i/3), false))
+		if act := a.SampleAction(); act != learning.Action(2+i/3) {
+			t.Fatalf("not learning: agent %d took %d, want the greedy %d", i, act, 2+i/3)
+		}
 	}
 }

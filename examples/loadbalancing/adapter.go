@@ -14,7 +14,7 @@ import (
 const (
 	FeatUnfinished = "unfinished" // U/N: the fraction of the job not yet done (U: the Master's estimate)
 	FeatPool       = "pool"       // R/U: the fraction of that not yet handed out
-	FeatSpeed      = "speed"      // this worker's speed relative to the live workers' mean (measured once it can, nominal before)
+	FeatSpeed      = "speed"      // this worker's speed relative to the live workers' mean (measured once all of them are, nominal before)
 	FeatRound      = "round"      // chunks handed out / workers, capped at 3, over 3: how far into the schedule
 	FeatQueue      = "queue"      // requests waiting at the Master / workers, capped at 1: congestion
 	FeatSlack      = "slack"      // log10(1 + unfinished work time / one round of requests), over 3, capped at 1: how much overhead the rest can absorb
@@ -49,9 +49,15 @@ func (c Choice) String() string {
 	return fmt.Sprintf("%g x share", c.Factor)
 }
 
-// DefaultChoices are factoring's chunk and multiples of the fair share
-// around 1.
-var DefaultChoices = []Choice{{PoolShare, 0.5}, {FairShare, 0.5}, {FairShare, 0.75}, {FairShare, 0.9}, {FairShare, 1}, {FairShare, 1.1}, {FairShare, 1.25}}
+// DefaultChoices are factoring's chunk and fractions of the fair share up
+// to 1. None is more than the fair share: a worker that takes more
+// finishes after the ideal end, which nothing later can repair, whereas
+// one that takes less leaves work that others can still pick up. Offering
+// more only adds cliffs to the learners' landscape (when all take 1.1 of
+// their share, the last ones find the pool empty and wait idle while the
+// others work 10% past the ideal end), and coordination traps: once some
+// take too much, one worker taking its share alone changes nothing.
+var DefaultChoices = []Choice{{PoolShare, 0.5}, {FairShare, 0.5}, {FairShare, 0.75}, {FairShare, 0.9}, {FairShare, 1}}
 
 // QBins are bin edges over Features that make a small table for tabular
 // learners: 6 x 3 x 2 = 36 states.
@@ -72,10 +78,10 @@ func QBins() map[string][]float64 {
 //
 // where U is the unfinished work (not handed out, or handed out and not yet
 // processed), R the work not handed out, P the live workers and w the
-// worker's relative speed. A FairShare factor of 1 keeps the worker busy until
-// the ideal end if everyone does the same; smaller factors hedge against
-// variance and leave work for balancing at the end; PoolShare 0.5, factoring's
-// chunk, hedges against workers leaving. Like the rules of the classical
+// worker's relative speed (the Features' speed). A FairShare factor of 1
+// keeps the worker busy until the ideal end if everyone does the same;
+// smaller factors hedge against variance and leave work for balancing at
+// the end; PoolShare 0.5, factoring's chunk, hedges against workers leaving. Like the rules of the classical
 // techniques, the choices carry over between job sizes and worker counts;
 // the learner's part is to choose among them by state.
 type Adapter struct {
@@ -124,9 +130,12 @@ var (
 )
 
 // relativeSpeed is the worker's speed over the live workers' mean: from
-// measured times per unit when it and the others have them, else nominal.
+// measured times per unit once every live worker has them, else nominal.
+// A mean over the measured workers alone would compare the worker with
+// whichever of the others happen to have finished a chunk (early on, with
+// itself: every worker would look average).
 func relativeSpeed(v []float64) float64 {
-	if mu, m, inv := v[iMu], v[iMeasured], v[iInvMuSum]; mu > 0 && m > 0 && inv > 0 {
+	if mu, m, inv := v[iMu], v[iMeasured], v[iInvMuSum]; mu > 0 && m > 0 && m >= v[iWorkers] && inv > 0 {
 		return (1 / mu) / (inv / m)
 	}
 	if p, s := v[iWorkers], v[iSpeedSum]; p > 0 && s > 0 {

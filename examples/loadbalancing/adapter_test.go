@@ -46,13 +46,27 @@ func TestAdapterFeaturesAndUnits(t *testing.T) {
 			t.Fatalf("feature %s = %v, want %v", Features.Fields()[i], f.Values[i], w)
 		}
 	}
-	// Once measured, the relative speed comes from times per unit: this
-	// worker takes 0.5 per unit, the 3 measured take on average 1/(3/3) = 1.
-	obs.Values[Schema.Index(FieldMu)] = 0.5
-	obs.Values[Schema.Index(FieldMeasured)] = 3
-	obs.Values[Schema.Index(FieldInvMuSum)] = 3
+	// Once every live worker is measured, the relative speed comes from
+	// times per unit: this worker takes 0.25 per unit, the 4 take on
+	// average 1/(8/4) = 0.5: it is twice as fast, and its share 500.
+	obs.Values[Schema.Index(FieldMu)] = 0.25
+	obs.Values[Schema.Index(FieldMeasured)] = 4
+	obs.Values[Schema.Index(FieldInvMuSum)] = 8
 	if got := a.Features(obs).Values[2]; got != 2 {
 		t.Fatalf("measured relative speed %v, want 2", got)
+	}
+	// Measured 1.6 times as fast as the average: the share follows.
+	obs.Values[Schema.Index(FieldInvMuSum)] = 10
+	if got, u := a.Features(obs).Values[2], a.Units(obs, 1); got != 1.6 || u != 400 {
+		t.Fatalf("measured relative speed %v and share %d, want 1.6 and 400", got, u)
+	}
+	// While some are not measured yet, the nominal speeds decide: a mean
+	// over the measured alone would compare this worker with whichever
+	// others happen to have finished a chunk (here, just itself: 1).
+	obs.Values[Schema.Index(FieldMeasured)] = 1
+	obs.Values[Schema.Index(FieldInvMuSum)] = 4
+	if got, u := a.Features(obs).Values[2], a.Units(obs, 1); got != 2 || u != 500 {
+		t.Fatalf("partly measured: relative speed %v and share %d, want the nominal 2 and 500", got, u)
 	}
 	// Never less than 1 unit, never more than what is left.
 	obs.Values[Schema.Index(FieldRemaining)] = 3

@@ -59,11 +59,18 @@ func DefaultTraining() Training {
 }
 
 // QConfig is the Q-learning configuration for the load-balancing agents.
+// The workers share one outcome, the makespan, which the last of them
+// decides, and see it through coarse bins; hence Monte Carlo targets
+// (Lambda 1: bootstrapping from a max over aliased states favours paths of
+// many small chunks), sample averages (a single return says little), and
+// coordinated exploration at a constant 10% of the states per episode (a
+// change of the shared table moves every worker in that state at once,
+// and that is what an episode should try).
 func QConfig() qlearning.Config {
 	cfg := qlearning.DefaultConfig()
-	cfg.Alpha, cfg.SampleAverage, cfg.Gamma = 0.05, true, 1
-	cfg.EpsilonStart, cfg.EpsilonEnd, cfg.DecayEpisodes = 1, 0.3, 300
-	cfg.Explorers = 1
+	cfg.Alpha, cfg.SampleAverage, cfg.Gamma, cfg.Lambda = 0.05, true, 1, 1
+	cfg.EpsilonStart, cfg.EpsilonEnd, cfg.DecayEpisodes = 0.2, 0.05, 300
+	cfg.Coordinated = true
 	bins := loadbalancing.QBins()
 	for _, f := range loadbalancing.Features.Fields() {
 		if edges, ok := bins[f]; ok {
@@ -74,11 +81,12 @@ func QConfig() qlearning.Config {
 }
 
 // PGConfig is the policy-gradient configuration for the load-balancing
-// agents.
+// agents: undiscounted returns (each worker's is minus the makespan) and
+// coordinated draws, for the same reason as QConfig's exploration.
 func PGConfig() policygradient.Config {
 	cfg := policygradient.DefaultConfig()
 	cfg.PolicyLR, cfg.ValueLR, cfg.Entropy, cfg.Gamma = 0.01, 0.01, 0.1, 1
-	cfg.Explorers = 1
+	cfg.Coordinated = true
 	return cfg
 }
 
