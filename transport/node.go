@@ -287,7 +287,9 @@ func (n *Node) natsOptions() []nats.Option {
 		// reconnect until the peer acknowledges it.
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			n.log.Warn("disconnected from NATS", "err", err)
+			if !n.closed.Load() {
+				n.log.Warn("disconnected from NATS", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			n.log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted())
@@ -356,15 +358,16 @@ func (n *Node) Conn() *nats.Conn { return n.nc }
 func (n *Node) Server() *server.Server { return n.srv }
 
 // Close stops the node's actors (as actors.Live.Close does), sends what they
-// left for other nodes, says goodbye so the others see it leave at once, and
-// disconnects. It shuts down the embedded server if the node started one.
+// left for other nodes (waiting up to a second for it to be acknowledged),
+// says goodbye so the others see it leave at once, and disconnects. It
+// shuts down the embedded server if the node started one.
 func (n *Node) Close() {
 	if !n.closed.CompareAndSwap(false, true) {
 		return
 	}
 	n.live.Close() // the actors' last words (Down to remote watchers) are queued
 	deadline := time.Now().Add(time.Second)
-	for n.unsent() && time.Now().Before(deadline) {
+	for n.unsent() && n.nc.IsConnected() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	n.closing.Store(true)
@@ -380,11 +383,13 @@ func (n *Node) Close() {
 	n.shutdownServer()
 }
 
-// unsent reports whether an outbox still holds records not yet framed.
+// unsent reports whether an outbox still holds records not yet framed, or
+// frames not yet acknowledged: the goodbye must not overtake them, since a
+// peer drops what comes from an incarnation that said goodbye.
 func (n *Node) unsent() bool {
 	for _, p := range n.peerList() {
 		p.out.mu.Lock()
-		waiting := p.out.epoch != 0 && (len(p.out.pending) > 0 || len(p.out.ready) > 0)
+		waiting := p.out.epoch != 0 && (len(p.out.pending) > 0 || len(p.out.ready) > 0 || len(p.out.unacked) > 0)
 		p.out.mu.Unlock()
 		if waiting {
 			return true

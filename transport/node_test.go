@@ -209,6 +209,26 @@ func TestGoodbye(t *testing.T) {
 	}
 }
 
+// An ack armed for a peer that went down before it was sent must not stay
+// armed: the peer's next incarnation would then be acknowledged only every
+// 16 frames, and retransmit its frames meanwhile.
+func TestAckArmedForADownPeerIsDisarmed(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	a := c.start(t, "a", "")
+	b := c.start(t, "b", a.Server().ClientURL())
+	waitMembers(t, 2, a, b)
+	p := a.lookup("b")
+	p.mu.Lock()
+	p.alive, p.ackArmed = false, true
+	p.mu.Unlock()
+	a.sendAck(p, false)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ackArmed {
+		t.Fatal("the ack timer of a down peer stays armed")
+	}
+}
+
 func TestRemoteSpawn(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	a := c.start(t, "a", "")

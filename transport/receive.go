@@ -343,6 +343,9 @@ func (n *Node) sendAck(p *peer, gap bool) {
 	defer p.ackMu.Unlock()
 	p.mu.Lock()
 	if !p.alive {
+		// Disarmed, or the peer's next incarnation (or itself, back) would
+		// be acknowledged only every 16 frames.
+		p.ackArmed = false
 		p.mu.Unlock()
 		return
 	}
