@@ -18,6 +18,14 @@ import (
 type Environment struct {
 	// Reward is what the agents are rewarded for (default RewardTime).
 	Reward Reward
+	// OfferTimeout is the Master's (see Master.OfferTimeout; 0: wait for
+	// ever). Live runs over a network set it: a worker's node can fail
+	// while the Master waits for the worker's answer.
+	OfferTimeout float64
+	// StartBy is, in an episode started with StartPlaced, the latest time
+	// the Master waits until for the starting workers' first requests
+	// before it serves (see Master.Expect; 0: it serves at once).
+	StartBy float64
 
 	scenario Scenario
 	speeds   []float64
@@ -64,15 +72,67 @@ func (e *Environment) Actions() learning.ActionSpace {
 
 // Start implements env.Environment.
 func (e *Environment) Start(rt actors.Runtime, seed uint64, agents env.Agents) (env.Episode, error) {
-	return e.start(rt, seed, agents), nil
+	return e.start(rt, seed, agents, nil), nil
 }
 
-func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents) *Episode {
+// Place starts a worker somewhere other than on the director's node (on
+// another node of a live run over a transport, say). It is called inside
+// the director's turn and must not block. It starts the worker spec
+// describes, with the unit costs and the agent of where it runs, and calls
+// placed inside a later turn of the director with the worker's address, or
+// with why it could not.
+type Place func(ctx actors.Context, spec WorkerSpec, placed func(ctx actors.Context, worker actors.Addr, err error))
+
+// WorkerSpec is a worker as the director makes it, less what the node that
+// runs it supplies: the unit costs (the episode's, drawn again from Job,
+// Variability and Seed) and the agent.
+type WorkerSpec struct {
+	ID       int
+	Speed    float64
+	UnitTime float64
+	Master   actors.Addr
+	Roster   actors.Addr
+	// Reports is where the worker's WorkerReport is to be sent: the
+	// director, which hands it to the episode.
+	Reports     actors.Addr
+	Reward      Reward
+	Job         int
+	Variability float64
+	Seed        uint64
+}
+
+// Costs draws the episode's unit costs.
+func (s WorkerSpec) Costs() *Costs { return NewCosts(s.Job, s.Variability, s.Seed) }
+
+// Worker makes the worker s describes.
+func (s WorkerSpec) Worker(costs *Costs, agent *env.Agent, report func(WorkerReport)) *Worker {
+	return &Worker{
+		ID: s.ID, Speed: s.Speed, UnitTime: s.UnitTime, Master: s.Master, Roster: s.Roster,
+		Costs: costs, Agent: agent, Reward: s.Reward, Report: report,
+	}
+}
+
+// StartPlaced starts an episode on rt whose workers are started through
+// place instead, with their agents where they run. The director sends Dismiss
+// to a worker that leaves on schedule, places more workers when it receives
+// AddWorkers, and records what became of each worker (Result.Placed). The
+// episode is done when the job is, and every placed worker has reported or
+// gone. The lower bound counts the workers that were placed, with their
+// speeds, and when they were due to join and went away.
+func (e *Environment) StartPlaced(rt actors.Runtime, seed uint64, place Place) *Episode {
+	return e.start(rt, seed, nil, place)
+}
+
+func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents, place Place) *Episode {
 	sc := e.scenario
-	ep := &Episode{env: e, seed: seed, costs: NewCosts(sc.Job, sc.Variability, seed), workers: map[int]WorkerReport{}}
+	ep := &Episode{env: e, seed: seed, costs: NewCosts(sc.Job, sc.Variability, seed), workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}}
 	ep.roster = rt.Spawn(env.NewRoster(&ep.members))
-	ep.master = rt.Spawn(&Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, Report: ep.masterDone})
-	rt.Spawn(&director{ep: ep, agents: agents})
+	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone}
+	if place != nil && e.StartBy > 0 {
+		m.Expect, m.StartBy = sc.Workers, e.StartBy
+	}
+	ep.master = rt.Spawn(m)
+	ep.director = rt.Spawn(&director{ep: ep, agents: agents, place: place, speeds: e.Speeds(), ids: map[actors.Addr]int{}, leaving: map[int]bool{}})
 	return ep
 }
 
@@ -89,11 +149,16 @@ func (e *Environment) Run(seed uint64, agents env.Agents) (Result, error) {
 	return ep.Result(), nil
 }
 
-// director spawns the workers and makes them join and leave on schedule.
+// director spawns (or places) the workers and makes them join and leave on
+// schedule.
 type director struct {
 	ep      *Episode
 	agents  env.Agents
+	place   Place
+	speeds  []float64 // every worker's, by ID
 	spawned []actors.Addr
+	ids     map[actors.Addr]int // placed workers by address
+	leaving map[int]bool        // placed workers due to leave before they were placed
 }
 
 type joinNow struct{ join int }
@@ -104,7 +169,7 @@ func (d *director) Receive(ctx actors.Context, msg any) {
 	switch m := msg.(type) {
 	case actors.Started:
 		for i := 0; i < sc.Workers; i++ {
-			d.spawn(ctx)
+			d.spawn(ctx, 0)
 		}
 		for i, j := range sc.Joins {
 			ctx.After(j.At, joinNow{i})
@@ -114,42 +179,151 @@ func (d *director) Receive(ctx actors.Context, msg any) {
 		}
 	case joinNow:
 		for k := 0; k < sc.Joins[m.join].Count; k++ {
-			d.spawn(ctx)
+			d.spawn(ctx, sc.Joins[m.join].At)
 		}
 	case leaveNow:
-		if m.worker < len(d.spawned) {
-			ctx.Stop(d.spawned[m.worker])
+		switch {
+		case d.place == nil:
+			if m.worker < len(d.spawned) {
+				ctx.Stop(d.spawned[m.worker])
+			}
+		case m.worker < len(d.spawned) && !d.spawned[m.worker].IsZero():
+			ctx.Send(d.spawned[m.worker], Dismiss{})
+		default: // not placed yet (live timers due at once fire in any order)
+			d.leaving[m.worker] = true
+		}
+	case AddWorkers:
+		if d.place == nil || d.ep.finished() {
+			return
+		}
+		for _, s := range m.Speeds {
+			d.speeds = append(d.speeds, s)
+			d.spawn(ctx, ctx.Now())
+		}
+	case WorkerReport: // from a placed worker
+		d.ep.workerDone(m)
+	case actors.Down: // of a placed worker
+		if id, ok := d.ids[m.Actor]; ok {
+			d.ep.workerGone(id, ctx.Now(), m)
 		}
 	}
 }
 
-func (d *director) spawn(ctx actors.Context) {
+// spawn starts the next worker, due to join at joined.
+func (d *director) spawn(ctx actors.Context, joined float64) {
 	ep := d.ep
+	sc := ep.env.scenario
 	i := len(d.spawned)
-	var alg learning.LearningAlgorithm
-	if d.agents != nil {
-		alg = d.agents(AgentID(i))
+	spec := WorkerSpec{
+		ID: i, Speed: d.speeds[i], UnitTime: sc.UnitTime, Master: ep.master, Roster: ep.roster, Reports: ctx.Self(),
+		Reward: ep.env.Reward, Job: sc.Job, Variability: sc.Variability, Seed: ep.seed,
 	}
-	d.spawned = append(d.spawned, ctx.Spawn(&Worker{
-		ID: i, Speed: ep.env.speeds[i], UnitTime: ep.env.scenario.UnitTime,
-		Master: ep.master, Roster: ep.roster, Costs: ep.costs,
-		Agent: env.Attach(AgentID(i), alg), Reward: ep.env.Reward, Report: ep.workerDone,
-	}))
+	if d.place == nil {
+		var alg learning.LearningAlgorithm
+		if d.agents != nil {
+			alg = d.agents(AgentID(i))
+		}
+		d.spawned = append(d.spawned, ctx.Spawn(spec.Worker(ep.costs, env.Attach(AgentID(i), alg), ep.workerDone)))
+		return
+	}
+	d.spawned = append(d.spawned, actors.Addr{})
+	ep.placing(i, spec.Speed, joined)
+	d.place(ctx, spec, func(ctx actors.Context, a actors.Addr, err error) {
+		if err != nil {
+			ep.notPlaced(i, err)
+			return
+		}
+		d.spawned[i], d.ids[a] = a, i
+		ep.placed(i, a.Node)
+		ctx.Watch(a)
+		if d.leaving[i] {
+			ctx.Send(a, Dismiss{})
+		}
+	})
 }
 
 // Episode is one run of the environment. Its methods are safe to call while
 // the runtime runs.
 type Episode struct {
-	env     *Environment
-	seed    uint64
-	costs   *Costs
-	roster  actors.Addr
-	master  actors.Addr
-	members env.Membership
+	env      *Environment
+	seed     uint64
+	costs    *Costs
+	roster   actors.Addr
+	master   actors.Addr
+	director actors.Addr
+	members  env.Membership
 
 	mu      sync.Mutex
 	report  *MasterReport
 	workers map[int]WorkerReport
+	// Episodes started with StartPlaced (remote) only:
+	remote  bool
+	fates   []PlacedWorker // by worker ID
+	pending map[int]bool   // placed workers that have neither reported nor gone
+}
+
+// PlacedWorker is what became of a worker of an episode started with
+// StartPlaced.
+type PlacedWorker struct {
+	ID     int     `json:"id"`
+	Speed  float64 `json:"speed"`
+	Node   string  `json:"node,omitempty"` // where it ran; empty if it could not be placed
+	Joined float64 `json:"joined"`         // when it was due to join
+	// Gone and Reason say when the director was told that the worker went
+	// away, and why, if that was before the job was done: it left on
+	// schedule ("stopped"), crashed, or was lost with its node ("node
+	// down: ...", and Lost).
+	Gone   float64 `json:"gone,omitempty"`
+	Reason string  `json:"reason,omitempty"`
+	Lost   bool    `json:"lost,omitempty"`
+	Error  string  `json:"error,omitempty"` // why it could not be placed
+}
+
+// Director is the address of the episode's director, which takes
+// AddWorkers.
+func (ep *Episode) Director() actors.Addr { return ep.director }
+
+// AgentCounts are how many times agents joined and left the episode's
+// roster so far.
+func (ep *Episode) AgentCounts() (joined, left int) { return ep.members.Counts() }
+
+func (ep *Episode) finished() bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.report != nil
+}
+
+func (ep *Episode) placing(id int, speed, joined float64) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	ep.fates = append(ep.fates, PlacedWorker{ID: id, Speed: speed, Joined: joined})
+}
+
+func (ep *Episode) notPlaced(id int, err error) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	ep.fates[id].Error = err.Error()
+}
+
+func (ep *Episode) placed(id int, node string) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	ep.fates[id].Node = node
+	ep.pending[id] = true
+}
+
+func (ep *Episode) workerGone(id int, at float64, d actors.Down) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	delete(ep.pending, id)
+	if ep.report != nil {
+		return // it went after the end, as every worker does
+	}
+	f := &ep.fates[id]
+	f.Gone, f.Reason, f.Lost = at, d.Reason.String(), d.Reason == actors.NodeDown
+	if d.Detail != "" {
+		f.Reason += ": " + d.Detail
+	}
 }
 
 var _ env.Episode = (*Episode)(nil)
@@ -176,12 +350,13 @@ func (ep *Episode) workerDone(r WorkerReport) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	ep.workers[r.ID] = r
+	delete(ep.pending, r.ID)
 }
 
 // Done reports whether the job is done and every worker has wound up.
 func (ep *Episode) Done() bool {
 	ep.mu.Lock()
-	finished := ep.report != nil
+	finished := ep.report != nil && len(ep.pending) == 0
 	ep.mu.Unlock()
 	return finished && len(ep.members.Live()) == 0
 }
@@ -205,11 +380,17 @@ type Result struct {
 	Returned   int     `json:"units_returned"`
 	// UnitsReported is the sum of the units the workers say they did; it
 	// equals UnitsDone when no report was lost or doubled.
-	UnitsReported int            `json:"units_reported"`
-	Duplicates    int            `json:"duplicate_units"`
-	Return        float64        `json:"return"`
-	Workers       []WorkerReport `json:"workers"`
-	History       []ChunkRecord  `json:"-"`
+	UnitsReported int     `json:"units_reported"`
+	Duplicates    int     `json:"duplicate_units"`
+	Return        float64 `json:"return"`
+	// LedgerUnits are the units the Master's ledger counts done by each
+	// worker, by ID; a worker's report (Workers) must say the same.
+	LedgerUnits map[int]int    `json:"ledger_units,omitempty"`
+	Workers     []WorkerReport `json:"workers"`
+	// Placed says where each worker ran and what became of it, in an
+	// episode started with StartPlaced.
+	Placed  []PlacedWorker `json:"placed,omitempty"`
+	History []ChunkRecord  `json:"-"`
 }
 
 // Metrics are r's figures by name, for logs and learning curves.
@@ -228,10 +409,26 @@ func (ep *Episode) Result() Result {
 	defer ep.mu.Unlock()
 	sc := ep.env.scenario
 	res := Result{Seed: ep.seed, Job: sc.Job}
-	res.LowerBound = LowerBound(ep.env.speeds, sc.joinTimes(), sc.leaveTimes(), sc.CommTime, sc.UnitTime*ep.costs.Total())
+	work := sc.UnitTime * ep.costs.Total()
+	if !ep.remote {
+		res.LowerBound = LowerBound(ep.env.speeds, sc.joinTimes(), sc.leaveTimes(), sc.CommTime, work)
+	} else {
+		res.Placed = append([]PlacedWorker(nil), ep.fates...)
+		var speeds, joins, leaves []float64
+		for _, f := range ep.fates {
+			if f.Node == "" {
+				continue
+			}
+			speeds, joins, leaves = append(speeds, f.Speed), append(joins, f.Joined), append(leaves, math.Inf(1))
+			if f.Reason != "" {
+				leaves[len(leaves)-1] = f.Gone
+			}
+		}
+		res.LowerBound = LowerBound(speeds, joins, leaves, sc.CommTime, work)
+	}
 	if r := ep.report; r != nil {
 		res.UnitsDone, res.Makespan, res.Requests, res.Chunks = r.UnitsDone, r.Makespan, r.Requests, r.Chunks
-		res.Returned, res.Duplicates, res.History = r.Returned, r.Duplicates, r.History
+		res.Returned, res.Duplicates, res.History, res.LedgerUnits = r.Returned, r.Duplicates, r.History, r.Units
 	}
 	if res.LowerBound > 0 {
 		res.Ratio = res.Makespan / res.LowerBound

@@ -185,6 +185,11 @@ func TestWorkIsConservedUnderRandomJoinsAndLeaves(t *testing.T) {
 		if res.Ratio < 1-1e-9 {
 			t.Fatalf("seed %d: makespan %v below the lower bound %v", seed, res.Makespan, res.LowerBound)
 		}
+		for _, w := range res.Workers {
+			if w.Units != res.LedgerUnits[w.ID] {
+				t.Fatalf("seed %d: worker %d reports %d units, the ledger %d", seed, w.ID, w.Units, res.LedgerUnits[w.ID])
+			}
+		}
 		if res.Returned > 0 {
 			handedBack++
 		}

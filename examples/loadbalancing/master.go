@@ -20,6 +20,15 @@ type Master struct {
 	// OfferTimeout bounds how long the Master waits for a worker to answer
 	// an Offer before it puts the request back in the queue (0: Forever).
 	OfferTimeout float64
+	// Expect and StartBy hold the first service until Expect workers have
+	// asked for work, or until time StartBy, whichever comes first (0: no
+	// wait). In the simulator the starting workers all ask at time 0 and
+	// are served once they all have; in a live run their first requests
+	// arrive over a network within moments of each other, and the
+	// techniques that size chunks by the number of workers must see them
+	// all, as in the simulator.
+	Expect  int
+	StartBy float64
 	// Report receives the Master's account when the job is done. It is
 	// called inside the Master's turn and must not block.
 	Report func(MasterReport)
@@ -32,6 +41,7 @@ type Master struct {
 	parked   []*chunkReq
 	serving  *chunkReq
 	waking   bool // a serveNow is on its way
+	holding  bool // waiting for the Expect workers
 	timer    actors.Timer
 	busyTill float64
 	nextID   uint64
@@ -51,7 +61,10 @@ type MasterReport struct {
 	Requests    int
 	Chunks      int
 	WorkersGone int
-	History     []ChunkRecord
+	// Units are the units the ledger counts done by each worker, by worker
+	// ID: what each worker's own report must say.
+	Units   map[int]int
+	History []ChunkRecord
 }
 
 // ChunkRecord is one chunk's life: granted to Worker at Granted, done at Done
@@ -97,6 +110,14 @@ func (m *Master) Receive(ctx actors.Context, msg any) {
 		m.pool = NewPool(m.Job)
 		m.ledger = NewLedger(m.Job)
 		m.workers = map[actors.Addr]*workerState{}
+		m.acc.Units = map[int]int{}
+		if m.Expect > 0 {
+			m.holding = true
+			ctx.After(m.StartBy, startNow{})
+		}
+	case startNow:
+		m.holding = false
+		m.wake(ctx)
 	case ChunkRequest:
 		m.onRequest(ctx, x)
 	case serveNow:
@@ -116,7 +137,10 @@ func (m *Master) Receive(ctx actors.Context, msg any) {
 
 func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
 	w := m.workers[ctx.Sender()]
-	if w == nil {
+	// A gone worker's address names a new worker when a node restarts (its
+	// runtime numbers its actors from 1 again): a request from it with
+	// another worker number is a new worker's.
+	if w == nil || !w.live && w.id != x.Worker {
 		w = &workerState{addr: ctx.Sender(), id: x.Worker, speed: x.Speed, live: true}
 		m.workers[w.addr] = w
 		m.order = append(m.order, w)
@@ -150,10 +174,17 @@ func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
 		}
 		ctx.Send(w.addr, WaitNotice{Wait: wait})
 	}
-	// Start serving once every request of this instant has arrived, so that
-	// the state the first one is served on counts the workers that asked
-	// at the same moment (at the start, all of them).
-	if m.serving == nil && !m.waking {
+	if len(m.workers) >= m.Expect {
+		m.holding = false
+	}
+	m.wake(ctx)
+}
+
+// wake starts serving once every request of this instant has arrived, so
+// that the state the first one is served on counts the workers that asked
+// at the same moment (at the start, all of them).
+func (m *Master) wake(ctx actors.Context) {
+	if m.serving == nil && !m.waking && !m.holding {
 		m.waking = true
 		ctx.After(0, serveNow{})
 	}
@@ -163,7 +194,9 @@ func (m *Master) complete(ctx actors.Context, w *workerState, d ChunkDone) {
 	c := w.out
 	w.out = nil
 	w.stats = d.Stats
-	m.acc.Duplicates += m.ledger.Done(c.ranges)
+	dups := m.ledger.Done(c.ranges)
+	m.acc.Duplicates += dups
+	m.acc.Units[w.id] += c.units - dups
 	m.acc.History[c.record].Done = ctx.Now()
 	m.acc.Makespan = ctx.Now()
 	if m.ledger.Count() == m.Job {
@@ -191,7 +224,7 @@ func (m *Master) handBack(ctx actors.Context, w *workerState) {
 }
 
 func (m *Master) serveNext(ctx actors.Context) {
-	for m.serving == nil && !m.done && len(m.queue) > 0 {
+	for m.serving == nil && !m.done && !m.holding && len(m.queue) > 0 {
 		r := m.queue[0]
 		m.queue[0] = nil
 		m.queue = m.queue[1:]

@@ -72,6 +72,17 @@ type Grant struct {
 // Finished tells a worker that every unit is done.
 type Finished struct{}
 
+// Dismiss tells a worker to leave now: it stops itself, handing its chunk
+// back and reporting as a stopped worker does. The director sends it to
+// workers on other nodes, which Context.Stop does not reach.
+type Dismiss struct{}
+
+// AddWorkers, sent to the director of an episode started with StartPlaced,
+// adds workers of these speeds now (a node joined with room for them).
+type AddWorkers struct {
+	Speeds []float64
+}
+
 // MasterState is what the Master knows when it serves a request; it is part
 // of the serving worker's observation.
 type MasterState struct {
@@ -95,6 +106,9 @@ type MasterState struct {
 
 // serveNow is the Master's note to start serving at the end of the instant.
 type serveNow struct{}
+
+// startNow is the Master's timer for the latest start of its service.
+type startNow struct{}
 
 // serviceDone is the Master's timer for the end of a communication.
 type serviceDone struct{}

@@ -157,6 +157,8 @@ func (w *Worker) Receive(ctx actors.Context, msg any) {
 	case actors.Down: // the Master is gone: nothing more to do
 		w.end(ctx, false)
 		ctx.Stop(ctx.Self())
+	case Dismiss:
+		ctx.Stop(ctx.Self())
 	case actors.Stopping:
 		if !w.ended {
 			if !w.waiting && w.chunkUnits > 0 {

@@ -1,0 +1,133 @@
+package loadbalancing
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/marlon-go/marlon/actors"
+	"github.com/marlon-go/marlon/env"
+)
+
+// node stands for another node in the simulator: it starts the workers it
+// is asked for, as a host does, worker 1 after a delay of 3, and refuses
+// worker refuse.
+type node struct{ refuse int }
+
+type placeReq struct{ spec WorkerSpec }
+
+type delayed struct {
+	m     placeReq
+	reply actors.ReplyTo
+}
+
+func (n node) Receive(ctx actors.Context, msg any) {
+	switch m := msg.(type) {
+	case placeReq:
+		switch m.spec.ID {
+		case n.refuse:
+			ctx.Reply(ctx.ReplyTo(), errors.New("no room"))
+		case 1:
+			ctx.After(3, delayed{m, ctx.ReplyTo()})
+		default:
+			ctx.Reply(ctx.ReplyTo(), n.spawn(ctx, m.spec))
+		}
+	case delayed:
+		ctx.Reply(m.reply, n.spawn(ctx, m.m.spec))
+	}
+}
+
+func (node) spawn(ctx actors.Context, s WorkerSpec) actors.Addr {
+	w := s.Worker(s.Costs(), env.Attach(AgentID(s.ID), &fixed{25}), nil)
+	// Reports go by message, as from another node.
+	w.Report = func(r WorkerReport) { ctx.Send(s.Reports, r) }
+	return ctx.Spawn(w)
+}
+
+// after sends msg to to at time at.
+type after struct {
+	at  float64
+	to  actors.Addr
+	msg any
+}
+
+func (a *after) Receive(ctx actors.Context, msg any) {
+	switch msg.(type) {
+	case actors.Started:
+		ctx.After(a.at, a)
+	case *after:
+		ctx.Send(a.to, a.msg)
+	}
+}
+
+func placedEpisode(t *testing.T, refuse int) (*Episode, Result) {
+	sc := Scenario{Workers: 3, Speeds: []float64{1, 2, 3}, Job: 1000, UnitTime: 1, CommTime: 1, Variability: 0.2,
+		Leaves: []Leave{{At: 50, Worker: 1}}}
+	e, err := New(sc, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.StartBy = 10
+	sim := actors.NewSim(1)
+	host := sim.Spawn(node{refuse})
+	place := func(ctx actors.Context, spec WorkerSpec, placed func(actors.Context, actors.Addr, error)) {
+		ctx.Request(host, placeReq{spec}, actors.Forever, func(ctx actors.Context, reply any, _ error) {
+			switch r := reply.(type) {
+			case actors.Addr:
+				placed(ctx, r, nil)
+			case error:
+				placed(ctx, actors.Addr{}, r)
+			}
+		})
+	}
+	ep := e.StartPlaced(sim, 9, place)
+	sim.Spawn(&after{at: 30, to: ep.Director(), msg: AddWorkers{Speeds: []float64{4}}})
+	if !sim.RunUntil(math.Inf(1), ep.Done) {
+		t.Fatal("the episode did not end")
+	}
+	return ep, ep.Result()
+}
+
+func TestPlacedWorkers(t *testing.T) {
+	ep, res := placedEpisode(t, 2)
+	if res.UnitsDone != 1000 || res.UnitsReported != 1000 || res.Duplicates != 0 || res.Seed != 9 {
+		t.Fatalf("done %d, reported %d, duplicates %d, seed %d", res.UnitsDone, res.UnitsReported, res.Duplicates, res.Seed)
+	}
+	for _, w := range res.Workers {
+		if w.Units != res.LedgerUnits[w.ID] {
+			t.Errorf("worker %d reports %d units, the ledger %d", w.ID, w.Units, res.LedgerUnits[w.ID])
+		}
+	}
+	want := []PlacedWorker{
+		{ID: 0, Speed: 1, Node: "sim"},
+		{ID: 1, Speed: 2, Node: "sim", Gone: 50, Reason: "stopped"},
+		{ID: 2, Speed: 3, Error: "no room"},
+		{ID: 3, Speed: 4, Node: "sim", Joined: 30},
+	}
+	if len(res.Placed) != len(want) {
+		t.Fatalf("placed %+v", res.Placed)
+	}
+	for i, w := range want {
+		if res.Placed[i] != w {
+			t.Errorf("placed %+v, want %+v", res.Placed[i], w)
+		}
+	}
+	if r := res.Workers[1]; !r.Left || r.LeftAt != 50 || len(res.Workers) != 3 {
+		t.Fatalf("worker 1 was dismissed at 50: %+v; %d reports", r, len(res.Workers))
+	}
+	// The bound counts the workers that were placed, as they came and went.
+	lb := LowerBound([]float64{1, 2, 4}, []float64{0, 0, 30}, []float64{math.Inf(1), 50, math.Inf(1)}, 1, ep.costs.Total())
+	if res.LowerBound != lb || res.Ratio < 1 {
+		t.Fatalf("lower bound %v, want %v; ratio %v", res.LowerBound, lb, res.Ratio)
+	}
+	// The Master waited for the three starting workers until StartBy: one
+	// was never placed.
+	if res.History[0].Granted != 10+1 {
+		t.Fatalf("first chunk granted at %v, want 11", res.History[0].Granted)
+	}
+	// With all three placed, it serves once the last one (placed at 3) has
+	// asked.
+	if _, res := placedEpisode(t, -1); res.History[0].Granted != 3+1 || res.UnitsDone != 1000 {
+		t.Fatalf("first chunk granted at %v, want 4", res.History[0].Granted)
+	}
+}
