@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/lbplot"
@@ -30,12 +31,30 @@ Examples:
   marlon loadbalancing --join 2@100 --leave 3@200 --algorithm af --json
   marlon loadbalancing --show-scenario > my.json        then edit my.json and
   marlon loadbalancing --scenario my.json --compare     (flags given still override it)
+  marlon loadbalancing --live --algorithm tss           one episode in real time, through NATS (an
+                                                        embedded server, the workers in this process)
+  marlon loadbalancing --live --algorithm qlearning --episodes 100 --time-scale 5ms
+                                                        train in the simulator, then run live
+  marlon loadbalancing --live --nats nats://10.0.0.1:4222 --key master.key --trusted cluster.keys \
+      --nodes 3 --algorithm af --leave 2@100 --json     the workers come from 3 marlon nodes
 
 Times are in virtual time units. Workers are numbered from 0; joiners come after
 the starting workers. The seed fixes the drawn speeds, the training episodes and
 the evaluation episodes, which are the same for every algorithm. A learner is
 validated every 25 training episodes on episodes of its own, and the best
 validated models are kept.
+
+A live run (--live) runs the same Master and Worker actors in real time, each
+time unit lasting --time-scale, and reports as the simulator does, plus where
+the workers ran and what became of the nodes. With --nats, the Master waits
+for --nodes hosting nodes and places one worker in each of their free slots
+(marlon node --workers K --speed S), so --workers, --speeds and --join do not
+apply; --leave does, by worker number (in the order of the nodes' names). A
+node that is stopped or killed is declared down, its workers' chunks go back
+to the pool and the job completes with the others; a node that joins during
+the run adds its workers. A learner is trained in the simulator first (or
+loaded with --load) and its checkpoint sent to every node, whose workers
+share it.
 `
 
 // listFlag collects a repeatable flag.
@@ -74,7 +93,13 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		ganttFile    = fs.String("gantt", "", "draw a Gantt chart of the first evaluation episode to `file` (.png, .svg or .pdf)")
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
 		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
+		live         = fs.Bool("live", false, "run one evaluation episode in real time over the NATS transport, without --nats on an embedded server with the workers in this process")
+		nodes        = fs.Int("nodes", 1, "with --live --nats: how many hosting nodes (marlon node) to wait for before starting")
+		timeScale    = fs.Duration("time-scale", 10*time.Millisecond, "with --live: the real duration of one time unit (the default job takes about 5s)")
+		timeout      = fs.Duration("timeout", 10*time.Minute, "with --live: give up if the episode is not done after this long")
+		nf           netFlags
 	)
+	nf.register(fs)
 	fs.Var(&joins, "join", "`COUNT@TIME[:SPEED]`: COUNT workers join at TIME (speed drawn if not given); repeatable")
 	fs.Var(&leaves, "leave", "`WORKER@TIME`: worker WORKER leaves at TIME, handing back its chunk; repeatable")
 	fs.Usage = func() {
@@ -92,7 +117,9 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usageError{fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))})
 	}
 
-	sc, err := scenarioFrom(*scenarioFile, fs, scenarioFlags{*workers, *speeds, *job, *unitTime, *commTime, *variability, joins, leaves})
+	// With --live --nats the workers are the nodes': leaves are checked
+	// once they are known.
+	sc, err := scenarioFrom(*scenarioFile, fs, scenarioFlags{*workers, *speeds, *job, *unitTime, *commTime, *variability, joins, leaves}, *live && nf.nats != "")
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -116,6 +143,11 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	case (*save != "" || *load != "" || *plotFile != "") && !learners.IsLearner(*algorithm):
 		return fail(stderr, usageError{fmt.Errorf("--save, --load and --plot are for learners (%s), not %s", strings.Join(learners.Learners(), ", "), *algorithm)})
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := checkLive(*live, set, nf, sc, *nodes, *timeScale, *timeout); err != nil {
+		return fail(stderr, err)
+	}
 	names := learners.Names()
 	if *algorithm != "" {
 		names = []string{*algorithm}
@@ -131,6 +163,12 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		if opts.Load, err = learning.LoadCheckpoint(*load); err != nil {
 			return fail(stderr, fmt.Errorf("--load: %w", err))
 		}
+	}
+	if *live {
+		return runLive(liveRun{
+			sc: sc, algorithm: *algorithm, seed: *seed, opts: opts, loadPath: *load, logFile: *logFile, save: *save, jsonOut: *jsonOut,
+			net: nf, nodes: *nodes, timeScale: *timeScale, timeout: *timeout,
+		}, stdout, stderr)
 	}
 
 	total := 0
@@ -246,6 +284,53 @@ func plotCurve(path string, e *loadbalancing.Environment, o learners.Outcome, op
 	return lbplot.Curve(path, title, *o.Curve, best)
 }
 
+// checkLive refuses the flags that do not go with --live, or only go with
+// it.
+func checkLive(live bool, set map[string]bool, nf netFlags, sc loadbalancing.Scenario, nodes int, scale, timeout time.Duration) error {
+	only := []string{"nats", "nodes", "time-scale", "timeout", "name", "key", "trusted", "token", "nkey", "heartbeat", "missed-heartbeats"}
+	if !live {
+		for _, f := range only {
+			if set[f] {
+				return usageError{fmt.Errorf("--%s: only with --live", f)}
+			}
+		}
+		return nil
+	}
+	for _, f := range []string{"compare", "independent", "plot", "gantt"} {
+		if set[f] {
+			return usageError{fmt.Errorf("--%s: not with --live (a live run runs one algorithm, one episode, with a policy shared by each node's workers)", f)}
+		}
+	}
+	if !set["algorithm"] {
+		return usageError{fmt.Errorf("--algorithm: --live runs one algorithm; one of %s", strings.Join(learners.Names(), ", "))}
+	}
+	if nf.nats == "" {
+		for _, f := range []string{"nodes", "name", "key", "trusted", "token", "nkey"} {
+			if set[f] {
+				return usageError{fmt.Errorf("--%s: only with --nats (without it, the run makes its own server, nodes and keys)", f)}
+			}
+		}
+	} else {
+		for _, f := range []string{"workers", "speeds", "join"} {
+			if set[f] {
+				return usageError{fmt.Errorf("--%s: not with --nats: the workers are the nodes' (marlon node --workers K --speed S)", f)}
+			}
+		}
+		if len(sc.Joins) > 0 {
+			return usageError{errors.New("--join: not with --nats: the scenario file's joins do not apply, nodes join instead")}
+		}
+	}
+	switch {
+	case nodes < 1:
+		return usageError{fmt.Errorf("--nodes: must be at least 1, got %d", nodes)}
+	case scale < time.Microsecond:
+		return usageError{fmt.Errorf("--time-scale: must be at least 1µs, got %v", scale)}
+	case timeout <= 0:
+		return usageError{fmt.Errorf("--timeout: must be > 0, got %v", timeout)}
+	}
+	return nf.check()
+}
+
 type scenarioFlags struct {
 	workers                         int
 	speeds                          string
@@ -256,7 +341,7 @@ type scenarioFlags struct {
 
 // scenarioFrom builds the scenario from the defaults or a file, then the
 // flags that were given.
-func scenarioFrom(file string, fs *flag.FlagSet, f scenarioFlags) (loadbalancing.Scenario, error) {
+func scenarioFrom(file string, fs *flag.FlagSet, f scenarioFlags, laterLeaves bool) (loadbalancing.Scenario, error) {
 	sc := loadbalancing.Default()
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -317,7 +402,11 @@ func scenarioFrom(file string, fs *flag.FlagSet, f scenarioFlags) (loadbalancing
 			sc.Leaves = append(sc.Leaves, l)
 		}
 	}
-	if err := sc.Validate(); err != nil {
+	check := sc
+	if laterLeaves {
+		check.Leaves = nil
+	}
+	if err := check.Validate(); err != nil {
 		return sc, usageError{err}
 	}
 	return sc, nil
@@ -342,6 +431,7 @@ type report struct {
 	Workers    []loadbalancing.WorkerReport `json:"workers"`
 	PerEpisode []loadbalancing.Result       `json:"per_episode,omitempty"`
 	Training   *training                    `json:"training,omitempty"`
+	Live       *liveInfo                    `json:"live,omitempty"`
 }
 
 // training says how a learner was trained.
@@ -426,7 +516,7 @@ func printReport(w io.Writer, r report) {
 	for _, wr := range r.Workers {
 		left := ""
 		if wr.Left {
-			left = fmt.Sprintf("left at %g", wr.LeftAt)
+			left = fmt.Sprintf("  left at %.1f", wr.LeftAt)
 		}
 		fmt.Fprintf(tw, "%d\t%g\t%d\t%d\t%.1f\t%.1f\t%.1f\t%s\n", wr.ID, wr.Speed, wr.Units, wr.Chunks, wr.Busy, wr.Idle, wr.LastDone, left)
 	}

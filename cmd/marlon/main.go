@@ -1,8 +1,11 @@
 // Command marlon runs the toolkit's environments, algorithms and benchmarks.
 //
-//	marlon loadbalancing [flags]   run or compare scheduling algorithms
+//	marlon loadbalancing [flags]   run or compare scheduling algorithms, or run one live
 //	marlon report [flags]          the learning-quality report
-//	marlon bench [flags]           measure the runtimes
+//	marlon node [flags]            join a cluster and host load-balancing workers
+//	marlon nats [flags]            run a NATS server for a cluster
+//	marlon keys [flags]            make a node's keys and trust them
+//	marlon bench [flags]           measure the runtimes and the transport
 //
 // Run `marlon help` or `marlon COMMAND --help` for the flags and examples.
 // The command is the I/O edge of the toolkit: it parses flags, prints tables
@@ -30,7 +33,10 @@ func commands() []command {
 	return []command{
 		{"loadbalancing", "run the load-balancing example: one algorithm, or --compare them all", runLoadBalancing},
 		{"report", "the learning-quality report: learners against the classical techniques", runReport},
-		{"bench", "measure the actor runtimes against a raw Go channel", runBench},
+		{"node", "join a cluster and host load-balancing workers for live runs", runNode},
+		{"nats", "run a NATS server for nodes on several machines", runNATS},
+		{"keys", "make a node's key pair and add it to the cluster's trusted keys", runKeys},
+		{"bench", "measure the actor runtimes against a Go channel, the transport against NATS", runBench},
 	}
 }
 

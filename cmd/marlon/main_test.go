@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/marlon-go/marlon/actors/actorbench"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
+	"github.com/marlon-go/marlon/transport"
 )
 
 // marlon runs the command in a fresh working directory (learners write
@@ -143,16 +145,31 @@ func TestScenarioFileRoundTripAndOverride(t *testing.T) {
 }
 
 func TestBenchReportsRatios(t *testing.T) {
-	code, out, errs := marlon(t, "bench", "--messages", "2000", "--json")
+	code, out, errs := marlon(t, "bench", "--messages", "2000", "--transport-messages", "2000", "--transport-requests", "20", "--json")
 	if code != 0 {
 		t.Fatal(errs)
 	}
-	var r map[string]float64
+	var r struct {
+		actorbench.Result
+		Transport []transport.BenchResult `json:"transport"`
+	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
-	if !(r["sim_per_sec"] > 0 && r["live_per_sec"] > 0 && r["chan_per_sec"] > 0 && r["live_cost_over_chan"] > 0) {
-		t.Fatalf("%v", r)
+	if !(r.SimPerSec > 0 && r.LivePerSec > 0 && r.ChanPerSec > 0 && r.LiveCostChan > 0) {
+		t.Fatalf("%v", out)
+	}
+	if len(r.Transport) != 2 || r.Transport[0].Auth != "session" || r.Transport[1].Auth != "sign-frames" {
+		t.Fatalf("transport: %v", out)
+	}
+	for _, b := range r.Transport {
+		if !(b.ThroughputRatio > 0 && b.LatencyRatio > 0 && b.RemotePerSec > 0 && b.RawRequestMicros > 0) {
+			t.Fatalf("transport %s: %+v", b.Auth, b)
+		}
+	}
+	code, out, _ = marlon(t, "bench", "--messages", "2000", "--transport=false")
+	if code != 0 || strings.Contains(out, "transport") || !strings.Contains(out, "live runtime") {
+		t.Fatalf("--transport=false:\n%s", out)
 	}
 }
 

@@ -1,0 +1,411 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/marlon-go/marlon/examples/loadbalancing"
+	"github.com/marlon-go/marlon/examples/loadbalancing/lbnet"
+	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
+	"github.com/marlon-go/marlon/learning"
+	"github.com/marlon-go/marlon/transport"
+)
+
+const clusterSteps = `
+A cluster across machines, step by step:
+  marlon keys --name master --key master.key --trusted cluster.keys   once per node, then copy
+  marlon keys --name n1 --key n1.key --trusted cluster.keys           cluster.keys to every machine
+  marlon nats --token SECRET                                          on one machine (port 4222)
+  marlon node --nats nats://HOST:4222 --token SECRET --key n1.key --trusted cluster.keys --workers 2 --speed 3
+  marlon loadbalancing --live --nats nats://HOST:4222 --token SECRET --key master.key --trusted cluster.keys --nodes 1 --algorithm fac2
+`
+
+// netFlags are the flags of a process that joins a cluster: marlon node,
+// and marlon loadbalancing --live --nats.
+type netFlags struct {
+	nats, name, key, trusted, token, nkey string
+	heartbeat                             time.Duration
+	missed                                int
+}
+
+func (f *netFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.nats, "nats", "", "NATS server `URL` (several, comma-separated, for a NATS cluster)")
+	fs.StringVar(&f.name, "name", "", "this node's name (default: the name in the --key file)")
+	fs.StringVar(&f.key, "key", "", "this node's key `file`, made by marlon keys")
+	fs.StringVar(&f.trusted, "trusted", "", "the cluster's trusted keys `file`, made by marlon keys")
+	fs.StringVar(&f.token, "token", "", "token the NATS server requires (default $MARLON_NATS_TOKEN)")
+	fs.StringVar(&f.nkey, "nkey", "", "NATS user nkey seed `file` the server requires, made by marlon keys --nkey")
+	fs.DurationVar(&f.heartbeat, "heartbeat", time.Second, "interval between this node's heartbeats")
+	fs.IntVar(&f.missed, "missed-heartbeats", 3, "a node silent for this many of its heartbeat intervals is declared down")
+}
+
+// check reports the first net flag out of range.
+func (f *netFlags) check() error {
+	switch {
+	case f.heartbeat < time.Millisecond:
+		return usageError{fmt.Errorf("--heartbeat: must be at least 1ms, got %v", f.heartbeat)}
+	case f.missed < 1:
+		return usageError{fmt.Errorf("--missed-heartbeats: must be at least 1, got %d", f.missed)}
+	}
+	return nil
+}
+
+// config makes the transport configuration of a node that joins a cluster
+// at --nats: its key, trusted keys and NATS credentials.
+func (f *netFlags) config(logger *slog.Logger) (transport.Config, error) {
+	cfg := transport.Config{Heartbeat: f.heartbeat, MissedHeartbeats: f.missed, Logger: logger, Token: f.token}
+	if err := f.check(); err != nil {
+		return cfg, err
+	}
+	switch {
+	case f.nats == "":
+		return cfg, usageError{errors.New("--nats: the NATS server's URL is required, e.g. nats://10.0.0.1:4222 (start one with marlon nats)")}
+	case f.key == "":
+		return cfg, usageError{errors.New("--key: this node's key file is required (make one with marlon keys)")}
+	case f.trusted == "":
+		return cfg, usageError{errors.New("--trusted: the cluster's trusted keys file is required (made by marlon keys)")}
+	}
+	cfg.URL = f.nats
+	key, err := transport.LoadKey(f.key)
+	if err != nil {
+		return cfg, usageError{fmt.Errorf("--key: %v", err)}
+	}
+	if f.name != "" && f.name != key.Node {
+		return cfg, usageError{fmt.Errorf("--name: the key in %s is node %q's, not %q", f.key, key.Node, f.name)}
+	}
+	cfg.Name, cfg.Key = key.Node, key
+	if cfg.Trusted, err = transport.LoadTrusted(f.trusted); err != nil {
+		return cfg, usageError{fmt.Errorf("--trusted: %v", err)}
+	}
+	if pub, ok := cfg.Trusted[key.Node]; !ok || !pub.Equal(key.Public()) {
+		return cfg, usageError{fmt.Errorf("--trusted: %s does not trust node %q's key in %s (add it with marlon keys)", f.trusted, key.Node, f.key)}
+	}
+	if cfg.Token == "" {
+		cfg.Token = os.Getenv("MARLON_NATS_TOKEN")
+	}
+	if f.nkey != "" {
+		seed, err := os.ReadFile(f.nkey)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--nkey: %v", err)}
+		}
+		cfg.NKeySeed = strings.TrimSpace(string(seed))
+		if _, err := nkeys.FromSeed([]byte(cfg.NKeySeed)); err != nil {
+			return cfg, usageError{fmt.Errorf("--nkey: %s holds no nkey seed: %v", f.nkey, err)}
+		}
+	}
+	return cfg, nil
+}
+
+// join starts a node of a cluster. A node may start before its NATS
+// server is up: while no server answers, it tries again every second until
+// ctx is done.
+func join(ctx context.Context, cfg transport.Config, log *slog.Logger) (*transport.Node, error) {
+	for {
+		n, err := transport.Start(cfg)
+		if err == nil || !(errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout)) {
+			return n, err
+		}
+		log.Warn("no NATS server answers yet; trying again every second", "nats", cfg.URL, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// newPolicy makes the policy of a run's workers on a node: a classical
+// technique, or a learner restored from the checkpoint the master sent (an
+// untrained one if it sent none).
+func newPolicy(algorithm string, sc loadbalancing.Scenario, seed uint64, ckpt []byte) (learning.Policy, error) {
+	e, err := loadbalancing.New(sc, seed)
+	if err != nil {
+		return nil, err
+	}
+	p, err := learners.New(algorithm, e, seed)
+	if err != nil || ckpt == nil {
+		return p, err
+	}
+	c, err := learning.ReadCheckpoint(bytes.NewReader(ckpt))
+	if err != nil {
+		return nil, err
+	}
+	return p, learning.NewSharedTeam(p).Restore(c, algorithm, learners.Spec(algorithm, e))
+}
+
+// console writes log lines to a terminal above a status line that it keeps
+// at the bottom (the progress of a wait); elsewhere it only writes the logs.
+type console struct {
+	mu     sync.Mutex
+	w      io.Writer
+	tty    bool
+	status string
+}
+
+func newConsole(w io.Writer) *console { return &console{w: w, tty: isTerminal(w)} }
+
+func (c *console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status != "" {
+		fmt.Fprint(c.w, "\r\x1b[K")
+	}
+	n, err := c.w.Write(p)
+	if c.status != "" {
+		fmt.Fprint(c.w, c.status)
+	}
+	return n, err
+}
+
+// setStatus shows s on the status line (nothing when not on a terminal;
+// "" clears it).
+func (c *console) setStatus(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.tty {
+		return
+	}
+	c.status = s
+	fmt.Fprint(c.w, "\r\x1b[K"+s)
+}
+
+func (c *console) logger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(c, &slog.HandlerOptions{Level: level}))
+}
+
+// signalled is a context cancelled by SIGINT or SIGTERM.
+func signalled() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// parse parses a subcommand's flags: 0 and done after --help, 2 and done
+// on a bad flag or a stray argument.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		return 2, true
+	}
+	if fs.NArg() > 0 {
+		return fail(stderr, usageError{fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))}), true
+	}
+	return 0, false
+}
+
+const nodeExamples = `
+Examples:
+  marlon node --nats nats://10.0.0.1:4222 --key n1.key --trusted cluster.keys --workers 2 --speed 3
+  marlon node --nats nats://a:4222,nats://b:4222 --key n2.key --trusted cluster.keys --token SECRET
+` + clusterSteps
+
+func runNode(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("marlon node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nf netFlags
+	nf.register(fs)
+	workers := fs.Int("workers", 1, "workers this node hosts at most at once")
+	speed := fs.Float64("speed", 1, "the speed of this node's workers (units per time unit at unit time 1)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: marlon node --nats URL --key FILE --trusted FILE [flags]\n\nJoins a cluster and hosts the load-balancing workers that masters place on\nit (marlon loadbalancing --live --nats), at most --workers at once, of speed\n--speed. Runs until interrupted (SIGINT, SIGTERM), then says goodbye, so\nthat the others see it leave at once; a node killed outright is declared\ndown after --missed-heartbeats heartbeat intervals of silence.\n\nFlags:")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), nodeExamples)
+	}
+	if code, done := parse(fs, args, stderr); done {
+		return code
+	}
+	switch {
+	case *workers < 1:
+		return fail(stderr, usageError{fmt.Errorf("--workers: must be at least 1, got %d", *workers)})
+	case !(*speed > 0) || *speed > 1e9:
+		return fail(stderr, usageError{fmt.Errorf("--speed: must be a number > 0, got %v", *speed)})
+	}
+	log := newConsole(stderr).logger(slog.LevelInfo)
+	cfg, err := nf.config(log)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	ctx, stop := signalled()
+	defer stop()
+	node, err := join(ctx, cfg, log)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	speeds := make([]float64, *workers)
+	for i := range speeds {
+		speeds[i] = *speed
+	}
+	host := lbnet.Serve(node, lbnet.HostConfig{Speeds: speeds, NewPolicy: newPolicy, Logger: log})
+	log.Info("node up: hosting load-balancing workers", "node", node.Name(), "workers", *workers, "speed", *speed, "nats", nf.nats)
+	<-ctx.Done()
+	stop()
+	host.Stop(2 * time.Second) // the workers leave, handing back their chunks
+	node.Close()
+	log.Info("node down", "node", node.Name())
+	return 0
+}
+
+const natsExamples = `
+Examples:
+  marlon nats                                     clients on port 4222 of every interface
+  marlon nats --token SECRET                      clients must give --token SECRET
+  marlon nats --cluster-port 6222                 a cluster of servers: the first one, and on
+  marlon nats --cluster-port 6222 --routes nats-route://HOST1:6222   the others
+`
+
+func runNATS(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("marlon nats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		host        = fs.String("host", "0.0.0.0", "interface to listen on for clients")
+		port        = fs.Int("port", 4222, "port for clients")
+		name        = fs.String("name", "", "server name in logs and cluster views (default generated)")
+		token       = fs.String("token", "", "token every client must give (default $MARLON_NATS_TOKEN)")
+		nkeyList    = fs.String("nkeys", "", "comma-separated public nkeys of the users allowed to connect (from marlon keys --nkey); not with --token")
+		clusterPort = fs.Int("cluster-port", 0, "port for routes from other servers of a NATS cluster (0: no cluster unless --routes)")
+		clusterName = fs.String("cluster-name", "marlon", "the NATS cluster's name, the same on every server")
+		routes      = fs.String("routes", "", "comma-separated route URLs of other servers (nats-route://HOST:PORT)")
+		logs        = fs.Bool("logs", false, "print the server's own log")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: marlon nats [flags]\n\nRuns a NATS server for nodes on several machines until interrupted (SIGINT,\nSIGTERM). With --cluster-port or --routes it joins other servers in a NATS\ncluster; give every node and master one or more of the servers' URLs.\n\nFlags:")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), natsExamples)
+	}
+	if code, done := parse(fs, args, stderr); done {
+		return code
+	}
+	if *token == "" {
+		*token = os.Getenv("MARLON_NATS_TOKEN")
+	}
+	o := transport.ServerOptions{Name: *name, Host: *host, Port: *port, Token: *token, Logs: *logs}
+	if *nkeyList != "" {
+		for _, k := range strings.Split(*nkeyList, ",") {
+			if !nkeys.IsValidPublicUserKey(strings.TrimSpace(k)) {
+				return fail(stderr, usageError{fmt.Errorf("--nkeys: %q is not a public user nkey (U...)", k)})
+			}
+			o.NKeys = append(o.NKeys, strings.TrimSpace(k))
+		}
+	}
+	switch {
+	case *port < 1 || *port > 65535:
+		return fail(stderr, usageError{fmt.Errorf("--port: must be between 1 and 65535, got %d", *port)})
+	case *clusterPort < 0 || *clusterPort > 65535:
+		return fail(stderr, usageError{fmt.Errorf("--cluster-port: must be between 1 and 65535 (0: none), got %d", *clusterPort)})
+	case *token != "" && len(o.NKeys) > 0:
+		return fail(stderr, usageError{errors.New("--token and --nkeys: give one or the other")})
+	}
+	if *clusterPort != 0 || *routes != "" {
+		o.Cluster = &transport.ClusterOptions{Name: *clusterName, Host: *host, Port: *clusterPort}
+		if *routes != "" {
+			o.Cluster.Routes = strings.Split(*routes, ",")
+		}
+	}
+	srv, err := transport.StartServer(o)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "NATS server %s listening for clients on %s:%d\n", srv.Name(), *host, *port)
+	if o.Cluster != nil {
+		fmt.Fprintf(stdout, "routes on %v, to %v\n", srv.ClusterAddr(), o.Cluster.Routes)
+	}
+	if *token == "" && len(o.NKeys) == 0 {
+		fmt.Fprintln(stderr, "marlon: warning: no --token or --nkeys: anyone who can reach the port can connect (node messages are still authenticated by the nodes' keys)")
+	}
+	ctx, stop := signalled()
+	<-ctx.Done()
+	stop()
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	return 0
+}
+
+const keysExamples = `
+Examples:
+  marlon keys --name n1 --key n1.key --trusted cluster.keys
+  marlon keys --nkey n1.nkey         then: marlon nats --nkeys U...  and  marlon node --nkey n1.nkey ...
+` + clusterSteps
+
+func runKeys(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("marlon keys", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		name    = fs.String("name", "", "the node's name: 1 to 64 letters, digits, '-' or '_'")
+		keyFile = fs.String("key", "", "`file` to write the node's new private key to (readable by you only)")
+		trusted = fs.String("trusted", "", "the cluster's trusted keys `file`: the node's public key is added (the file is made if missing)")
+		nkey    = fs.String("nkey", "", "`file` to write a new NATS user nkey seed to; its public key is printed")
+		force   = fs.Bool("force", false, "replace existing key files")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: marlon keys --name NODE --key FILE --trusted FILE\n       marlon keys --nkey FILE\n\nMakes a node's Ed25519 key pair, which signs what it sends, and adds its\npublic key to the cluster's trusted keys: every node and master loads the\nsame trusted-keys file, and refuses messages from nodes it does not list.\nCopy that file to every machine; keep each key file on its own node.\nWith --nkey, makes a NATS user nkey for NATS-level authentication.\n\nFlags:")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), keysExamples)
+	}
+	if code, done := parse(fs, args, stderr); done {
+		return code
+	}
+	node := *name != "" || *keyFile != "" || *trusted != ""
+	switch {
+	case !node && *nkey == "":
+		return fail(stderr, usageError{errors.New("--name, --key and --trusted (a node's key), or --nkey (a NATS user's): give one or both")})
+	case node && (*name == "" || *keyFile == "" || *trusted == ""):
+		return fail(stderr, usageError{errors.New("--name, --key and --trusted: a node's key needs all three")})
+	}
+	for _, f := range []struct{ flag, path string }{{"key", *keyFile}, {"nkey", *nkey}} {
+		if _, err := os.Stat(f.path); f.path != "" && err == nil && !*force {
+			return fail(stderr, usageError{fmt.Errorf("--%s: %s exists (--force replaces it)", f.flag, f.path)})
+		}
+	}
+	if node {
+		k, err := transport.GenerateKey(*name)
+		if err != nil {
+			return fail(stderr, usageError{fmt.Errorf("--name: %v", err)})
+		}
+		t := transport.Trusted{}
+		if _, err := os.Stat(*trusted); err == nil {
+			if t, err = transport.LoadTrusted(*trusted); err != nil {
+				return fail(stderr, usageError{fmt.Errorf("--trusted: %v", err)})
+			}
+		}
+		_, replaced := t[*name]
+		t.Add(k)
+		if err := transport.SaveKey(*keyFile, k); err != nil {
+			return fail(stderr, err)
+		}
+		if err := transport.SaveTrusted(*trusted, t); err != nil {
+			return fail(stderr, err)
+		}
+		verb := "added to"
+		if replaced {
+			verb = "replaced in"
+		}
+		fmt.Fprintf(stdout, "Node %s: key in %s; public key %s %s (%d node(s)).\n", *name, *keyFile, verb, *trusted, len(t))
+	}
+	if *nkey != "" {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			return fail(stderr, err)
+		}
+		seed, _ := kp.Seed()
+		pub, _ := kp.PublicKey()
+		if err := os.WriteFile(*nkey, append(seed, '\n'), 0o600); err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "NATS user nkey seed in %s; public key (for marlon nats --nkeys):\n%s\n", *nkey, pub)
+	}
+	return 0
+}

@@ -1,0 +1,328 @@
+//go:build unix
+
+package main
+
+// Process-level tests: the marlon binary, built once, runs a NATS server,
+// three nodes and a live load-balancing master as separate processes on
+// loopback; one test kills a node mid-job, the other restarts the NATS
+// server mid-job. Their timings are generous: a node is declared down after
+// 2s of silence, the job lasts several seconds, and every wait allows a
+// minute.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	pkgDir    string // where go build runs: other tests change directory
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	pkgDir, _ = os.Getwd()
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// binary builds the marlon command once (without -race: the processes run
+// at full speed whatever the test binary's build) and returns its path.
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and runs processes; not with -short")
+	}
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the binary with")
+	}
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "marlon-bin-"); buildErr != nil {
+			return
+		}
+		cmd := exec.Command(goCmd, "build", "-o", filepath.Join(binDir, "marlon"), ".")
+		cmd.Dir = pkgDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "marlon")
+}
+
+// buffer is an io.Writer safe for a process's output and a test's reads.
+type buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// proc is a marlon process.
+type proc struct {
+	name     string
+	cmd      *exec.Cmd
+	out, err buffer
+	done     chan struct{}
+	killed   bool
+}
+
+// cluster is the processes of one test, in a directory of their own.
+type cluster struct {
+	t     *testing.T
+	bin   string
+	dir   string
+	procs []*proc
+}
+
+func newCluster(t *testing.T) *cluster {
+	c := &cluster{t: t, bin: binary(t), dir: t.TempDir()}
+	t.Cleanup(func() {
+		for _, p := range c.procs {
+			p.kill()
+			if t.Failed() {
+				t.Logf("--- %s %v\nstdout:\n%s\nstderr:\n%s", p.name, p.cmd.Args[1:], p.out.String(), p.err.String())
+			}
+		}
+	})
+	return c
+}
+
+func (c *cluster) start(name string, args ...string) *proc {
+	c.t.Helper()
+	p := &proc{name: name, cmd: exec.Command(c.bin, args...), done: make(chan struct{})}
+	p.cmd.Dir, p.cmd.Stdout, p.cmd.Stderr = c.dir, &p.out, &p.err
+	if err := p.cmd.Start(); err != nil {
+		c.t.Fatalf("starting %s: %v", name, err)
+	}
+	go func() {
+		p.cmd.Wait()
+		close(p.done)
+	}()
+	c.procs = append(c.procs, p)
+	return p
+}
+
+// run runs marlon to completion and fails the test unless it succeeds.
+func (c *cluster) run(args ...string) string {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Dir = c.dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("marlon %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (p *proc) kill() {
+	p.killed = true
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// waitFor waits until p has written s to stdout or stderr, and fails if any
+// process of the cluster ends meanwhile.
+func (c *cluster) waitFor(p *proc, s string) {
+	c.t.Helper()
+	deadline := time.After(time.Minute)
+	for !strings.Contains(p.out.String(), s) && !strings.Contains(p.err.String(), s) {
+		for _, q := range c.procs {
+			select {
+			case <-q.done:
+				if !q.killed {
+					c.t.Fatalf("%s exited (%v) while waiting for %s to write %q", q.name, q.cmd.ProcessState, p.name, s)
+				}
+			default:
+			}
+		}
+		select {
+		case <-deadline:
+			c.t.Fatalf("%s did not write %q within a minute", p.name, s)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// exit waits for the process to end and returns its exit code.
+func (p *proc) exit(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("%s did not end within %v", p.name, within)
+		return -1
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// liveJob is a cluster of a NATS server, three nodes (n1, n2, n3 with two
+// workers of speeds 2, 3 and 4) and a master running fac2 on a job of about
+// 250 time units of 20ms, once every worker is placed.
+type liveJob struct {
+	*cluster
+	port   int
+	nats   *proc
+	nodes  map[string]*proc
+	master *proc
+}
+
+const (
+	token     = "s3cret"
+	heartbeat = "200ms"
+	missed    = "10" // a node is declared down after 2s of silence
+)
+
+func startLiveJob(t *testing.T) *liveJob {
+	j := &liveJob{cluster: newCluster(t), port: freePort(t), nodes: map[string]*proc{}}
+	for _, name := range []string{"master", "n1", "n2", "n3"} {
+		j.run("keys", "--name", name, "--key", name+".key", "--trusted", "cluster.keys")
+	}
+	j.startNATS()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", j.port)
+	for i, name := range []string{"n1", "n2", "n3"} {
+		j.nodes[name] = j.start(name, "node", "--nats", url, "--token", token, "--key", name+".key", "--trusted", "cluster.keys",
+			"--workers", "2", "--speed", fmt.Sprint(i+2), "--heartbeat", heartbeat, "--missed-heartbeats", missed)
+	}
+	j.master = j.start("master", "loadbalancing", "--live", "--nats", url, "--token", token, "--key", "master.key", "--trusted", "cluster.keys",
+		"--nodes", "3", "--algorithm", "fac2", "--job", "4500", "--time-scale", "20ms", "--heartbeat", heartbeat, "--missed-heartbeats", missed,
+		"--timeout", "2m", "--json")
+	j.waitFor(j.master, "episode started")
+	return j
+}
+
+func (j *liveJob) startNATS() {
+	j.nats = j.start("nats", "nats", "--host", "127.0.0.1", "--port", fmt.Sprint(j.port), "--token", token)
+	j.waitFor(j.nats, "listening")
+}
+
+// result waits for the master's JSON report and checks what every live run
+// must show: the job complete, every unit done exactly once by the Master's
+// ledger (its bitset counts duplicates), and every worker that reported
+// (those on a killed node never do) reporting the ledger's units for it.
+func (j *liveJob) result() liveResult {
+	t := j.t
+	t.Helper()
+	if code := j.master.exit(t, 2*time.Minute); code != 0 {
+		t.Fatalf("master exited %d", code)
+	}
+	var r liveResult
+	if err := json.Unmarshal([]byte(j.master.out.String()), &r); err != nil {
+		t.Fatalf("master's report: %v", err)
+	}
+	total := 0
+	for _, u := range r.Live.LedgerUnits {
+		total += u
+	}
+	if r.UnitsDone != 4500 || r.Job != 4500 || r.Live.Duplicates != 0 || total != 4500 {
+		t.Fatalf("ledger: %d of %d units done, %d twice; per worker %v", r.UnitsDone, r.Job, r.Live.Duplicates, r.Live.LedgerUnits)
+	}
+	for _, w := range r.Workers {
+		if w.Units != r.Live.LedgerUnits[fmt.Sprint(w.ID)] {
+			t.Errorf("worker %d reports %d units, the ledger %d", w.ID, w.Units, r.Live.LedgerUnits[fmt.Sprint(w.ID)])
+		}
+	}
+	if len(r.Live.Placed) != 6 || r.Ratio < 1 {
+		t.Fatalf("placed %+v, ratio %v", r.Live.Placed, r.Ratio)
+	}
+	return r
+}
+
+type liveResult struct {
+	Job       int     `json:"job"`
+	UnitsDone int     `json:"units_done"`
+	Ratio     float64 `json:"ratio"`
+	Workers   []struct {
+		ID    int `json:"id"`
+		Units int `json:"units"`
+	} `json:"workers"`
+	Live struct {
+		LedgerUnits map[string]int `json:"ledger_units"`
+		Duplicates  int            `json:"duplicate_units"`
+		Returned    int            `json:"units_returned"`
+		NodesLeft   []string       `json:"nodes_left"`
+		LostWorkers []int          `json:"lost_workers"`
+		Placed      []struct {
+			ID   int    `json:"id"`
+			Node string `json:"node"`
+			Lost bool   `json:"lost"`
+		} `json:"placed"`
+		AgentsLeft int `json:"agents_left"`
+	} `json:"live"`
+}
+
+func TestKilledNodeLeavesAndTheJobCompletes(t *testing.T) {
+	j := startLiveJob(t)
+	time.Sleep(time.Second)
+	j.nodes["n2"].kill()
+	r := j.result()
+	if len(r.Live.NodesLeft) != 1 || r.Live.NodesLeft[0] != "n2" {
+		t.Fatalf("nodes left %v, want n2", r.Live.NodesLeft)
+	}
+	lost := map[int]bool{}
+	for _, id := range r.Live.LostWorkers {
+		lost[id] = true
+	}
+	for _, p := range r.Live.Placed {
+		if p.Lost != (p.Node == "n2") || lost[p.ID] != p.Lost {
+			t.Errorf("placed %+v; lost %v", p, r.Live.LostWorkers)
+		}
+	}
+	// n2's two workers never reported; the roster saw them leave.
+	if len(r.Live.LostWorkers) != 2 || len(r.Workers) != 4 || r.Live.AgentsLeft < 2 {
+		t.Fatalf("lost %v, %d reports, %d agents left", r.Live.LostWorkers, len(r.Workers), r.Live.AgentsLeft)
+	}
+	if !strings.Contains(j.master.err.String(), `msg="node left" node=master peer=n2`) {
+		t.Fatalf("the master did not log n2 leaving")
+	}
+}
+
+func TestNATSServerRestartMidJob(t *testing.T) {
+	j := startLiveJob(t)
+	time.Sleep(time.Second)
+	j.nats.kill()
+	time.Sleep(500 * time.Millisecond)
+	j.startNATS()
+	j.result()
+	for _, p := range append([]*proc{j.master}, j.nodes["n1"], j.nodes["n2"], j.nodes["n3"]) {
+		if !strings.Contains(p.err.String(), "reconnected to NATS") {
+			t.Errorf("%s did not reconnect: the restart was not mid-job", p.name)
+		}
+	}
+}

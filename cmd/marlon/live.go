@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/marlon-go/marlon/examples/loadbalancing"
+	"github.com/marlon-go/marlon/examples/loadbalancing/lbnet"
+	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
+	"github.com/marlon-go/marlon/learning"
+	"github.com/marlon-go/marlon/transport"
+)
+
+// liveRun is what marlon loadbalancing --live runs.
+type liveRun struct {
+	sc        loadbalancing.Scenario
+	algorithm string
+	seed      uint64
+	opts      learners.Options
+	loadPath  string
+	logFile   string
+	save      string
+	jsonOut   bool
+	net       netFlags
+	nodes     int
+	timeScale time.Duration
+	timeout   time.Duration
+}
+
+// liveInfo is what a live run adds to the report: where the workers ran,
+// what happened to the nodes, and the Master's ledger to check the workers'
+// reports against.
+type liveInfo struct {
+	TimeScale     string                       `json:"time_scale"`
+	WallSeconds   float64                      `json:"wall_seconds"`
+	EpisodeSeed   uint64                       `json:"episode_seed"`
+	Nodes         []lbnet.NodeInfo             `json:"nodes"`
+	NodeEvents    []lbnet.NodeEvent            `json:"node_events"`
+	NodesLeft     []string                     `json:"nodes_left"`
+	Placed        []loadbalancing.PlacedWorker `json:"placed"`
+	LostWorkers   []int                        `json:"lost_workers"`
+	LedgerUnits   map[int]int                  `json:"ledger_units"`
+	UnitsReported int                          `json:"units_reported"`
+	Duplicates    int                          `json:"duplicate_units"`
+	Returned      int                          `json:"units_returned"`
+	AgentsJoined  int                          `json:"agents_joined"`
+	AgentsLeft    int                          `json:"agents_left"`
+}
+
+func runLive(r liveRun, stdout, stderr io.Writer) int {
+	con := newConsole(stderr)
+	log := con.logger(slog.LevelInfo)
+	ctx, stop := signalled()
+	defer stop()
+	var node *transport.Node
+	if r.net.nats == "" {
+		e, err := loadbalancing.New(r.sc, r.seed)
+		if err != nil {
+			return fail(stderr, usageError{err})
+		}
+		// One process: the nodes' own comings and goings are not news.
+		cfg := transport.Config{Scale: r.timeScale, Heartbeat: r.net.heartbeat, MissedHeartbeats: r.net.missed, Logger: con.logger(slog.LevelWarn)}
+		local, err := lbnet.StartLocal(cfg, lbnet.HostConfig{Speeds: e.Speeds(), NewPolicy: newPolicy, Logger: con.logger(slog.LevelWarn)})
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer local.Close()
+		node = local.Master
+	} else {
+		cfg, err := r.net.config(log)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		cfg.Scale = r.timeScale
+		if node, err = join(ctx, cfg, log); err != nil {
+			return fail(stderr, err)
+		}
+		defer node.Close()
+	}
+
+	var trained *learners.Outcome
+	var logPath string
+	prepare := func(e *loadbalancing.Environment) ([]byte, error) {
+		if !learners.IsLearner(r.algorithm) {
+			return nil, nil
+		}
+		c := r.opts.Load
+		if r.opts.Training.Episodes > 0 {
+			tr := r.opts.Training
+			prog := newProgress(stderr, "training "+r.algorithm, tr.Episodes+tr.EvalEpisodes*(tr.Episodes/max(tr.EvalEvery, 1)+2), !r.jsonOut)
+			o := r.opts
+			o.OnEpisode = func(learning.Record) { prog.step("") }
+			out, path, err := runLogged(e, r.algorithm, o, r.logFile, false)
+			prog.finish()
+			if err != nil {
+				return nil, err
+			}
+			trained, logPath = &out, path
+			if c, err = out.Checkpoint(e); err != nil {
+				return nil, err
+			}
+		}
+		if c == nil {
+			return nil, nil // an untrained learner, as in the simulator
+		}
+		var b bytes.Buffer
+		if err := c.Write(&b); err != nil {
+			return nil, err
+		}
+		if _, err := newPolicy(r.algorithm, e.Scenario(), r.seed, b.Bytes()); err != nil {
+			return nil, fmt.Errorf("--load: %w", err)
+		}
+		if r.save != "" {
+			if err := c.Save(r.save); err != nil {
+				return nil, fmt.Errorf("--save: %w", err)
+			}
+		}
+		return b.Bytes(), nil
+	}
+	out, err := lbnet.Run(ctx, node, lbnet.Config{
+		Scenario: r.sc, FromNodes: r.net.nats != "", Nodes: r.nodes, Algorithm: r.algorithm,
+		Seed: r.seed, EpisodeSeed: learning.EvalSeed(r.seed, 0), Prepare: prepare, Timeout: r.timeout, Logger: log,
+		OnWait: func(ready, want int) {
+			con.setStatus(fmt.Sprintf("waiting for hosting nodes (marlon node): %d of %d ready", ready, want))
+		},
+	})
+	con.setStatus("")
+	if err != nil {
+		var fe *loadbalancing.FieldError
+		if errors.As(err, &fe) {
+			slots := 0
+			for _, n := range out.Nodes {
+				slots += len(n.Speeds)
+			}
+			return fail(stderr, usageError{fmt.Errorf("%w (the nodes provide %d workers)", err, slots)})
+		}
+		return fail(stderr, err)
+	}
+	rep := newLiveReport(out, r, learning.EvalSeed(r.seed, 0))
+	if trained != nil {
+		rep.Training = &training{Episodes: len(trained.Curve.Train), SelectedAfter: trained.Curve.Selected, Seconds: trained.TrainTime.Seconds(), Shared: true, CurveLog: logPath, Checkpoint: r.save}
+	} else if r.opts.Load != nil {
+		rep.Training = &training{Shared: true, Loaded: r.loadPath, Checkpoint: r.save}
+	}
+	if r.jsonOut {
+		writeJSON(stdout, rep)
+	} else {
+		printLive(stdout, rep)
+	}
+	if msg := disagreement(out.Result); msg != "" {
+		return fail(stderr, fmt.Errorf("live run: %s", msg))
+	}
+	return 0
+}
+
+// disagreement says what is wrong with a live run's accounts: every unit
+// must be done exactly once by the Master's ledger, and every worker that
+// reported must report the ledger's units for it; "" if nothing.
+func disagreement(res loadbalancing.Result) string {
+	if res.UnitsDone != res.Job || res.Duplicates != 0 {
+		return fmt.Sprintf("the ledger counts %d of %d units done, %d twice", res.UnitsDone, res.Job, res.Duplicates)
+	}
+	var bad []string
+	for _, w := range res.Workers {
+		if w.Units != res.LedgerUnits[w.ID] {
+			bad = append(bad, fmt.Sprintf("worker %d reports %d units, the ledger %d", w.ID, w.Units, res.LedgerUnits[w.ID]))
+		}
+	}
+	return strings.Join(bad, "; ")
+}
+
+func newLiveReport(out lbnet.Outcome, r liveRun, episodeSeed uint64) report {
+	res := out.Result
+	rep := report{
+		Algorithm: r.algorithm, Seed: r.seed, Episodes: 1, Job: res.Job, UnitsDone: res.UnitsDone,
+		Makespan: res.Makespan, LowerBound: res.LowerBound, Ratio: res.Ratio, IdleTime: res.IdleTime,
+		Requests: float64(res.Requests), Chunks: float64(res.Chunks), Imbalance: res.Imbalance, Workers: res.Workers,
+	}
+	l := &liveInfo{
+		TimeScale: r.timeScale.String(), WallSeconds: out.Wall.Seconds(), EpisodeSeed: episodeSeed,
+		Nodes: out.Nodes, NodeEvents: out.Events, NodesLeft: []string{}, Placed: res.Placed, LostWorkers: []int{},
+		LedgerUnits: res.LedgerUnits, UnitsReported: res.UnitsReported, Duplicates: res.Duplicates, Returned: res.Returned,
+		AgentsJoined: out.AgentsJoined, AgentsLeft: out.AgentsLeft,
+	}
+	for _, e := range out.Events {
+		if e.Event == "left" && !contains(l.NodesLeft, e.Node) {
+			l.NodesLeft = append(l.NodesLeft, e.Node)
+		}
+	}
+	for _, p := range res.Placed {
+		if p.Node != "" {
+			rep.Speeds = append(rep.Speeds, p.Speed)
+		}
+		if p.Lost {
+			l.LostWorkers = append(l.LostWorkers, p.ID)
+		}
+	}
+	rep.Live = l
+	return rep
+}
+
+func printLive(w io.Writer, r report) {
+	l := r.Live
+	fmt.Fprintf(w, "Live load balancing over NATS: %d worker(s) on %d node(s), job %d units, time unit %s, seed %d (episode %d).\n",
+		len(r.Speeds), len(l.Nodes), r.Job, l.TimeScale, r.Seed, l.EpisodeSeed)
+	for _, n := range l.Nodes {
+		fmt.Fprintf(w, "  node %s: speeds %s\n", n.Name, joinFloats(n.Speeds))
+	}
+	fmt.Fprintln(w)
+	printReport(w, r)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, p := range l.Placed {
+		switch {
+		case p.Error != "":
+			fmt.Fprintf(tw, "worker %d\tnot placed\t%s\n", p.ID, p.Error)
+		case p.Lost:
+			fmt.Fprintf(tw, "worker %d\ton %s\tlost at %.1f (%s): its chunk went back to the pool\n", p.ID, p.Node, p.Gone, p.Reason)
+		case p.Reason != "":
+			fmt.Fprintf(tw, "worker %d\ton %s\tgone at %.1f (%s)\n", p.ID, p.Node, p.Gone, p.Reason)
+		case p.Joined > 0:
+			fmt.Fprintf(tw, "worker %d\ton %s\tjoined at %.1f\n", p.ID, p.Node, p.Joined)
+		}
+	}
+	tw.Flush()
+	for _, e := range l.NodeEvents {
+		switch {
+		case e.At < 0:
+		case e.Reason != "":
+			fmt.Fprintf(w, "Node %s %s at %.1f (%s).\n", e.Node, e.Event, e.At, e.Reason)
+		default:
+			fmt.Fprintf(w, "Node %s %s at %.1f.\n", e.Node, e.Event, e.At)
+		}
+	}
+	fmt.Fprintf(w, "Ledger: %d of %d units done once each (%d handed back and done again); the %d workers' reports add up to %d.\n",
+		r.UnitsDone, r.Job, l.Returned, len(r.Workers), l.UnitsReported)
+	fmt.Fprintf(w, "%.1fs of real time.\n", l.WallSeconds)
+}
