@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,12 +36,39 @@ type liveReport struct {
 	Live     struct {
 		Nodes       []lbnet.NodeInfo `json:"nodes"`
 		LedgerUnits map[string]int   `json:"ledger_units"`
+		Duplicates  int              `json:"duplicate_units"`
+		NodesLeft   []string         `json:"nodes_left"`
+		LostWorkers []int            `json:"lost_workers"`
+		AgentsLeft  int              `json:"agents_left"`
 		Placed      []struct {
 			ID     int    `json:"id"`
 			Node   string `json:"node"`
 			Reason string `json:"reason"`
+			Lost   bool   `json:"lost"`
 		} `json:"placed"`
 	} `json:"live"`
+}
+
+// checkLedger asserts what every live run must show: the job complete,
+// every unit done exactly once by the Master's ledger (its bitset counts
+// duplicates), the ledger's units by worker adding up to the job, and every
+// worker that reported (those on a killed node never do) reporting the
+// ledger's units for it.
+func checkLedger(t *testing.T, r liveReport) {
+	t.Helper()
+	total := 0
+	for _, u := range r.Live.LedgerUnits {
+		total += u
+	}
+	if r.UnitsDone != r.Job || r.Live.Duplicates != 0 || total != r.Job || len(r.Workers) == 0 || r.Ratio < 1 {
+		t.Fatalf("ledger: %d of %d units done, %d twice, per worker %v; %d reports, ratio %v",
+			r.UnitsDone, r.Job, r.Live.Duplicates, r.Live.LedgerUnits, len(r.Workers), r.Ratio)
+	}
+	for _, w := range r.Workers {
+		if u := r.Live.LedgerUnits[strconv.Itoa(w.ID)]; u != w.Units {
+			t.Fatalf("worker %d reports %d units, the ledger %d", w.ID, w.Units, u)
+		}
+	}
 }
 
 func liveJSON(t *testing.T, args ...string) liveReport {
@@ -53,18 +81,9 @@ func liveJSON(t *testing.T, args ...string) liveReport {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%v: %v\n%s", args, err, out)
 	}
-	if r.UnitsDone != r.Job || len(r.Workers) == 0 || r.Ratio < 1 {
-		t.Fatalf("%v: %d of %d units, %d reports, ratio %v", args, r.UnitsDone, r.Job, len(r.Workers), r.Ratio)
-	}
-	for _, w := range r.Workers {
-		if u := r.Live.LedgerUnits[strings.TrimSpace(jsonInt(w.ID))]; u != w.Units {
-			t.Fatalf("%v: worker %d reports %d units, the ledger %d", args, w.ID, w.Units, u)
-		}
-	}
+	checkLedger(t, r)
 	return r
 }
-
-func jsonInt(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func TestLiveInOneProcess(t *testing.T) {
 	r := liveJSON(t, "--algorithm", "gss", "--job", "2000", "--time-scale", "1ms", "--join", "1@10:2", "--leave", "3@20")

@@ -168,14 +168,7 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	start := time.Now()
 	place := func(ctx actors.Context, spec lb.WorkerSpec, placed func(actors.Context, actors.Addr, error)) {
 		ctx.Request(pl, placeRequest{Spec: spec, At: ctx.Now()}, units(placeTimeout), func(ctx actors.Context, reply any, err error) {
-			a, ok := reply.(answer)
-			switch {
-			case err != nil:
-			case !ok:
-				err = fmt.Errorf("lbnet: unexpected reply %T to a placement", reply)
-			case a.Err != "":
-				err = errors.New(a.Err)
-			}
+			a, err := replied(reply, err)
 			placed(ctx, a.Worker, err)
 		})
 	}
@@ -215,6 +208,20 @@ func wait(ctx context.Context, rt *actors.Live, ep *lb.Episode, timeout time.Dur
 		}
 	}
 	return nil
+}
+
+// replied is the answer in reply to a request for a begin or a placement,
+// or what went wrong: the request's error, or the answer's.
+func replied(reply any, err error) (answer, error) {
+	a, ok := reply.(answer)
+	switch {
+	case err != nil:
+	case !ok:
+		err = fmt.Errorf("unexpected reply %T", reply)
+	case a.Err != "":
+		err = errors.New(a.Err)
+	}
+	return a, err
 }
 
 // ask sends the placer a message carrying a reply channel and waits for the
@@ -339,13 +346,12 @@ type placer struct {
 }
 
 type hostRef struct {
-	member    transport.Member
-	addr      actors.Addr
-	free      []float64 // less the slots being placed in
-	ready     bool      // free is known
-	counted   bool      // in the snapshot: its slots are the scenario's workers
-	beginning bool
-	begun     bool
+	member  transport.Member
+	addr    actors.Addr
+	free    []float64 // less the slots being placed in
+	ready   bool      // free is known
+	counted bool      // in the snapshot: its slots are the scenario's workers
+	begun   bool
 }
 
 func (p *placer) Receive(ctx actors.Context, msg any) {
@@ -448,21 +454,12 @@ func (p *placer) left(m transport.NodeLeft) {
 }
 
 func (p *placer) beginHost(ctx actors.Context, r *hostRef) {
-	r.beginning = true
 	ctx.Request(r.addr, *p.begin, p.timeout, func(ctx actors.Context, reply any, err error) {
-		r.beginning = false
 		if !p.current(r) {
 			p.checkBegun()
 			return
 		}
-		a, ok := reply.(answer)
-		switch {
-		case err != nil:
-		case !ok:
-			err = fmt.Errorf("unexpected reply %T", reply)
-		case a.Err != "":
-			err = errors.New(a.Err)
-		}
+		_, err = replied(reply, err)
 		if err != nil {
 			err = fmt.Errorf("lbnet: node %s cannot make the %s policy: %w", r.member.Name, p.begin.Algorithm, err)
 			delete(p.hosts, r.member.Name)
@@ -523,14 +520,7 @@ func (p *placer) place(ctx actors.Context, m placeRequest) {
 		return
 	}
 	ctx.Request(r.addr, placeWorker(m), p.timeout, func(ctx actors.Context, reply any, err error) {
-		a, ok := reply.(answer)
-		switch {
-		case err != nil:
-		case !ok:
-			err = fmt.Errorf("unexpected reply %T", reply)
-		case a.Err != "":
-			err = errors.New(a.Err)
-		}
+		a, err := replied(reply, err)
 		if err != nil {
 			if p.current(r) {
 				r.free = append(r.free, m.Spec.Speed)
