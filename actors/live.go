@@ -39,6 +39,7 @@ type Live struct {
 	scale time.Duration
 	start time.Time
 	seed  uint64
+	first uint64 // LiveOptions.FirstID
 
 	cells  sync.Map // uint64 -> *liveCell
 	nextID atomic.Uint64
@@ -66,6 +67,13 @@ type LiveOptions struct {
 	Seed uint64
 	// Remote carries envelopes to other nodes; nil means there are none.
 	Remote Remote
+	// FirstID is the ID before the first actor's: actors are numbered
+	// FirstID+1, FirstID+2... A node that can restart under the same name
+	// sets it to something its next incarnation will not reuse (the
+	// transport uses the boot time), so that an address of an actor of the
+	// previous incarnation does not name an actor of this one: a message
+	// to it finds no actor, instead of a stranger.
+	FirstID uint64
 }
 
 // NewLive returns a running live runtime.
@@ -76,7 +84,9 @@ func NewLive(o LiveOptions) *Live {
 	if o.Scale <= 0 {
 		o.Scale = time.Millisecond
 	}
-	return &Live{node: o.Node, scale: o.Scale, seed: o.Seed, start: time.Now(), remote: o.Remote, rwatch: map[Addr]map[Addr]struct{}{}}
+	rt := &Live{node: o.Node, scale: o.Scale, seed: o.Seed, first: o.FirstID, start: time.Now(), remote: o.Remote, rwatch: map[Addr]map[Addr]struct{}{}}
+	rt.nextID.Store(o.FirstID)
+	return rt
 }
 
 // Node is the name of this runtime's node.
@@ -475,7 +485,7 @@ func (x *liveContext) ReplyTo() ReplyTo { return x.replyTo }
 
 func (x *liveContext) Rand() *rand.Rand {
 	if x.c.rng == nil {
-		x.c.rng = rand.New(rand.NewPCG(x.c.rt.seed, x.c.addr.ID))
+		x.c.rng = rand.New(rand.NewPCG(x.c.rt.seed, x.c.addr.ID-x.c.rt.first)) // the same sources whatever FirstID
 	}
 	return x.c.rng
 }

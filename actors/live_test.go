@@ -131,3 +131,23 @@ func TestLiveRemoteWatcherSeesStop(t *testing.T) {
 		t.Fatalf("remote watch table still holds %d entries after Down", left)
 	}
 }
+
+// FirstID moves the actors' numbers, not their random sources.
+func TestLiveFirstID(t *testing.T) {
+	draw := func(first uint64) (Addr, uint64) {
+		rt := NewLive(LiveOptions{Seed: 9, FirstID: first})
+		defer rt.Close()
+		c := make(chan uint64, 1)
+		a := rt.Spawn(ActorFunc(func(ctx Context, msg any) {
+			if _, ok := msg.(Started); ok {
+				c <- ctx.Rand().Uint64()
+			}
+		}))
+		return a, <-c
+	}
+	a0, r0 := draw(0)
+	a1, r1 := draw(1 << 40)
+	if a0.ID != 1 || a1.ID != 1<<40+1 || r0 != r1 {
+		t.Fatalf("first actor %v draws %d; from 1<<40: %v draws %d", a0, r0, a1, r1)
+	}
+}

@@ -101,6 +101,13 @@ type Config struct {
 	Seed  uint64
 	// Logger receives the node's log; default slog.Default().
 	Logger *slog.Logger
+	// Setup, if set, is called by Start once the node's runtime runs and
+	// before anyone can see the node (it has not subscribed yet, so it
+	// neither announces itself nor answers others' heartbeats): register
+	// here the kinds others may spawn (RegisterKind), and start the actors
+	// they may ask for, as soon as they see the node join. A kind
+	// registered after Start returns can be asked for before it is.
+	Setup func(*Node)
 }
 
 // Errors wrapped by Deliver's errors (which also wrap
@@ -249,8 +256,13 @@ func Start(cfg Config) (*Node, error) {
 	n.maxRecord = int(nc.MaxPayload()) - maxHeaderLen - macTrailer
 	n.batchBytes = min(n.maxRecord, 256<<10)
 
-	n.live = actors.NewLive(actors.LiveOptions{Node: n.name, Scale: cfg.Scale, Seed: cfg.Seed, Remote: n})
+	// Actors are numbered from the boot time, so that an address of an
+	// actor of a previous incarnation of this node names none of this one.
+	n.live = actors.NewLive(actors.LiveOptions{Node: n.name, Scale: cfg.Scale, Seed: cfg.Seed, Remote: n, FirstID: n.epoch})
 	n.spawner = n.live.Spawn(&spawner{n: n})
+	if cfg.Setup != nil {
+		cfg.Setup(n)
+	}
 
 	for _, s := range []struct {
 		subject string

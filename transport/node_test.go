@@ -209,6 +209,50 @@ func TestGoodbye(t *testing.T) {
 	}
 }
 
+// An address of an actor of a node's previous incarnation names no actor
+// of the next one, although the new runtime numbers its actors afresh: a
+// request to it fails with ErrNoActor instead of reaching a stranger.
+func TestAddressOfAPreviousIncarnationNamesNoActor(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	a := c.start(t, "a", "")
+	b := c.start(t, "b", a.Server().ClientURL())
+	waitMembers(t, 2, a, b)
+	old := b.Runtime().Spawn(&deferredServer{})
+	b.Close()
+	b2 := c.start(t, "b", a.Server().ClientURL())
+	eventually(t, 10*time.Second, "b's new incarnation", func() bool {
+		for _, m := range a.Members() {
+			if m.Name == "b" && m.Epoch == b2.Epoch() {
+				return true
+			}
+		}
+		return false
+	})
+	// Spawn as many actors as b had: with IDs from 1, one would be old's.
+	var fresh []actors.Addr
+	for len(fresh) == 0 || fresh[len(fresh)-1].ID < old.ID && len(fresh) < 10 {
+		fresh = append(fresh, b2.Runtime().Spawn(&deferredServer{}))
+	}
+	for _, f := range fresh {
+		if f == old {
+			t.Fatalf("b's new incarnation reuses the address %v", old)
+		}
+	}
+	ev := newEvents()
+	a.Runtime().Spawn(actors.ActorFunc(func(ctx actors.Context, msg any) {
+		if _, ok := msg.(actors.Started); ok {
+			ctx.Request(old, ping{N: 1}, 1e4, func(ctx actors.Context, reply any, err error) {
+				ev.add("old address: %v %v", reply, errors.Is(err, actors.ErrNoActor))
+			})
+			ctx.Request(fresh[0], ping{N: 1}, 1e4, func(ctx actors.Context, reply any, err error) {
+				ev.add("new address: %v %v", reply, err)
+			})
+		}
+	}))
+	ev.waitEq(t, 10*time.Second, "old address: <nil> true")
+	ev.waitEq(t, 10*time.Second, "new address: {2 } <nil>")
+}
+
 // An ack armed for a peer that went down before it was sent must not stay
 // armed: the peer's next incarnation would then be acknowledged only every
 // 16 frames, and retransmit its frames meanwhile.
@@ -227,6 +271,31 @@ func TestAckArmedForADownPeerIsDisarmed(t *testing.T) {
 	if p.ackArmed {
 		t.Fatal("the ack timer of a down peer stays armed")
 	}
+}
+
+// A kind registered in Config.Setup is there when others first see the
+// node: a member watcher that asks for one as soon as the node joins gets
+// it, however long Setup takes.
+func TestKindsRegisteredInSetupAreThereWhenTheNodeJoins(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	a := c.start(t, "a", "")
+	ev := newEvents()
+	w := a.Runtime().Spawn(actors.ActorFunc(func(ctx actors.Context, msg any) {
+		if m, ok := msg.(NodeJoined); ok && m.Member.Name == "b" {
+			ctx.Request(m.Member.Spawner, SpawnRequest{Kind: "doubler"}, 1e4, func(ctx actors.Context, reply any, err error) {
+				_, err = SpawnResult(reply, err)
+				ev.add("spawn: %v", err)
+			})
+		}
+	}))
+	a.WatchMembers(w)
+	c.start(t, "b", a.Server().ClientURL(), func(cfg *Config) {
+		cfg.Setup = func(n *Node) {
+			time.Sleep(200 * time.Millisecond) // a slow setup
+			n.RegisterKind("doubler", func([]byte) (actors.Actor, error) { return &deferredServer{}, nil })
+		}
+	})
+	ev.waitEq(t, 10*time.Second, "spawn: <nil>")
 }
 
 func TestRemoteSpawn(t *testing.T) {

@@ -241,15 +241,18 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalled()
 	defer stop()
-	node, err := join(ctx, cfg, log)
-	if err != nil {
-		return fail(stderr, err)
-	}
 	speeds := make([]float64, *workers)
 	for i := range speeds {
 		speeds[i] = *speed
 	}
-	host := lbnet.Serve(node, lbnet.HostConfig{Speeds: speeds, NewPolicy: newPolicy, Logger: log})
+	var host *lbnet.Host
+	cfg.Setup = func(n *transport.Node) {
+		host = lbnet.Serve(n, lbnet.HostConfig{Speeds: speeds, NewPolicy: newPolicy, Logger: log})
+	}
+	node, err := join(ctx, cfg, log)
+	if err != nil {
+		return fail(stderr, err)
+	}
 	log.Info("node up: hosting load-balancing workers", "node", node.Name(), "workers", *workers, "speed", *speed, "nats", nf.nats)
 	<-ctx.Done()
 	stop()

@@ -132,12 +132,14 @@ func TestLiveOverNATSFromTheCommandLine(t *testing.T) {
 	key, _ := transport.LoadKey(path("n1.key"))
 	trusted, _ := transport.LoadTrusted(path("cluster.keys"))
 	node, err := transport.Start(transport.Config{Name: "n1", URL: srv.ClientURL(), Key: key, Trusted: trusted, NKeySeed: strings.TrimSpace(string(seed)),
-		Heartbeat: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Heartbeat: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Setup: func(n *transport.Node) {
+			lbnet.Serve(n, lbnet.HostConfig{Speeds: []float64{1, 1, 2}, NewPolicy: newPolicy})
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer node.Close()
-	lbnet.Serve(node, lbnet.HostConfig{Speeds: []float64{1, 1, 2}, NewPolicy: newPolicy})
 
 	master := []string{"--nats", srv.ClientURL(), "--key", path("boss.key"), "--trusted", path("cluster.keys"), "--nkey", path("user.nkey"),
 		"--heartbeat", "100ms", "--algorithm", "fac2", "--job", "1000", "--time-scale", "1ms"}

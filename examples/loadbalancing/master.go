@@ -137,10 +137,7 @@ func (m *Master) Receive(ctx actors.Context, msg any) {
 
 func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
 	w := m.workers[ctx.Sender()]
-	// A gone worker's address names a new worker when a node restarts (its
-	// runtime numbers its actors from 1 again): a request from it with
-	// another worker number is a new worker's.
-	if w == nil || !w.live && w.id != x.Worker {
+	if w == nil {
 		w = &workerState{addr: ctx.Sender(), id: x.Worker, speed: x.Speed, live: true}
 		m.workers[w.addr] = w
 		m.order = append(m.order, w)

@@ -54,7 +54,9 @@ type slot struct {
 }
 
 // Serve makes node host workers for the masters that ask (it registers
-// HostKind with it) and returns the host.
+// HostKind with it) and returns the host. Call it in the node's
+// transport.Config.Setup: a master that sees the node join asks it at once,
+// and is told it hosts nothing if the kind is not registered yet.
 func Serve(node *transport.Node, cfg HostConfig) *Host {
 	h := &Host{node: node, newPolicy: cfg.NewPolicy, log: cfg.Logger}
 	for _, s := range cfg.Speeds {

@@ -169,11 +169,15 @@ func newCluster(t *testing.T, names ...string) *cluster {
 	return c
 }
 
-func (c *cluster) node(name string) *transport.Node {
-	n, err := transport.Start(transport.Config{
+func (c *cluster) node(name string, setup ...func(*transport.Node)) *transport.Node {
+	cfg := transport.Config{
 		Name: name, URL: c.url, Key: c.keys[name], Trusted: c.trusted, Scale: 5 * time.Millisecond,
 		Heartbeat: 50 * time.Millisecond, MissedHeartbeats: 6, ReconnectWait: 20 * time.Millisecond, Logger: quiet(),
-	})
+	}
+	if len(setup) > 0 {
+		cfg.Setup = setup[0]
+	}
+	n, err := transport.Start(cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -182,12 +186,15 @@ func (c *cluster) node(name string) *transport.Node {
 }
 
 func (c *cluster) host(name string, slots int, speed float64) (*transport.Node, *Host) {
-	n := c.node(name)
 	speeds := make([]float64, slots)
 	for i := range speeds {
 		speeds[i] = speed
 	}
-	return n, Serve(n, HostConfig{Speeds: speeds, NewPolicy: c.counts.factory(), Logger: quiet()})
+	var h *Host
+	n := c.node(name, func(n *transport.Node) {
+		h = Serve(n, HostConfig{Speeds: speeds, NewPolicy: c.counts.factory(), Logger: quiet()})
+	})
+	return n, h
 }
 
 // run starts Run in the background.

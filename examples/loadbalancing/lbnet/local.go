@@ -41,12 +41,13 @@ func StartLocal(cfg transport.Config, host HostConfig) (*Local, error) {
 	}
 	wc := cfg
 	wc.Name, wc.URL, wc.Key, wc.Trusted = LocalWorkers, master.Server().ClientURL(), keys[LocalWorkers], trusted
-	workers, err := transport.Start(wc)
-	if err != nil {
+	l := &Local{Master: master}
+	wc.Setup = func(n *transport.Node) { l.Host = Serve(n, host) }
+	if l.Workers, err = transport.Start(wc); err != nil {
 		master.Close()
 		return nil, err
 	}
-	return &Local{Master: master, Workers: workers, Host: Serve(workers, host)}, nil
+	return l, nil
 }
 
 // Close stops both nodes and the server.
