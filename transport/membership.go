@@ -127,17 +127,31 @@ func (n *Node) peerDown(p *peer, epoch uint64, reason string, final bool) {
 }
 
 // hello sends a heartbeat now so that a node that just joined learns of
-// this one without waiting for the next interval (at most four times an
-// interval).
+// this one without waiting for the next interval. Hellos are at least a
+// quarter of an interval apart: one asked for sooner is sent then, covering
+// every node that joined meanwhile, so that nodes starting together all
+// learn of each other at once, not at the next interval.
 func (n *Node) hello() {
 	n.memMu.Lock()
 	now := time.Now()
-	due := now.Sub(n.lastHello) > n.cfg.Heartbeat/4
-	if due {
+	wait := n.lastHello.Add(n.cfg.Heartbeat / 4).Sub(now)
+	send := !n.helloDue && wait <= 0
+	switch {
+	case send:
 		n.lastHello = now
+	case !n.helloDue:
+		n.helloDue = true
+		time.AfterFunc(wait, func() {
+			n.memMu.Lock()
+			n.helloDue = false
+			n.memMu.Unlock()
+			if !n.closing.Load() {
+				n.hello()
+			}
+		})
 	}
 	n.memMu.Unlock()
-	if due {
+	if send {
 		n.heartbeat()
 	}
 }

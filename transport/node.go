@@ -151,6 +151,7 @@ type Node struct {
 	memSubs   map[actors.Addr]struct{}
 	changed   chan struct{}
 	lastHello time.Time
+	helloDue  bool // a hello is scheduled
 
 	kmu   sync.RWMutex
 	kinds map[string]Factory

@@ -136,6 +136,26 @@ func TestRemoteWatchSeesStop(t *testing.T) {
 	ev.waitEq(t, 10*time.Second, fmt.Sprintf("down %v no such actor", ghost))
 }
 
+// Nodes that start together learn of each other at once, not at their next
+// heartbeat: a node's hello to one newcomer, sent a moment before the next
+// newcomer appears, is followed by another a quarter interval later.
+func TestNodesStartingTogetherMeetWithinAQuarterInterval(t *testing.T) {
+	c := newCluster(t, "a", "b", "c")
+	slow := func(cfg *Config) { cfg.Heartbeat = 4 * time.Second }
+	a := c.start(t, "a", "", slow)
+	url := a.Server().ClientURL()
+	b := c.start(t, "b", url, slow)
+	cn := c.start(t, "c", url, slow)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // half an interval
+	defer cancel()
+	for _, n := range []*Node{a, b, cn} {
+		if _, err := n.WaitMembers(ctx, 3); err != nil {
+			t.Fatalf("node %s after %v: %v; knows %v", n.Name(), time.Since(start), err, n.Members())
+		}
+	}
+}
+
 func TestSilentNodeIsDetected(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	quick := func(cfg *Config) { cfg.Heartbeat, cfg.MissedHeartbeats = 50*time.Millisecond, 4 }
