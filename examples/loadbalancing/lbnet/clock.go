@@ -1,6 +1,10 @@
 package lbnet
 
-import "github.com/marlon-go/marlon/actors"
+import (
+	"sync"
+
+	"github.com/marlon-go/marlon/actors"
+)
 
 // clock maps a runtime's time onto an episode's: episode time is
 // at + (runtime time - from) * ratio, where ratio is the runtime's time unit
@@ -57,11 +61,31 @@ func (x *clockedContext) Request(to actors.Addr, msg any, timeout float64, then 
 
 func (x *clockedContext) Spawn(a actors.Actor) actors.Addr { return x.Context.Spawn(x.w.c.wrap(a)) }
 
-// clockedRuntime starts actors on a live runtime with a clock.
+// clockedRuntime starts actors on a live runtime with a clock, and keeps
+// their addresses, to stop them when the episode is over.
 type clockedRuntime struct {
 	*actors.Live
-	c clock
+	c       clock
+	mu      sync.Mutex
+	spawned []actors.Addr
 }
 
-func (r clockedRuntime) Spawn(a actors.Actor) actors.Addr { return r.Live.Spawn(r.c.wrap(a)) }
-func (r clockedRuntime) Now() float64                     { return r.c.now(r.Live.Now()) }
+func (r *clockedRuntime) Spawn(a actors.Actor) actors.Addr {
+	addr := r.Live.Spawn(r.c.wrap(a))
+	r.mu.Lock()
+	r.spawned = append(r.spawned, addr)
+	r.mu.Unlock()
+	return addr
+}
+
+func (r *clockedRuntime) Now() float64 { return r.c.now(r.Live.Now()) }
+
+// stopAll stops the actors r started (their own children stop with them or
+// on their own).
+func (r *clockedRuntime) stopAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.spawned {
+		r.Live.Stop(a)
+	}
+}

@@ -108,6 +108,8 @@ func TestLiveRunInOneProcess(t *testing.T) {
 	}
 	defer local.Close()
 	time.Sleep(300 * time.Millisecond) // the runtimes' clocks pass 150
+	running := func() uint64 { s := local.Master.Runtime().Stats(); return s.Spawned - s.Stopped }
+	before := running()
 	out, err := Run(context.Background(), local.Master, Config{Scenario: sc, Algorithm: "factoring", Seed: 1, EpisodeSeed: 7, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +141,7 @@ func TestLiveRunInOneProcess(t *testing.T) {
 		t.Errorf("makespan %v in %v of %v", res.Makespan, out.Wall, scale)
 	}
 	eventually(t, "the node to free its slots", func() bool { return local.Host.Hosted() == 0 })
+	eventually(t, "the run's actors on the master's node to stop", func() bool { return running() == before })
 }
 
 // cluster is an embedded server, a master node and hosting nodes in one

@@ -104,7 +104,9 @@ const startWithin = time.Second
 // serves once every starting worker has asked for work (or a second has
 // passed). An invalid scenario (a leave of a worker that the nodes do not
 // provide, say) is reported as the *loadbalancing.FieldError of its
-// validation. Outcome.Env is nil if Run failed before it was made.
+// validation. Outcome.Env is nil if Run failed before it was made. When
+// Run returns, the actors it started on node have been told to stop, and
+// the hosts end with them: a node can run one episode after another.
 func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error) {
 	if cfg.Nodes < 1 {
 		cfg.Nodes = 1
@@ -172,7 +174,9 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 			placed(ctx, a.Worker, err)
 		})
 	}
-	ep := e.StartPlaced(clockedRuntime{Live: rt, c: clock{from: rt.Now(), ratio: 1}}, cfg.EpisodeSeed, place)
+	crt := &clockedRuntime{Live: rt, c: clock{from: rt.Now(), ratio: 1}}
+	ep := e.StartPlaced(crt, cfg.EpisodeSeed, place)
+	defer crt.stopAll() // the Master, roster and director, done or not
 	rt.Send(pl, started{ep.Director()})
 	cfg.Logger.Info("episode started", "workers", sc.Workers, "nodes", len(nodes), "algorithm", cfg.Algorithm)
 	err = wait(ctx, rt, ep, cfg.Timeout)
