@@ -320,6 +320,9 @@ func (ep *Episode) workerGone(id int, at float64, d actors.Down) {
 		return // it went after the end, as every worker does
 	}
 	f := &ep.fates[id]
+	if f.Reason != "" {
+		return // it was written off before: this is the worker stopping since
+	}
 	f.Gone, f.Reason, f.Lost = at, d.Reason.String(), d.Reason == actors.NodeDown
 	if d.Detail != "" {
 		f.Reason += ": " + d.Detail

@@ -144,7 +144,10 @@ func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
 		ctx.Watch(w.addr)
 	}
 	if !w.live {
-		return // a request that crossed its sender's Down
+		// Written off, yet it asks: it is alive after all, or this request
+		// crossed its Down. The chunk it reports was handed back.
+		ctx.Reply(ctx.ReplyTo(), WrittenOff{Uncredited: x.Done.Units})
+		return
 	}
 	m.acc.Requests++
 	switch {
@@ -225,9 +228,6 @@ func (m *Master) serveNext(ctx actors.Context) {
 		r := m.queue[0]
 		m.queue[0] = nil
 		m.queue = m.queue[1:]
-		if !r.w.live {
-			continue
-		}
 		if m.pool.Len() == 0 {
 			m.parked = append(m.parked, r)
 			continue
@@ -291,11 +291,30 @@ func (m *Master) onDown(ctx actors.Context, d actors.Down) {
 	w.live = false
 	m.acc.WorkersGone++
 	m.handBack(ctx, w)
+	// Its waiting request is answered, in case it is alive after all.
 	if m.serving != nil && m.serving.w == w {
 		ctx.Cancel(m.timer)
+		ctx.Reply(m.serving.reply, WrittenOff{})
 		m.serving = nil
 	}
+	m.queue = m.writeOff(ctx, w, m.queue)
+	m.parked = m.writeOff(ctx, w, m.parked)
 	m.serveNext(ctx)
+}
+
+// writeOff answers w's requests in rs with WrittenOff and returns the
+// others.
+func (m *Master) writeOff(ctx actors.Context, w *workerState, rs []*chunkReq) []*chunkReq {
+	kept := rs[:0]
+	for _, r := range rs {
+		if r.w == w {
+			ctx.Reply(r.reply, WrittenOff{})
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	clear(rs[len(kept):])
+	return kept
 }
 
 func (m *Master) finish(ctx actors.Context) {

@@ -72,6 +72,17 @@ type Grant struct {
 // Finished tells a worker that every unit is done.
 type Finished struct{}
 
+// WrittenOff answers the request of a worker the Master has written off: it
+// was told the worker had gone (an actors.Down: its node was declared down
+// after a silence, say) and handed its chunk back to the pool. A worker
+// that is alive after all stops on it, as a worker that leaves, taking off
+// its account the Uncredited units of the chunk its request reported,
+// which the Master did not count as its own (the ledger will count them as
+// whoever's does them again).
+type WrittenOff struct {
+	Uncredited int
+}
+
 // Dismiss tells a worker to leave now: it stops itself, handing its chunk
 // back and reporting as a stopped worker does. The director sends it to
 // workers on other nodes, which Context.Stop does not reach.

@@ -12,7 +12,10 @@ import (
 // node stands for another node in the simulator: it starts the workers it
 // is asked for, as a host does, worker 1 after a delay of 3, and refuses
 // worker refuse.
-type node struct{ refuse int }
+type node struct {
+	refuse int
+	addrs  map[int]actors.Addr // if not nil, the workers' addresses by ID
+}
 
 type placeReq struct{ spec WorkerSpec }
 
@@ -37,11 +40,15 @@ func (n node) Receive(ctx actors.Context, msg any) {
 	}
 }
 
-func (node) spawn(ctx actors.Context, s WorkerSpec) actors.Addr {
+func (n node) spawn(ctx actors.Context, s WorkerSpec) actors.Addr {
 	w := s.Worker(s.Costs(), env.Attach(AgentID(s.ID), &fixed{25}), nil)
 	// Reports go by message, as from another node.
 	w.Report = func(r WorkerReport) { ctx.Send(s.Reports, r) }
-	return ctx.Spawn(w)
+	a := ctx.Spawn(w)
+	if n.addrs != nil {
+		n.addrs[s.ID] = a
+	}
+	return a
 }
 
 // after sends msg to to at time at.
@@ -69,7 +76,7 @@ func placedEpisode(t *testing.T, refuse int) (*Episode, Result) {
 	}
 	e.StartBy = 10
 	sim := actors.NewSim(1)
-	host := sim.Spawn(node{refuse})
+	host := sim.Spawn(node{refuse: refuse})
 	place := func(ctx actors.Context, spec WorkerSpec, placed func(actors.Context, actors.Addr, error)) {
 		ctx.Request(host, placeReq{spec}, actors.Forever, func(ctx actors.Context, reply any, _ error) {
 			switch r := reply.(type) {
@@ -129,5 +136,75 @@ func TestPlacedWorkers(t *testing.T) {
 	// asked.
 	if _, res := placedEpisode(t, -1); res.History[0].Granted != 3+1 || res.UnitsDone != 1000 {
 		t.Fatalf("first chunk granted at %v, want 4", res.History[0].Granted)
+	}
+}
+
+// falseDown tells the Master and the director, at time at, that worker id's
+// node is down, as the transport does when a node falls silent for too
+// long; but the worker lives on.
+type falseDown struct {
+	at               float64
+	master, director actors.Addr
+	addrs            map[int]actors.Addr
+	id               int
+}
+
+func (f *falseDown) Receive(ctx actors.Context, msg any) {
+	switch msg.(type) {
+	case actors.Started:
+		ctx.After(f.at, f)
+	case *falseDown:
+		d := actors.Down{Actor: f.addrs[f.id], Reason: actors.NodeDown, Detail: "no heartbeat"}
+		ctx.Send(f.master, d)
+		ctx.Send(f.director, d)
+	}
+}
+
+// A worker the Master writes off, though it is alive, is told so: at once
+// if it is waiting for the Master, or when it next asks. It stops, and
+// takes off its account the chunk the Master handed back, so that its
+// report agrees with the ledger.
+func TestWorkerWrittenOffAliveStopsAndAgreesWithTheLedger(t *testing.T) {
+	waiting, working := 0, 0
+	for at := 2.0; at < 120; at += 3.7 { // down while it waits, and while it works
+		sc := Scenario{Workers: 3, Speeds: []float64{1, 2, 3}, Job: 600, UnitTime: 1, CommTime: 1, Variability: 0.2}
+		e, err := New(sc, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim := actors.NewSim(1)
+		addrs := map[int]actors.Addr{}
+		host := sim.Spawn(node{refuse: -1, addrs: addrs})
+		place := func(ctx actors.Context, spec WorkerSpec, placed func(actors.Context, actors.Addr, error)) {
+			ctx.Request(host, placeReq{spec}, actors.Forever, func(ctx actors.Context, reply any, _ error) {
+				placed(ctx, reply.(actors.Addr), nil)
+			})
+		}
+		ep := e.StartPlaced(sim, 9, place)
+		sim.Spawn(&falseDown{at: at, master: ep.master, director: ep.Director(), addrs: addrs, id: 0})
+		if !sim.RunUntil(math.Inf(1), ep.Done) {
+			t.Fatalf("down at %v: the episode did not end", at)
+		}
+		res := ep.Result()
+		if res.UnitsDone != 600 || res.Duplicates != 0 || len(res.Workers) != 3 {
+			t.Fatalf("down at %v: %d units done, %d twice, %d reports", at, res.UnitsDone, res.Duplicates, len(res.Workers))
+		}
+		for _, w := range res.Workers {
+			if w.Units != res.LedgerUnits[w.ID] {
+				t.Fatalf("down at %v: worker %d reports %d units, the ledger %d", at, w.ID, w.Units, res.LedgerUnits[w.ID])
+			}
+		}
+		w0 := res.Workers[0]
+		if !w0.Left || w0.LeftAt < at || !res.Placed[0].Lost {
+			t.Fatalf("down at %v: worker 0 %+v, placed %+v", at, w0, res.Placed[0])
+		}
+		if w0.LeftAt == at {
+			waiting++
+		} else {
+			working++
+		}
+	}
+	if waiting == 0 || working == 0 {
+		t.Fatalf("written off while waiting %d times, while working %d: both cases must be tried", waiting, working)
 	}
 }

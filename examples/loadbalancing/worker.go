@@ -191,6 +191,13 @@ func (w *Worker) onReply(ctx actors.Context, reply any, err error) {
 	case Finished:
 		w.end(ctx, false)
 		ctx.Stop(ctx.Self())
+	case WrittenOff:
+		if g.Uncredited > 0 {
+			w.units -= g.Uncredited
+			w.chunks--
+		}
+		w.end(ctx, true)
+		ctx.Stop(ctx.Self())
 	default:
 		_ = err // the Master is gone; its Down ends this worker
 	}

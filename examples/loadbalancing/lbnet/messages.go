@@ -17,6 +17,7 @@ func init() {
 	transport.Register[lb.Grant]("loadbalancing.Grant")
 	transport.Register[lb.Finished]("loadbalancing.Finished")
 	transport.Register[lb.Dismiss]("loadbalancing.Dismiss")
+	transport.Register[lb.WrittenOff]("loadbalancing.WrittenOff")
 	transport.Register[lb.WorkerReport]("loadbalancing.WorkerReport")
 	transport.Register[env.Join]("env.Join")
 	transport.Register[env.Joined]("env.Joined")
