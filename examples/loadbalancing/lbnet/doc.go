@@ -19,7 +19,11 @@
 // the other agents see them join. A node that leaves or falls silent is
 // reported by the transport: its workers' watchers (the Master, the roster,
 // the director) receive actors.Down with reason NodeDown, the Master hands
-// their chunks back to the pool, and the other agents see them leave.
+// their chunks back to the pool, and the other agents see them leave. A
+// node declared down after a silence that then speaks again (a partition
+// that healed) joins again: its written-off workers are told so when they
+// next ask the Master (loadbalancing.WrittenOff) and stop, and its free
+// slots become new workers.
 //
 // Workers report (loadbalancing.WorkerReport) by message to the director. A
 // worker whose node is killed never reports, so the check of a live run is
