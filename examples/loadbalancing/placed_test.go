@@ -51,19 +51,20 @@ func (n node) spawn(ctx actors.Context, s WorkerSpec) actors.Addr {
 	return a
 }
 
-// after sends msg to to at time at.
-type after struct {
-	at  float64
-	to  actors.Addr
-	msg any
+// at does something inside an actor's turn at time t.
+type at struct {
+	t  float64
+	do func(ctx actors.Context)
 }
 
-func (a *after) Receive(ctx actors.Context, msg any) {
+type atNow struct{}
+
+func (a at) Receive(ctx actors.Context, msg any) {
 	switch msg.(type) {
 	case actors.Started:
-		ctx.After(a.at, a)
-	case *after:
-		ctx.Send(a.to, a.msg)
+		ctx.After(a.t, atNow{})
+	case atNow:
+		a.do(ctx)
 	}
 }
 
@@ -88,7 +89,7 @@ func placedEpisode(t *testing.T, refuse int) (*Episode, Result) {
 		})
 	}
 	ep := e.StartPlaced(sim, 9, place)
-	sim.Spawn(&after{at: 30, to: ep.Director(), msg: AddWorkers{Speeds: []float64{4}}})
+	sim.Spawn(at{30, func(ctx actors.Context) { ctx.Send(ep.Director(), AddWorkers{Speeds: []float64{4}}) }})
 	if !sim.RunUntil(math.Inf(1), ep.Done) {
 		t.Fatal("the episode did not end")
 	}
@@ -139,34 +140,13 @@ func TestPlacedWorkers(t *testing.T) {
 	}
 }
 
-// falseDown tells the Master and the director, at time at, that worker id's
-// node is down, as the transport does when a node falls silent for too
-// long; but the worker lives on.
-type falseDown struct {
-	at               float64
-	master, director actors.Addr
-	addrs            map[int]actors.Addr
-	id               int
-}
-
-func (f *falseDown) Receive(ctx actors.Context, msg any) {
-	switch msg.(type) {
-	case actors.Started:
-		ctx.After(f.at, f)
-	case *falseDown:
-		d := actors.Down{Actor: f.addrs[f.id], Reason: actors.NodeDown, Detail: "no heartbeat"}
-		ctx.Send(f.master, d)
-		ctx.Send(f.director, d)
-	}
-}
-
 // A worker the Master writes off, though it is alive, is told so: at once
 // if it is waiting for the Master, or when it next asks. It stops, and
 // takes off its account the chunk the Master handed back, so that its
 // report agrees with the ledger.
 func TestWorkerWrittenOffAliveStopsAndAgreesWithTheLedger(t *testing.T) {
 	waiting, working := 0, 0
-	for at := 2.0; at < 120; at += 3.7 { // down while it waits, and while it works
+	for down := 2.0; down < 120; down += 3.7 { // down while it waits, and while it works
 		sc := Scenario{Workers: 3, Speeds: []float64{1, 2, 3}, Job: 600, UnitTime: 1, CommTime: 1, Variability: 0.2}
 		e, err := New(sc, 1)
 		if err != nil {
@@ -181,24 +161,31 @@ func TestWorkerWrittenOffAliveStopsAndAgreesWithTheLedger(t *testing.T) {
 			})
 		}
 		ep := e.StartPlaced(sim, 9, place)
-		sim.Spawn(&falseDown{at: at, master: ep.master, director: ep.Director(), addrs: addrs, id: 0})
+		// At time down, the Master and the director are told that worker 0's
+		// node is down, as the transport does when a node falls silent for
+		// too long; but the worker lives on.
+		sim.Spawn(at{down, func(ctx actors.Context) {
+			d := actors.Down{Actor: addrs[0], Reason: actors.NodeDown, Detail: "no heartbeat"}
+			ctx.Send(ep.master, d)
+			ctx.Send(ep.Director(), d)
+		}})
 		if !sim.RunUntil(math.Inf(1), ep.Done) {
-			t.Fatalf("down at %v: the episode did not end", at)
+			t.Fatalf("down at %v: the episode did not end", down)
 		}
 		res := ep.Result()
 		if res.UnitsDone != 600 || res.Duplicates != 0 || len(res.Workers) != 3 {
-			t.Fatalf("down at %v: %d units done, %d twice, %d reports", at, res.UnitsDone, res.Duplicates, len(res.Workers))
+			t.Fatalf("down at %v: %d units done, %d twice, %d reports", down, res.UnitsDone, res.Duplicates, len(res.Workers))
 		}
 		for _, w := range res.Workers {
 			if w.Units != res.LedgerUnits[w.ID] {
-				t.Fatalf("down at %v: worker %d reports %d units, the ledger %d", at, w.ID, w.Units, res.LedgerUnits[w.ID])
+				t.Fatalf("down at %v: worker %d reports %d units, the ledger %d", down, w.ID, w.Units, res.LedgerUnits[w.ID])
 			}
 		}
 		w0 := res.Workers[0]
-		if !w0.Left || w0.LeftAt < at || !res.Placed[0].Lost {
-			t.Fatalf("down at %v: worker 0 %+v, placed %+v", at, w0, res.Placed[0])
+		if !w0.Left || w0.LeftAt < down || !res.Placed[0].Lost {
+			t.Fatalf("down at %v: worker 0 %+v, placed %+v", down, w0, res.Placed[0])
 		}
-		if w0.LeftAt == at {
+		if w0.LeftAt == down {
 			waiting++
 		} else {
 			working++
