@@ -192,21 +192,6 @@ func signalled() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-// parse parses a subcommand's flags: 0 and done after --help, 2 and done
-// on a bad flag or a stray argument.
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, true
-		}
-		return 2, true
-	}
-	if fs.NArg() > 0 {
-		return fail(stderr, usageError{fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))}), true
-	}
-	return 0, false
-}
-
 const nodeExamples = `
 Examples:
   marlon node --nats nats://10.0.0.1:4222 --key n1.key --trusted cluster.keys --workers 2 --speed 3

@@ -107,14 +107,8 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), loadBalancingExamples)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		return fail(stderr, usageError{fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))})
+	if code, done := parse(fs, args, stderr); done {
+		return code
 	}
 
 	// With --live --nats the workers are the nodes': leaves are checked

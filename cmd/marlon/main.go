@@ -13,6 +13,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -107,4 +109,19 @@ func (p *progress) finish() {
 	if p.on {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
+}
+
+// parse parses a subcommand's flags: 0 and done after --help, 2 and done
+// on a bad flag or a stray argument.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		return 2, true
+	}
+	if fs.NArg() > 0 {
+		return fail(stderr, usageError{fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))}), true
+	}
+	return 0, false
 }
