@@ -218,7 +218,8 @@ type Envelope struct {
 
 // Stats counts what a runtime did. DeadLetters are messages to actors that
 // had stopped; LateReplies are replies that arrived after their request timed
-// out; Crashes are handlers that panicked.
+// out; Crashes are handlers that panicked; Lost are messages a simulated
+// network lost (Sim.SetNetwork).
 type Stats struct {
 	Delivered   uint64
 	DeadLetters uint64
@@ -226,6 +227,7 @@ type Stats struct {
 	Crashes     uint64
 	Spawned     uint64
 	Stopped     uint64
+	Lost        uint64
 }
 
 // crashDetail formats a recovered panic value for Down.Detail.

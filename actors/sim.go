@@ -33,7 +33,37 @@ type Sim struct {
 	stats   Stats
 	crashes []Crash
 	tracer  func(TraceEvent)
+
+	net   Network
+	links map[link]float64 // latest delivery time per ordered pair of nodes
 }
+
+// Network models the links between a Sim's nodes. For every message an
+// actor sends to an actor on another node (plain messages, requests, replies,
+// and Down messages to watchers on another node, KillNode's included), the
+// Sim asks Link what becomes of it: it arrives delay virtual time units
+// later, or it is lost. Messages within a node, timers, request timeouts and
+// messages injected from outside the actors never cross a link.
+//
+// Delivery between two nodes stays in order, as over the transport: a
+// message never overtakes an earlier one of the same ordered pair of nodes,
+// whatever delays Link returns. A lost request is not answered: its
+// requester's timeout fires (or, with Forever, it waits for ever, as a real
+// one would). A lost Down is lost: failure detection across a partition is
+// the model's business (a delay on Down messages models a detector's
+// latency).
+//
+// Link is called in the Sim's deterministic order, so a model that draws its
+// randomness from its own seeded source keeps the run reproducible.
+type Network interface {
+	Link(from, to string, msg any) (delay float64, lost bool)
+}
+
+type link struct{ from, to string }
+
+// SetNetwork makes n decide the fate of messages between nodes (nil: they
+// arrive at once, the default).
+func (s *Sim) SetNetwork(n Network) { s.net = n }
 
 // Crash records a handler that panicked.
 type Crash struct {
@@ -198,6 +228,32 @@ func (s *Sim) next(limit float64) (event, bool) {
 	return event{}, false
 }
 
+// deliver pushes a message from one actor to another, across the network
+// model when they are on different nodes.
+func (s *Sim) deliver(e Envelope) {
+	d := 0.0
+	if s.net != nil && e.From.Node != "" && e.From.Node != e.To.Node {
+		var lost bool
+		d, lost = s.net.Link(e.From.Node, e.To.Node, e.Msg)
+		if lost {
+			s.stats.Lost++
+			return
+		}
+		if !(d >= 0) || math.IsInf(d, 1) {
+			panic(fmt.Sprintf("actors: network delay must be a finite number >= 0, got %v", d))
+		}
+		k := link{e.From.Node, e.To.Node}
+		if s.links == nil {
+			s.links = map[link]float64{}
+		}
+		if last, ok := s.links[k]; ok && s.now+d < last {
+			d = last - s.now // in order: never before an earlier message of the pair
+		}
+		s.links[k] = s.now + d
+	}
+	s.push(d, event{kind: evDeliver, env: e})
+}
+
 func (s *Sim) push(d float64, ev event) {
 	if d != d {
 		panic("actors: delay is NaN")
@@ -231,7 +287,7 @@ func (s *Sim) process(ev *event) {
 		if ev.kind == evDeliver {
 			e := &ev.env
 			if e.Corr != 0 && !e.Reply {
-				s.push(0, event{kind: evDeliver, env: Envelope{From: e.To, To: e.From, Corr: e.Corr, Reply: true, Err: ErrNoActor}})
+				s.deliver(Envelope{From: e.To, To: e.From, Corr: e.Corr, Reply: true, Err: ErrNoActor})
 			} else {
 				s.stats.DeadLetters++
 			}
@@ -321,7 +377,7 @@ func (s *Sim) kill(c *simCell, reason DownReason, detail string) {
 	s.cells[c.addr.ID] = nil
 	s.stats.Stopped++
 	for _, w := range c.watchers {
-		s.push(0, event{kind: evDeliver, env: Envelope{From: c.addr, To: w, Msg: Down{Actor: c.addr, Reason: reason, Detail: detail}}})
+		s.deliver(Envelope{From: c.addr, To: w, Msg: Down{Actor: c.addr, Reason: reason, Detail: detail}})
 	}
 }
 
@@ -347,7 +403,7 @@ func (x *simContext) Rand() *rand.Rand {
 }
 
 func (x *simContext) Send(to Addr, msg any) {
-	x.s.push(0, event{kind: evDeliver, env: Envelope{From: x.c.addr, To: to, Msg: msg}})
+	x.s.deliver(Envelope{From: x.c.addr, To: to, Msg: msg})
 }
 
 func (x *simContext) Request(to Addr, msg any, timeout float64, then Then) RequestID {
@@ -361,7 +417,7 @@ func (x *simContext) Request(to Addr, msg any, timeout float64, then Then) Reque
 		x.c.pending = make(map[RequestID]pendingReq)
 	}
 	x.c.pending[id] = pendingReq{then: then}
-	s.push(0, event{kind: evDeliver, env: Envelope{From: x.c.addr, To: to, Msg: msg, Corr: id}})
+	s.deliver(Envelope{From: x.c.addr, To: to, Msg: msg, Corr: id})
 	if !math.IsInf(timeout, 1) {
 		s.push(timeout, event{kind: evTimeout, id: uint64(id), env: Envelope{From: x.c.addr, To: x.c.addr}})
 	}
@@ -372,7 +428,7 @@ func (x *simContext) Reply(r ReplyTo, msg any) {
 	if r.Corr == 0 {
 		return
 	}
-	x.s.push(0, event{kind: evDeliver, env: Envelope{From: x.c.addr, To: r.To, Msg: msg, Corr: r.Corr, Reply: true}})
+	x.s.deliver(Envelope{From: x.c.addr, To: r.To, Msg: msg, Corr: r.Corr, Reply: true})
 }
 
 func (x *simContext) After(d float64, msg any) Timer {
@@ -402,7 +458,7 @@ func (x *simContext) Stop(a Addr) { x.s.Stop(a) }
 func (x *simContext) Watch(a Addr) {
 	t := x.s.cell(a)
 	if t == nil {
-		x.s.push(0, event{kind: evDeliver, env: Envelope{From: a, To: x.c.addr, Msg: Down{Actor: a, Reason: NoActor}}})
+		x.s.deliver(Envelope{From: a, To: x.c.addr, Msg: Down{Actor: a, Reason: NoActor}})
 		return
 	}
 	for _, w := range t.watchers {
