@@ -53,6 +53,7 @@ type Live struct {
 	rwatch  map[Addr]map[Addr]struct{} // remote target -> local watchers
 	cmu     sync.Mutex
 	crashes []Crash
+	crashed chan struct{} // closed at the first crash
 
 	delivered, deadLetters, lateReplies, crashCount, spawned, stopped atomic.Uint64
 }
@@ -84,7 +85,7 @@ func NewLive(o LiveOptions) *Live {
 	if o.Scale <= 0 {
 		o.Scale = time.Millisecond
 	}
-	rt := &Live{node: o.Node, scale: o.Scale, seed: o.Seed, first: o.FirstID, start: time.Now(), remote: o.Remote, rwatch: map[Addr]map[Addr]struct{}{}}
+	rt := &Live{node: o.Node, scale: o.Scale, seed: o.Seed, first: o.FirstID, start: time.Now(), remote: o.Remote, rwatch: map[Addr]map[Addr]struct{}{}, crashed: make(chan struct{})}
 	rt.nextID.Store(o.FirstID)
 	return rt
 }
@@ -105,6 +106,10 @@ func (rt *Live) Stats() Stats {
 		Crashes: rt.crashCount.Load(), Spawned: rt.spawned.Load(), Stopped: rt.stopped.Load(),
 	}
 }
+
+// Crashed is closed when a handler first panics, so that code waiting for
+// an episode can stop waiting on a crash without polling Crashes.
+func (rt *Live) Crashed() <-chan struct{} { return rt.crashed }
 
 // Crashes lists the first handlers that panicked (at most 16 are kept).
 func (rt *Live) Crashes() []Crash {
@@ -412,6 +417,9 @@ func (c *liveCell) invoke(e *Envelope, then Then, corr RequestID) (reason DownRe
 			rt := c.rt
 			rt.crashCount.Add(1)
 			rt.cmu.Lock()
+			if len(rt.crashes) == 0 {
+				close(rt.crashed)
+			}
 			if len(rt.crashes) < 16 {
 				rt.crashes = append(rt.crashes, Crash{Actor: c.addr, At: rt.Now(), Value: crashDetail(r), Stack: string(debug.Stack())})
 			}

@@ -12,8 +12,9 @@ import (
 // calls Act whenever it must choose, with what it observes and the reward
 // its previous choice earned, and Finish when its episode ends; Agent turns
 // that into the InitAgent / Update / SampleAction sequence of the
-// LearningAlgorithm contract. A nil *Agent is valid and does nothing, for
-// actors that run without an agent.
+// LearningAlgorithm contract. A nil *Agent is valid, for actors that run
+// without an agent: Act reports that there is no choice (the actor then
+// does what it does without an agent), and the other methods do nothing.
 type Agent struct {
 	ID  learning.AgentID
 	Alg learning.LearningAlgorithm
@@ -33,8 +34,12 @@ func Attach(id learning.AgentID, alg learning.LearningAlgorithm) *Agent {
 }
 
 // Act reports the observation (and, after the first call, the reward for the
-// previous action) and returns the action to take.
-func (a *Agent) Act(obs learning.Observation, reward float64) learning.Action {
+// previous action) and returns the action to take, and true; on a nil Agent
+// it returns false.
+func (a *Agent) Act(obs learning.Observation, reward float64) (learning.Action, bool) {
+	if a == nil {
+		return 0, false
+	}
 	if !a.started {
 		a.started = true
 		a.Alg.InitAgent(obs)
@@ -43,7 +48,7 @@ func (a *Agent) Act(obs learning.Observation, reward float64) learning.Action {
 		a.ret += reward
 	}
 	a.steps++
-	return a.Alg.SampleAction()
+	return a.Alg.SampleAction(), true
 }
 
 // Finish gives the last reward with a terminal observation. It does nothing
@@ -58,11 +63,21 @@ func (a *Agent) Finish(obs learning.Observation, reward float64) {
 	a.ret += reward
 }
 
-// Steps is the number of actions taken this episode.
-func (a *Agent) Steps() int { return a.steps }
+// Steps is the number of actions taken this episode (0 on a nil Agent).
+func (a *Agent) Steps() int {
+	if a == nil {
+		return 0
+	}
+	return a.steps
+}
 
-// Return is the sum of the rewards given so far.
-func (a *Agent) Return() float64 { return a.ret }
+// Return is the sum of the rewards given so far (0 on a nil Agent).
+func (a *Agent) Return() float64 {
+	if a == nil {
+		return 0
+	}
+	return a.ret
+}
 
 // Join is sent to the Roster by an actor that carries agent ID.
 type Join struct{ ID learning.AgentID }
@@ -147,10 +162,20 @@ func (r *Roster) Receive(ctx actors.Context, msg any) {
 // Membership is a thread-safe mirror of a Roster's live agents, with the
 // count of joins and leaves, for code outside the actors.
 type Membership struct {
-	mu     sync.Mutex
-	live   map[learning.AgentID]bool
-	joins  int
-	leaves int
+	mu       sync.Mutex
+	live     map[learning.AgentID]bool
+	joins    int
+	leaves   int
+	onChange func()
+}
+
+// OnChange makes f be called after every join and leave (from the Roster's
+// turn: f must not block). An episode whose end depends on its agents being
+// gone uses it to notice without polling.
+func (m *Membership) OnChange(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onChange = f
 }
 
 func (m *Membership) set(id learning.AgentID, live bool) {
@@ -158,6 +183,12 @@ func (m *Membership) set(id learning.AgentID, live bool) {
 		return
 	}
 	m.mu.Lock()
+	f := m.onChange
+	defer func() {
+		if f != nil {
+			f()
+		}
+	}()
 	defer m.mu.Unlock()
 	if m.live == nil {
 		m.live = map[learning.AgentID]bool{}
@@ -169,6 +200,13 @@ func (m *Membership) set(id learning.AgentID, live bool) {
 		delete(m.live, id)
 		m.leaves++
 	}
+}
+
+// Count is the number of live agents.
+func (m *Membership) Count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.live)
 }
 
 // Live returns the live agents, sorted.

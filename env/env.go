@@ -4,9 +4,19 @@
 // time limit) and reports its metrics.
 //
 // As in PettingZoo, an environment names every agent that may take part
-// (PossibleAgents); the live agents are those whose actors have joined the
-// Roster and not yet gone. Agents join and leave during an episode, and every
-// live agent's LearningAlgorithm is told (AgentJoined, AgentLeft).
+// (PossibleAgents) and gives each its observation schema and action space
+// (Spec); the live agents are those whose actors have joined the Roster and
+// not yet gone. Agents join and leave during an episode, and the live agents'
+// LearningAlgorithms that use membership are told (AgentJoined, AgentLeft).
+//
+// An environment's name carries the version of its dynamics
+// ("loadbalancing/v1"): any change of what happens in an episode makes a new
+// version, the old ones stay runnable by name, and a checkpoint records the
+// version it was trained on.
+//
+// Run and Compare make algorithms by name from the learning registry, train
+// the learners and measure every algorithm on the same evaluation episodes,
+// for any environment.
 //
 // This package depends on actors and learning. It must not depend on any
 // particular environment, algorithm or transport.
@@ -17,6 +27,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/marlon-go/marlon/actors"
@@ -25,17 +36,28 @@ import (
 
 // Environment builds episodes.
 type Environment interface {
-	// Name identifies the environment ("loadbalancing").
+	// Name identifies the environment and the version of its dynamics
+	// ("loadbalancing/v1"); learning.Family(Name()) is its family.
 	Name() string
 	// PossibleAgents names every agent that may take part in an episode.
 	PossibleAgents() []learning.AgentID
-	// Observation is the schema of the agents' observations.
-	Observation() *learning.Schema
-	// Actions is the agents' action space.
-	Actions() learning.ActionSpace
+	// Spec is agent id's observation schema and action space (Seed unset).
+	// Agents that share a policy must have the same Spec.
+	Spec(id learning.AgentID) learning.Spec
 	// Start spawns one episode's actors into rt. Randomness in the episode
 	// (the environment's own draws, not the actors') comes from seed.
 	Start(rt actors.Runtime, seed uint64, agents Agents) (Episode, error)
+}
+
+// Adaptable is implemented by environments that offer generic learners
+// views of their agents (learning.Adapter): features that carry over between
+// scenarios, and a small action space.
+type Adaptable interface {
+	// Adapters names the views offered, the default first.
+	Adapters() []string
+	// Adapter returns the named view ("": the default). The error names the
+	// views offered.
+	Adapter(name string) (learning.Adapter, error)
 }
 
 // Agents says which LearningAlgorithm drives an agent; nil means the agent's
@@ -46,10 +68,46 @@ type Agents func(id learning.AgentID) learning.LearningAlgorithm
 // outside the actors while the runtime runs, so an implementation guards
 // what the actors report to it.
 type Episode interface {
-	// Done reports whether the environment has reached its end.
-	Done() bool
+	// Done is closed when the environment has reached its end.
+	Done() <-chan struct{}
 	// Metrics reports what the episode measured so far, by name.
 	Metrics() Metrics
+}
+
+// Ending implements Episode.Done: an episode embeds it and calls End once
+// it has reached its end. The zero Ending is ready to use.
+type Ending struct {
+	once sync.Once
+	mu   sync.Mutex
+	ch   chan struct{}
+}
+
+func (e *Ending) channel() chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ch == nil {
+		e.ch = make(chan struct{})
+	}
+	return e.ch
+}
+
+// Done is closed once End has been called.
+func (e *Ending) Done() <-chan struct{} { return e.channel() }
+
+// End closes Done; calls after the first do nothing.
+func (e *Ending) End() { e.once.Do(func() { close(e.channel()) }) }
+
+// Ended reports whether End has been called.
+func (e *Ending) Ended() bool { return IsDone(e) }
+
+// IsDone reports whether ep has reached its end, without waiting.
+func IsDone(ep interface{ Done() <-chan struct{} }) bool {
+	select {
+	case <-ep.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // Metrics are an episode's measurements by name (makespan, ratio, ...).
@@ -91,9 +149,17 @@ func RunSim(e Environment, seed uint64, agents Agents, limit float64) (Outcome, 
 	if err != nil {
 		return Outcome{}, err
 	}
-	done := ep.Done()
+	ended := ep.Done()
+	done := IsDone(ep)
 	if !done {
-		done = sim.RunUntil(limit, ep.Done)
+		done = sim.RunUntil(limit, func() bool {
+			select {
+			case <-ended:
+				return true
+			default:
+				return false
+			}
+		})
 	}
 	out := Outcome{Episode: ep, Metrics: ep.Metrics(), Done: done, Time: sim.Now(), Stats: sim.Stats()}
 	if c := sim.Crashes(); len(c) > 0 {
@@ -102,19 +168,22 @@ func RunSim(e Environment, seed uint64, agents Agents, limit float64) (Outcome, 
 	return out, nil
 }
 
-// RunLive runs one episode of e on the live runtime rt until it is done or
-// timeout (real time) passes; it polls Done every millisecond. The runtime
-// is left running: the caller closes it.
+// RunLive runs one episode of e on the live runtime rt until it is done,
+// timeout (real time) passes or an actor crashes. The runtime is left
+// running: the caller closes it.
 func RunLive(e Environment, rt *actors.Live, seed uint64, agents Agents, timeout time.Duration) (Outcome, error) {
 	ep, err := e.Start(rt, seed, agents)
 	if err != nil {
 		return Outcome{}, err
 	}
-	deadline := time.Now().Add(timeout)
-	done := ep.Done()
-	for !done && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-		done = ep.Done()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	done := false
+	select {
+	case <-ep.Done():
+		done = true
+	case <-deadline.C:
+	case <-rt.Crashed():
 	}
 	out := Outcome{Episode: ep, Metrics: ep.Metrics(), Done: done, Time: rt.Now(), Stats: rt.Stats()}
 	if c := rt.Crashes(); len(c) > 0 {

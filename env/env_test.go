@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/marlon-go/marlon/actors"
 	"github.com/marlon-go/marlon/learning"
@@ -38,8 +40,8 @@ func obs(x float64) learning.Observation {
 func TestAgentTurnsActsIntoTheLearningAlgorithmProtocol(t *testing.T) {
 	var calls []string
 	a := Attach("a", &recorder{id: "a", calls: &calls})
-	if got := a.Act(obs(1), 99); got != 7 {
-		t.Fatalf("action %v", got)
+	if got, ok := a.Act(obs(1), 99); got != 7 || !ok {
+		t.Fatalf("action %v %v", got, ok)
 	}
 	a.Act(obs(2), -3)
 	a.Finish(obs(3), -4)
@@ -53,6 +55,9 @@ func TestAgentTurnsActsIntoTheLearningAlgorithmProtocol(t *testing.T) {
 	}
 	var none *Agent
 	none.Finish(obs(1), 0) // a nil agent does nothing
+	if _, ok := none.Act(obs(1), 0); ok || none.Steps() != 0 || none.Return() != 0 {
+		t.Fatal("a nil agent must report that it has no choice, and count nothing")
+	}
 	if Attach("x", nil) != nil {
 		t.Fatal("Attach(nil) must give a nil agent")
 	}
@@ -128,30 +133,41 @@ func TestRosterTellsLiveAgentsWhoJoinsAndLeaves(t *testing.T) {
 type counter struct{ target, crashAt int }
 
 type countEpisode struct {
-	n      *int
-	target int
+	Ending
+	mu sync.Mutex
+	n  int
 }
 
-func (e countEpisode) Done() bool       { return *e.n >= e.target }
-func (e countEpisode) Metrics() Metrics { return Metrics{"count": float64(*e.n)} }
+func (e *countEpisode) Metrics() Metrics {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Metrics{"count": float64(e.n)}
+}
 
-func (c counter) Name() string                       { return "counter" }
+func (c counter) Name() string                       { return "counter/v1" }
 func (c counter) PossibleAgents() []learning.AgentID { return nil }
-func (c counter) Observation() *learning.Schema      { return schema }
-func (c counter) Actions() learning.ActionSpace      { return learning.Discrete(1) }
+func (c counter) Spec(learning.AgentID) learning.Spec {
+	return learning.Spec{Observation: schema, Actions: learning.Discrete(1)}
+}
 func (c counter) Start(rt actors.Runtime, seed uint64, agents Agents) (Episode, error) {
-	n := new(int)
+	ep := &countEpisode{}
 	rt.Spawn(actors.ActorFunc(func(ctx actors.Context, msg any) {
 		if msg == "boom" {
 			panic("boom")
 		}
-		*n++
-		if *n == c.crashAt {
+		ep.mu.Lock()
+		ep.n++
+		n := ep.n
+		ep.mu.Unlock()
+		if n >= c.target {
+			ep.End()
+		}
+		if n == c.crashAt {
 			ctx.Send(ctx.Self(), "boom")
 		}
 		ctx.After(1, nil)
 	}))
-	return countEpisode{n: n, target: c.target}, nil
+	return ep, nil
 }
 
 func TestRunSimStopsWhenDoneAtTheLimitOrOnACrash(t *testing.T) {
@@ -165,5 +181,26 @@ func TestRunSimStopsWhenDoneAtTheLimitOrOnACrash(t *testing.T) {
 	}
 	if _, err = RunSim(counter{target: 50, crashAt: 3}, 1, nil, 10); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("a crash must be an error naming the panic, got %v", err)
+	}
+}
+
+func TestRunLiveEndsWhenTheEpisodeSaysSoOrAnActorCrashes(t *testing.T) {
+	rt := actors.NewLive(actors.LiveOptions{Scale: time.Millisecond})
+	defer rt.Close()
+	out, err := RunLive(counter{target: 5}, rt, 1, nil, time.Minute)
+	if err != nil || !out.Done || out.Metrics["count"] < 5 {
+		t.Fatalf("done run: %+v %v", out, err)
+	}
+	crt := actors.NewLive(actors.LiveOptions{Scale: time.Millisecond})
+	defer crt.Close()
+	out, err = RunLive(counter{target: 1 << 30, crashAt: 3}, crt, 1, nil, time.Minute)
+	if err == nil || out.Done || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("a crash must end the wait with an error naming the panic, got done=%v %v", out.Done, err)
+	}
+	srt := actors.NewLive(actors.LiveOptions{})
+	defer srt.Close()
+	out, err = RunLive(counter{target: 1 << 30}, srt, 1, nil, 20*time.Millisecond)
+	if err != nil || out.Done {
+		t.Fatalf("a run past its timeout must report that it is not done: done=%v %v", out.Done, err)
 	}
 }

@@ -17,17 +17,18 @@ import (
 // version.
 const (
 	CheckpointFormat  = "marlon-checkpoint"
-	CheckpointVersion = 1
+	CheckpointVersion = 2
 )
 
 // Checkpoint is a team's learnt state: every policy's model, how agents map
-// onto policies, and what the models were trained for (the algorithm, the
-// observation schema and the action space), so that a mismatched checkpoint
-// is refused rather than misread. It is stored as JSON with a SHA-256
-// checksum of its content.
+// onto policies, and what the models were trained for (the environment and
+// its version, the algorithm, the observation schema and the action space),
+// so that a mismatched checkpoint is refused rather than misread. It is
+// stored as JSON with a SHA-256 checksum of its content.
 type Checkpoint struct {
 	Format      string            `json:"format"`
 	Version     int               `json:"version"`
+	Environment string            `json:"environment"`
 	Algorithm   string            `json:"algorithm"`
 	Observation string            `json:"observation"`
 	Fields      []string          `json:"fields"`
@@ -46,26 +47,29 @@ func refuse(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCheckpoint, fmt.Sprintf(format, args...))
 }
 
-// Checkpoint captures the team's models. Every policy must be a Model.
-func (t *Team) Checkpoint(algorithm string, spec Spec, episodes int) (*Checkpoint, error) {
+// Checkpoint captures the team's models, trained with algorithm in
+// environment env (its name with its version, "loadbalancing/v1") on agents
+// described by spec. Every policy must be a Model.
+func (t *Team) Checkpoint(env, algorithm string, spec Spec, episodes int) (*Checkpoint, error) {
 	models, err := t.models()
 	if err != nil {
 		return nil, err
 	}
 	return &Checkpoint{
-		Format: CheckpointFormat, Version: CheckpointVersion, Algorithm: algorithm,
+		Format: CheckpointFormat, Version: CheckpointVersion, Environment: env, Algorithm: algorithm,
 		Observation: spec.Observation.Name(), Fields: spec.Observation.Fields(), Actions: spec.Actions.N,
 		Shared: t.shared, Episodes: episodes, Policies: models,
 	}, nil
 }
 
 // Restore loads c's models into the team's policies. The checkpoint must
-// have been made by the same algorithm for the same observation schema and
-// action space, with the same mapping (shared or independent); an
-// independent team needs a model for every one of its agents, a shared team
-// takes the shared model whatever its number of agents.
-func (t *Team) Restore(c *Checkpoint, algorithm string, spec Spec) error {
-	if err := c.Fits(algorithm, spec); err != nil {
+// have been made by the same algorithm in the same environment version for
+// the same observation schema and action space, with the same mapping
+// (shared or not); a team that is not shared needs a model for every one of
+// its policies, a shared team takes the shared model whatever its number of
+// agents.
+func (t *Team) Restore(c *Checkpoint, env, algorithm string, spec Spec) error {
+	if err := c.Fits(env, algorithm, spec); err != nil {
 		return err
 	}
 	if c.Shared != t.shared {
@@ -81,7 +85,7 @@ func (t *Team) Restore(c *Checkpoint, algorithm string, spec Spec) error {
 			slices.Sort(have)
 			return refuse("it has no model for %s (it has %v); independent policies load only into the same agents, shared ones into any number", name, have)
 		}
-		m, ok := t.policies[name].(Model)
+		m, ok := As[Model](t.policies[name])
 		if !ok {
 			return fmt.Errorf("learning: policy %s cannot load a model", name)
 		}
@@ -96,12 +100,15 @@ func mapping(shared bool) string {
 	if shared {
 		return "shared"
 	}
-	return "independent"
+	return "independent (or per-kind)"
 }
 
-// Fits reports why c cannot serve algorithm on spec, or nil.
-func (c *Checkpoint) Fits(algorithm string, spec Spec) error {
+// Fits reports why c cannot serve algorithm in environment env on spec, or
+// nil.
+func (c *Checkpoint) Fits(env, algorithm string, spec Spec) error {
 	switch {
+	case c.Environment != env:
+		return refuse("it was trained on environment %s, not %s: environment versions differ in their dynamics, so a policy learnt on one is not a policy for the other (train on %s, or run --env %s)", c.Environment, env, env, c.Environment)
 	case c.Algorithm != algorithm:
 		return refuse("it was trained with %s, not %s", c.Algorithm, algorithm)
 	case c.Observation != spec.Observation.Name() || !slices.Equal(c.Fields, spec.Observation.Fields()):
@@ -151,6 +158,8 @@ func ReadCheckpoint(r io.Reader) (*Checkpoint, error) {
 	switch {
 	case c.Format != CheckpointFormat:
 		return nil, refuse("format %q, want %q", c.Format, CheckpointFormat)
+	case c.Version == 1:
+		return nil, refuse("version 1, made before checkpoints recorded the environment version they were trained on; this build reads version %d: train again", CheckpointVersion)
 	case c.Version != CheckpointVersion:
 		return nil, refuse("version %d; this build reads version %d", c.Version, CheckpointVersion)
 	}

@@ -13,6 +13,7 @@ package learning
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -22,27 +23,72 @@ type AgentID string
 
 // Schema names the values of an observation vector. Environments define one
 // schema per kind of agent; algorithms look fields up by name once and then
-// read by index.
+// read by index. A schema may also describe its fields (NewSchemaOf): their
+// bounds and the bins a tabular learner may cut them into, so that a generic
+// learner needs no environment-specific settings to start with.
 type Schema struct {
 	name   string
 	fields []string
+	desc   []Field
 	index  map[string]int
 }
 
-// NewSchema returns a schema. It panics on a repeated or empty field name: a
-// schema is written once, in code.
+// Field describes one value of an observation.
+type Field struct {
+	Name string
+	// About says what the value is, for documentation and tables.
+	About string
+	// Low and High bound the value if High > Low (otherwise it has no
+	// stated bounds).
+	Low, High float64
+	// Bins are edges a tabular learner may cut the value at (nil: none
+	// suggested), finite and strictly increasing.
+	Bins []float64
+}
+
+// NewSchema returns a schema of the named fields. It panics on a repeated or
+// empty field name: a schema is written once, in code.
 func NewSchema(name string, fields ...string) *Schema {
-	s := &Schema{name: name, fields: append([]string(nil), fields...), index: make(map[string]int, len(fields))}
+	desc := make([]Field, len(fields))
 	for i, f := range fields {
-		if f == "" {
+		desc[i] = Field{Name: f}
+	}
+	return NewSchemaOf(name, desc...)
+}
+
+// NewSchemaOf returns a schema of the described fields. It panics on a
+// repeated or empty field name, or bins that are not strictly increasing.
+func NewSchemaOf(name string, fields ...Field) *Schema {
+	s := &Schema{name: name, index: make(map[string]int, len(fields))}
+	for i, f := range fields {
+		if f.Name == "" {
 			panic("learning: empty field name in schema " + name)
 		}
-		if _, dup := s.index[f]; dup {
-			panic("learning: field " + f + " twice in schema " + name)
+		if _, dup := s.index[f.Name]; dup {
+			panic("learning: field " + f.Name + " twice in schema " + name)
 		}
-		s.index[f] = i
+		for j, e := range f.Bins {
+			if e != e || e > 1e308 || e < -1e308 || (j > 0 && e <= f.Bins[j-1]) {
+				panic(fmt.Sprintf("learning: field %s of schema %s: bins %v are not finite and strictly increasing", f.Name, name, f.Bins))
+			}
+		}
+		f.Bins = slices.Clone(f.Bins)
+		s.index[f.Name] = i
+		s.fields = append(s.fields, f.Name)
+		s.desc = append(s.desc, f)
 	}
 	return s
+}
+
+// Describe returns the description of field, and whether the schema has it.
+func (s *Schema) Describe(field string) (Field, bool) {
+	i, ok := s.index[field]
+	if !ok {
+		return Field{}, false
+	}
+	f := s.desc[i]
+	f.Bins = slices.Clone(f.Bins)
+	return f, true
 }
 
 // Name identifies the schema (and its version, by convention "env/v1").
@@ -81,11 +127,20 @@ func (s *Schema) Require(fields ...string) error {
 
 // Observation is what an agent sees of its actor: a vector of named values.
 // Terminal marks the last observation of an episode for that agent.
+//
+// Mask, if set, says which actions are allowed now, by ActionSpace.Index (a
+// resource too small for a job, say): an algorithm chooses only allowed
+// actions and gives the others probability 0. Nil allows every action; a
+// mask allows at least one.
 type Observation struct {
 	Schema   *Schema
 	Values   []float64
 	Terminal bool
+	Mask     []bool
 }
+
+// Allowed reports whether the action at index i of the space is allowed.
+func (o Observation) Allowed(i int) bool { return o.Mask == nil || (i < len(o.Mask) && o.Mask[i]) }
 
 // Get returns the value of field. It panics if the schema has no such field,
 // which is a programming error caught by Schema.Require at set-up.
@@ -97,9 +152,12 @@ func (o Observation) Get(field string) float64 {
 	return o.Values[i]
 }
 
-// Clone returns a copy that does not share Values with o.
+// Clone returns a copy that does not share Values or Mask with o.
 func (o Observation) Clone() Observation {
 	o.Values = append([]float64(nil), o.Values...)
+	if o.Mask != nil {
+		o.Mask = append([]bool(nil), o.Mask...)
+	}
 	return o
 }
 
@@ -157,7 +215,8 @@ type LearningAlgorithm interface {
 	// led to.
 	Update(obs Observation, reward float64)
 	// ActionProbabilities is the distribution SampleAction draws from for the
-	// latest observation, indexed by ActionSpace.Index.
+	// latest observation, indexed by ActionSpace.Index; actions the
+	// observation's Mask forbids have probability 0.
 	ActionProbabilities() []float64
 	// AgentJoined tells that another agent joined the environment.
 	AgentJoined(id AgentID)
@@ -188,4 +247,18 @@ type Spec struct {
 	Observation *Schema
 	Actions     ActionSpace
 	Seed        uint64
+	// Params are what else the environment tells algorithms that know it,
+	// by name (the load-balancing environment's "cv": the a priori
+	// coefficient of variation of a unit's cost, which FSC needs). Generic
+	// algorithms ignore them.
+	Params map[string]float64
+}
+
+// Same reports whether s and t describe the same observations and actions
+// (their seeds aside).
+func (s Spec) Same(t Spec) bool {
+	if (s.Observation == nil) != (t.Observation == nil) || s.Actions.N != t.Actions.N || s.Actions.Start != t.Actions.Start {
+		return false
+	}
+	return s.Observation == nil || (s.Observation.Name() == t.Observation.Name() && slices.Equal(s.Observation.fields, t.Observation.fields))
 }

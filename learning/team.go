@@ -24,15 +24,18 @@ type Model interface {
 // sharing.
 const SharedPolicy = "shared"
 
-// Team maps agents onto policies and keeps one LearningAlgorithm per agent
-// across episodes, so that what an agent learns in one episode it still has
-// in the next. With parameter sharing every agent, including agents that
-// were not known when the team was made, maps to SharedPolicy; with
-// independent learners each agent has a policy of its own, named by its ID.
+// Team maps agents onto policies, as RLlib's policy mapping does, and keeps
+// one LearningAlgorithm per agent across episodes, so that what an agent
+// learns in one episode it still has in the next. With parameter sharing
+// every agent, including agents that were not known when the team was made,
+// maps to SharedPolicy; with independent learners each agent has a policy of
+// its own, named by its ID; in general a mapping names each agent's policy
+// (one per kind of agent, say).
 type Team struct {
 	shared   bool
+	policyOf func(AgentID) string
 	policies map[string]Policy
-	newOne   func(AgentID) (Policy, error)
+	newOne   func(name string) (Policy, error)
 
 	mu     sync.Mutex
 	agents map[AgentID]LearningAlgorithm
@@ -40,20 +43,35 @@ type Team struct {
 
 // NewSharedTeam returns a team whose agents all share p.
 func NewSharedTeam(p Policy) *Team {
-	return &Team{shared: true, policies: map[string]Policy{SharedPolicy: p}, agents: map[AgentID]LearningAlgorithm{}}
+	return &Team{
+		shared: true, policyOf: func(AgentID) string { return SharedPolicy },
+		policies: map[string]Policy{SharedPolicy: p}, agents: map[AgentID]LearningAlgorithm{},
+	}
 }
 
 // NewIndependentTeam returns a team of independent learners, one policy per
 // agent, made by newPolicy for each of ids now and for any other agent when
 // it first appears.
 func NewIndependentTeam(ids []AgentID, newPolicy func(AgentID) (Policy, error)) (*Team, error) {
-	t := &Team{policies: map[string]Policy{}, newOne: newPolicy, agents: map[AgentID]LearningAlgorithm{}}
+	return NewTeam(ids, func(id AgentID) string { return string(id) }, func(name string) (Policy, error) { return newPolicy(AgentID(name)) })
+}
+
+// NewTeam returns a team whose agents map onto policies by policyOf; newPolicy
+// makes the named policy, for the agents of ids now and for any other agent
+// when it first appears. A mapping onto SharedPolicy alone is not a shared
+// team: use NewSharedTeam.
+func NewTeam(ids []AgentID, policyOf func(AgentID) string, newPolicy func(name string) (Policy, error)) (*Team, error) {
+	t := &Team{policyOf: policyOf, policies: map[string]Policy{}, newOne: newPolicy, agents: map[AgentID]LearningAlgorithm{}}
 	for _, id := range ids {
-		p, err := newPolicy(id)
+		name := policyOf(id)
+		if _, ok := t.policies[name]; ok {
+			continue
+		}
+		p, err := newPolicy(name)
 		if err != nil {
 			return nil, err
 		}
-		t.policies[string(id)] = p
+		t.policies[name] = p
 	}
 	return t, nil
 }
@@ -62,12 +80,7 @@ func NewIndependentTeam(ids []AgentID, newPolicy func(AgentID) (Policy, error)) 
 func (t *Team) Shared() bool { return t.shared }
 
 // PolicyName is the policy agent id maps to.
-func (t *Team) PolicyName(id AgentID) string {
-	if t.shared {
-		return SharedPolicy
-	}
-	return string(id)
-}
+func (t *Team) PolicyName(id AgentID) string { return t.policyOf(id) }
 
 // Policies lists the team's policies by name, sorted by name.
 func (t *Team) Policies() []string {
@@ -96,7 +109,10 @@ func (t *Team) Agent(id AgentID) LearningAlgorithm {
 	p, ok := t.policies[name]
 	if !ok {
 		var err error
-		if p, err = t.newOne(id); err != nil {
+		if t.newOne == nil {
+			panic(fmt.Sprintf("learning: agent %s maps to policy %s, which the team does not have", id, name))
+		}
+		if p, err = t.newOne(name); err != nil {
 			panic(fmt.Sprintf("learning: cannot make a policy for agent %s: %v", id, err))
 		}
 		t.policies[name] = p
@@ -109,7 +125,7 @@ func (t *Team) Agent(id AgentID) LearningAlgorithm {
 // SetLearning switches every policy that learns on or off.
 func (t *Team) SetLearning(on bool) {
 	for _, p := range t.policies {
-		if tr, ok := p.(Trainable); ok {
+		if tr, ok := As[Trainable](p); ok {
 			tr.SetLearning(on)
 		}
 	}
@@ -123,7 +139,7 @@ func (t *Team) EndEpisode() { t.each(func(e Episodic) { e.EndEpisode() }) }
 
 func (t *Team) each(f func(Episodic)) {
 	for _, name := range t.Policies() { // sorted: deterministic order
-		if e, ok := t.policies[name].(Episodic); ok {
+		if e, ok := As[Episodic](t.policies[name]); ok {
 			f(e)
 		}
 	}
@@ -133,7 +149,7 @@ func (t *Team) each(f func(Episodic)) {
 func (t *Team) models() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, name := range t.Policies() {
-		m, ok := t.policies[name].(Model)
+		m, ok := As[Model](t.policies[name])
 		if !ok {
 			return nil, fmt.Errorf("learning: policy %s (%s) has no model to keep", name, t.policies[name].Name())
 		}
@@ -149,7 +165,8 @@ func (t *Team) models() (map[string][]byte, error) {
 // restore loads models captured by models.
 func (t *Team) restore(models map[string][]byte) error {
 	for name, b := range models {
-		if err := t.policies[name].(Model).UnmarshalBinary(b); err != nil {
+		m, _ := As[Model](t.policies[name])
+		if err := m.UnmarshalBinary(b); err != nil {
 			return fmt.Errorf("learning: restoring policy %s: %w", name, err)
 		}
 	}

@@ -155,7 +155,7 @@ func TestCheckpointRoundTripAndRefusals(t *testing.T) {
 	if _, err := Train(arms([]AgentID{"a"}), team, TrainConfig{Episodes: 30, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := team.Checkpoint("bandit", spec, 30)
+	c, err := team.Checkpoint("toy/v1", "bandit", spec, 30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestCheckpointRoundTripAndRefusals(t *testing.T) {
 	}
 	// A shared checkpoint loads into a team of any size and acts the same.
 	fresh := NewSharedTeam(newBandit(5, 99))
-	if err := fresh.Restore(loaded, "bandit", spec); err != nil {
+	if err := fresh.Restore(loaded, "toy/v1", "bandit", spec); err != nil {
 		t.Fatal(err)
 	}
 	team.SetLearning(false)
@@ -194,26 +194,31 @@ func TestCheckpointRoundTripAndRefusals(t *testing.T) {
 	}
 	refused("truncated", good[:len(good)/2], "corrupt")
 	refused("edited", strings.Replace(good, `"episodes_trained": 30`, `"episodes_trained": 31`, 1), "checksum")
-	refused("other version", strings.Replace(good, `"version": 1`, `"version": 2`, 1), "version 2")
+	refused("other version", strings.Replace(good, `"version": 2`, `"version": 3`, 1), "version 3")
+	refused("version 1", strings.Replace(good, `"version": 2`, `"version": 1`, 1), "recorded the environment version")
 	refused("not a checkpoint", `{"format":"something-else","version":1}`, "format")
 
-	if err := fresh.Restore(loaded, "qlearning", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "trained with bandit") {
+	if err := fresh.Restore(loaded, "toy/v1", "qlearning", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "trained with bandit") {
 		t.Errorf("other algorithm: %v", err)
 	}
-	if err := fresh.Restore(loaded, "bandit", Spec{Observation: toySchema, Actions: Discrete(6)}); !errors.Is(err, ErrCheckpoint) {
+	if err := fresh.Restore(loaded, "toy/v1", "bandit", Spec{Observation: toySchema, Actions: Discrete(6)}); !errors.Is(err, ErrCheckpoint) {
 		t.Errorf("other action space: %v", err)
+	}
+	// Another version of the environment has other dynamics: refused, naming both.
+	if err := fresh.Restore(loaded, "toy/v2", "bandit", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "trained on environment toy/v1, not toy/v2") {
+		t.Errorf("other environment version: %v", err)
 	}
 	// Independent policies load only into the agents they were trained for.
 	indep, _ := NewIndependentTeam([]AgentID{"a", "b"}, func(AgentID) (Policy, error) { return newBandit(5, 1), nil })
-	ci, err := indep.Checkpoint("bandit", spec, 0)
+	ci, err := indep.Checkpoint("toy/v1", "bandit", spec, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	more, _ := NewIndependentTeam([]AgentID{"a", "b", "c"}, func(AgentID) (Policy, error) { return newBandit(5, 1), nil })
-	if err := more.Restore(ci, "bandit", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "no model for c") {
+	if err := more.Restore(ci, "toy/v1", "bandit", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "no model for c") {
 		t.Errorf("independent into more agents: %v", err)
 	}
-	if err := fresh.Restore(ci, "bandit", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "independent") {
+	if err := fresh.Restore(ci, "toy/v1", "bandit", spec); !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), "independent") {
 		t.Errorf("independent into shared: %v", err)
 	}
 }

@@ -15,7 +15,8 @@ func run(t *testing.T, sc loadbalancing.Scenario, tech dls.Technique, seed uint6
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := learning.Spec{Observation: e.Observation(), Actions: e.Actions(), Seed: seed}
+	spec := e.Spec(loadbalancing.AgentID(0))
+	spec.Seed = seed
 	policy, err := dls.New(tech, spec, dls.WithCV(sc.Variability))
 	if err != nil {
 		t.Fatal(err)

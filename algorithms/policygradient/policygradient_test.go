@@ -447,12 +447,12 @@ func TestCheckpointRoundTripAndRefusals(t *testing.T) {
 	refused("short array", q, bytes.Replace(data, []byte(`"policy":[[`), []byte(`"policy":[[1,`), 1), "corrupt")
 
 	// Through a team checkpoint.
-	c, err := learning.NewSharedTeam(p).Checkpoint("pg", spec(0), 10)
+	c, err := learning.NewSharedTeam(p).Checkpoint("test/v1", "pg", spec(0), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fresh := newPolicy(t, cfg, 5)
-	if err := learning.NewSharedTeam(fresh).Restore(c, "pg", spec(0)); err != nil {
+	if err := learning.NewSharedTeam(fresh).Restore(c, "test/v1", "pg", spec(0)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := fresh.MarshalBinary(); !bytes.Equal(got, data) {

@@ -321,12 +321,12 @@ func TestCheckpointRoundTripAndRefusals(t *testing.T) {
 
 	// Through a team checkpoint.
 	spec := learning.Spec{Observation: schema, Actions: learning.Discrete(2)}
-	c, err := learning.NewSharedTeam(p).Checkpoint("qlearning", spec, 1)
+	c, err := learning.NewSharedTeam(p).Checkpoint("test/v1", "qlearning", spec, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fresh := newPolicy(t, cfg, 5)
-	if err := learning.NewSharedTeam(fresh).Restore(c, "qlearning", spec); err != nil {
+	if err := learning.NewSharedTeam(fresh).Restore(c, "test/v1", "qlearning", spec); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := fresh.MarshalBinary(); !bytes.Equal(got, b) {

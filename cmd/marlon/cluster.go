@@ -18,9 +18,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/lbnet"
-	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
 	"github.com/marlon-go/marlon/learning"
 	"github.com/marlon-go/marlon/transport"
 )
@@ -136,15 +136,17 @@ func newPolicy(algorithm string, sc loadbalancing.Scenario, seed uint64, ckpt []
 	if err != nil {
 		return nil, err
 	}
-	p, err := learners.New(algorithm, e, seed)
-	if err != nil || ckpt == nil {
-		return p, err
+	opts := env.RunOptions{Seed: seed}
+	if ckpt != nil {
+		if opts.Load, err = learning.ReadCheckpoint(bytes.NewReader(ckpt)); err != nil {
+			return nil, err
+		}
 	}
-	c, err := learning.ReadCheckpoint(bytes.NewReader(ckpt))
+	team, _, err := env.NewTeam(e, algorithm, opts)
 	if err != nil {
 		return nil, err
 	}
-	return p, learning.NewSharedTeam(p).Restore(c, algorithm, learners.Spec(algorithm, e))
+	return team.Policy(learning.SharedPolicy), nil
 }
 
 // console writes log lines to a terminal above a status line that it keeps

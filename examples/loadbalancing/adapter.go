@@ -20,8 +20,16 @@ const (
 	FeatSlack      = "slack"      // log10(1 + unfinished work time / one round of requests), over 3, capped at 1: how much overhead the rest can absorb
 )
 
-// Features is the observation schema generic learners see through Adapter.
-var Features = learning.NewSchema("loadbalancing-features/v1", FeatUnfinished, FeatPool, FeatSpeed, FeatRound, FeatQueue, FeatSlack)
+// Features is the observation schema generic learners see through Adapter,
+// with the bins of QBins for tabular learners.
+var Features = learning.NewSchemaOf("loadbalancing-features/v1",
+	learning.Field{Name: FeatUnfinished, About: "fraction of the job not yet done", Low: 0, High: 1, Bins: QBins()[FeatUnfinished]},
+	learning.Field{Name: FeatPool, About: "fraction of the unfinished work not yet handed out", Low: 0, High: 1},
+	learning.Field{Name: FeatSpeed, About: "the worker's speed over the live workers' mean", Bins: QBins()[FeatSpeed]},
+	learning.Field{Name: FeatRound, About: "chunks handed out per worker, capped at 3, over 3", Low: 0, High: 1, Bins: QBins()[FeatRound]},
+	learning.Field{Name: FeatQueue, About: "requests waiting at the Master per worker, capped at 1", Low: 0, High: 1},
+	learning.Field{Name: FeatSlack, About: "log10(1 + unfinished work time / one round of requests) / 3, capped at 1", Low: 0, High: 1},
+)
 
 // Base is what a Choice takes a multiple of.
 type Base int
@@ -104,13 +112,23 @@ func NewAdapter(choices []Choice) (Adapter, error) {
 	return Adapter{Choices: append([]Choice(nil), choices...)}, nil
 }
 
-// Spec is what the learner is made for: Features in, one action per choice.
-func (a Adapter) Spec(seed uint64) learning.Spec {
+var _ learning.Adapter = Adapter{}
+
+// Spec implements learning.Adapter: Features in, one action per choice.
+func (a Adapter) Spec() learning.Spec {
 	labels := make([]string, len(a.Choices))
 	for i, c := range a.Choices {
 		labels[i] = c.String()
 	}
-	return learning.Spec{Observation: Features, Actions: learning.ActionSpace{N: len(a.Choices), Labels: labels}, Seed: seed}
+	return learning.Spec{Observation: Features, Actions: learning.ActionSpace{N: len(a.Choices), Labels: labels}}
+}
+
+// Observe implements learning.Adapter: the worker's Features.
+func (a Adapter) Observe(obs learning.Observation) learning.Observation { return a.Features(obs) }
+
+// Act implements learning.Adapter: the units choice k asks for.
+func (a Adapter) Act(obs learning.Observation, k learning.Action) learning.Action {
+	return learning.Action(a.Units(obs, int(k)))
 }
 
 var (
@@ -183,90 +201,3 @@ func (a Adapter) Units(obs learning.Observation, k int) int {
 // unfinished is the Master's estimate of the work not yet done, at least
 // what it has not handed out.
 func unfinished(v []float64) float64 { return math.Max(v[iUnfinish], v[iRemaining]) }
-
-// Policy wraps a learner's policy so that its agents drive workers. The
-// wrapper passes episodes, learning mode and model saving through to inner.
-func (a Adapter) Policy(inner learning.Policy) learning.Policy {
-	return &adaptedPolicy{inner: inner, a: a}
-}
-
-type adaptedPolicy struct {
-	inner learning.Policy
-	a     Adapter
-}
-
-func (p *adaptedPolicy) Name() string { return p.inner.Name() }
-
-func (p *adaptedPolicy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
-	return &adaptedAgent{inner: p.inner.NewAgent(id), a: p.a}
-}
-
-func (p *adaptedPolicy) BeginEpisode() {
-	if e, ok := p.inner.(learning.Episodic); ok {
-		e.BeginEpisode()
-	}
-}
-
-func (p *adaptedPolicy) EndEpisode() {
-	if e, ok := p.inner.(learning.Episodic); ok {
-		e.EndEpisode()
-	}
-}
-
-func (p *adaptedPolicy) SetLearning(on bool) {
-	if t, ok := p.inner.(learning.Trainable); ok {
-		t.SetLearning(on)
-	}
-}
-
-func (p *adaptedPolicy) MarshalBinary() ([]byte, error) {
-	if m, ok := p.inner.(learning.Model); ok {
-		return m.MarshalBinary()
-	}
-	return nil, fmt.Errorf("%s has no model to save", p.inner.Name())
-}
-
-func (p *adaptedPolicy) UnmarshalBinary(b []byte) error {
-	if m, ok := p.inner.(learning.Model); ok {
-		return m.UnmarshalBinary(b)
-	}
-	return fmt.Errorf("%s has no model to load", p.inner.Name())
-}
-
-type adaptedAgent struct {
-	inner learning.LearningAlgorithm
-	a     Adapter
-	last  learning.Observation
-}
-
-func (g *adaptedAgent) InitAgent(obs learning.Observation) {
-	g.last = obs
-	g.inner.InitAgent(g.a.Features(obs))
-}
-
-func (g *adaptedAgent) IsLearning() bool { return g.inner.IsLearning() }
-
-func (g *adaptedAgent) SampleAction() learning.Action {
-	return learning.Action(g.a.Units(g.last, int(g.inner.SampleAction())))
-}
-
-func (g *adaptedAgent) Update(obs learning.Observation, reward float64) {
-	g.last = obs
-	g.inner.Update(g.a.Features(obs), reward)
-}
-
-// ActionProbabilities spreads the learner's distribution over its choices
-// onto the unit counts they ask for (index units-1).
-func (g *adaptedAgent) ActionProbabilities() []float64 {
-	probs := g.inner.ActionProbabilities()
-	out := make([]float64, int(g.last.Values[iJob]))
-	for k, pk := range probs {
-		if u := g.a.Units(g.last, k); u-1 < len(out) {
-			out[u-1] += pk
-		}
-	}
-	return out
-}
-
-func (g *adaptedAgent) AgentJoined(id learning.AgentID) { g.inner.AgentJoined(id) }
-func (g *adaptedAgent) AgentLeft(id learning.AgentID)   { g.inner.AgentLeft(id) }

@@ -2,6 +2,7 @@ package loadbalancing
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/marlon-go/marlon/learning"
@@ -108,12 +109,16 @@ func (p uniformPolicy) Name() string                                         { r
 func (p uniformPolicy) NewAgent(learning.AgentID) learning.LearningAlgorithm { return &uniform{p.n} }
 
 func TestAdaptedLearnerDrivesAnEpisode(t *testing.T) {
-	a, _ := NewAdapter(nil)
-	p := a.Policy(uniformPolicy{len(a.Choices)})
 	e, err := New(Default(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ad, err := e.Adapter("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ad.(Adapter)
+	p := learning.Adapt(uniformPolicy{len(a.Choices)}, a, e.Spec(AgentID(0)).Actions)
 	var probs []float64
 	res, err := e.Run(1, func(id learning.AgentID) learning.LearningAlgorithm {
 		g := p.NewAgent(id)
@@ -129,8 +134,11 @@ func TestAdaptedLearnerDrivesAnEpisode(t *testing.T) {
 	if len(probs) != 10000 || math.Abs(sum-1) > 1e-12 {
 		t.Fatalf("probabilities over %d unit counts sum to %v", len(probs), sum)
 	}
-	if _, err := p.(interface{ MarshalBinary() ([]byte, error) }).MarshalBinary(); err == nil {
-		t.Fatal("a policy without a model must refuse to save")
+	if _, ok := learning.As[learning.Model](p); ok {
+		t.Fatal("the adapted policy claims a model its learner does not have")
+	}
+	if _, err := e.Adapter("nonsense"); err == nil || !strings.Contains(err.Error(), "share") {
+		t.Fatalf("an unknown adapter must be refused naming the ones offered, got %v", err)
 	}
 }
 

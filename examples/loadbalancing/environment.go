@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/marlon-go/marlon/actors"
@@ -32,7 +33,10 @@ type Environment struct {
 	agents   []learning.AgentID
 }
 
-var _ env.Environment = (*Environment)(nil)
+var (
+	_ env.Environment = (*Environment)(nil)
+	_ env.Adaptable   = (*Environment)(nil)
+)
 
 // New validates sc and returns its environment, drawing unspecified speeds
 // from seed.
@@ -47,8 +51,16 @@ func New(sc Scenario, seed uint64) (*Environment, error) {
 	return e, nil
 }
 
-// Name implements env.Environment.
-func (e *Environment) Name() string { return "loadbalancing" }
+// Family is the environment's family, its name without a version.
+const Family = "loadbalancing"
+
+// Version is the version of the dynamics this package runs (see
+// env.Environment's Name): bump it, keeping the old behaviour runnable, when
+// what happens in an episode changes.
+const Version = "v1"
+
+// Name implements env.Environment: "loadbalancing/v1".
+func (e *Environment) Name() string { return Family + "/" + Version }
 
 // Scenario is the scenario the environment runs.
 func (e *Environment) Scenario() Scenario { return e.scenario }
@@ -61,13 +73,34 @@ func (e *Environment) PossibleAgents() []learning.AgentID {
 	return append([]learning.AgentID(nil), e.agents...)
 }
 
-// Observation implements env.Environment.
-func (e *Environment) Observation() *learning.Schema { return Schema }
+// Spec implements env.Environment: every worker observes Schema and
+// chooses the number of units to take, 1..Job. Generic learners use an
+// adapter (Adapter).
+func (e *Environment) Spec(learning.AgentID) learning.Spec {
+	return learning.Spec{
+		Observation: Schema, Actions: learning.ActionSpace{N: e.scenario.Job, Start: 1},
+		Params: map[string]float64{ParamCV: e.scenario.Variability},
+	}
+}
 
-// Actions implements env.Environment: the number of units to take, 1..Job.
-// Learners with a small discrete output use an adapter (see Factors).
-func (e *Environment) Actions() learning.ActionSpace {
-	return learning.ActionSpace{N: e.scenario.Job, Start: 1}
+// ParamCV names the Spec parameter that gives the scenario's Variability,
+// the a priori coefficient of variation of a unit's cost.
+const ParamCV = "cv"
+
+// ChoicesAdapter is the name of the default adapter: DefaultChoices.
+const ChoicesAdapter = "share"
+
+// Adapters implements env.Adaptable.
+func (e *Environment) Adapters() []string { return []string{ChoicesAdapter} }
+
+// Adapter implements env.Adaptable: "share" (or "") is Adapter with
+// DefaultChoices.
+func (e *Environment) Adapter(name string) (learning.Adapter, error) {
+	switch name {
+	case "", ChoicesAdapter:
+		return NewAdapter(nil)
+	}
+	return nil, fmt.Errorf("--actions: unknown %q; one of %s", name, strings.Join(e.Adapters(), ", "))
 }
 
 // Start implements env.Environment.
@@ -126,6 +159,7 @@ func (e *Environment) StartPlaced(rt actors.Runtime, seed uint64, place Place) *
 func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents, place Place) *Episode {
 	sc := e.scenario
 	ep := &Episode{env: e, seed: seed, costs: NewCosts(sc.Job, sc.Variability, seed), workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}}
+	ep.members.OnChange(ep.check)
 	ep.roster = rt.Spawn(env.NewRoster(&ep.members))
 	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone}
 	if place != nil && e.StartBy > 0 {
@@ -245,6 +279,7 @@ func (d *director) spawn(ctx actors.Context, joined float64) {
 // Episode is one run of the environment. Its methods are safe to call while
 // the runtime runs.
 type Episode struct {
+	env.Ending
 	env      *Environment
 	seed     uint64
 	costs    *Costs
@@ -313,6 +348,7 @@ func (ep *Episode) placed(id int, node string) {
 }
 
 func (ep *Episode) workerGone(id int, at float64, d actors.Down) {
+	defer ep.check()
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	delete(ep.pending, id)
@@ -329,9 +365,23 @@ func (ep *Episode) workerGone(id int, at float64, d actors.Down) {
 	}
 }
 
+// check ends the episode once the job is done, every placed worker has
+// reported or gone, and no agent is left on the roster. It is called after
+// each of those changes, from whichever goroutine made it, so the last one
+// sees them all.
+func (ep *Episode) check() {
+	ep.mu.Lock()
+	finished := ep.report != nil && len(ep.pending) == 0
+	ep.mu.Unlock()
+	if finished && ep.members.Count() == 0 {
+		ep.End()
+	}
+}
+
 var _ env.Episode = (*Episode)(nil)
 
 func (ep *Episode) masterDone(r MasterReport) {
+	defer ep.check()
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	ep.report = &r
@@ -350,18 +400,11 @@ func (ep *Episode) masterDone(r MasterReport) {
 }
 
 func (ep *Episode) workerDone(r WorkerReport) {
+	defer ep.check()
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	ep.workers[r.ID] = r
 	delete(ep.pending, r.ID)
-}
-
-// Done reports whether the job is done and every worker has wound up.
-func (ep *Episode) Done() bool {
-	ep.mu.Lock()
-	finished := ep.report != nil && len(ep.pending) == 0
-	ep.mu.Unlock()
-	return finished && len(ep.members.Live()) == 0
 }
 
 // Metrics implements env.Episode.

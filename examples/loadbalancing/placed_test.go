@@ -90,7 +90,7 @@ func placedEpisode(t *testing.T, refuse int) (*Episode, Result) {
 	}
 	ep := e.StartPlaced(sim, 9, place)
 	sim.Spawn(at{30, func(ctx actors.Context) { ctx.Send(ep.Director(), AddWorkers{Speeds: []float64{4}}) }})
-	if !sim.RunUntil(math.Inf(1), ep.Done) {
+	if !sim.RunUntil(math.Inf(1), ep.Ended) {
 		t.Fatal("the episode did not end")
 	}
 	return ep, ep.Result()
@@ -169,7 +169,7 @@ func TestWorkerWrittenOffAliveStopsAndAgreesWithTheLedger(t *testing.T) {
 			ctx.Send(ep.master, d)
 			ctx.Send(ep.Director(), d)
 		}})
-		if !sim.RunUntil(math.Inf(1), ep.Done) {
+		if !sim.RunUntil(math.Inf(1), ep.Ended) {
 			t.Fatalf("down at %v: the episode did not end", down)
 		}
 		res := ep.Result()

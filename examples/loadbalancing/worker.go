@@ -253,18 +253,14 @@ func (w *Worker) ideal() float64 {
 	return 1
 }
 
-// decide asks the agent how many units to take.
+// decide asks the agent how many units to take; without an agent, one.
 func (w *Worker) decide(ctx actors.Context) int {
 	if w.Agent == nil {
 		return 1
 	}
 	now := ctx.Now()
-	a := w.Agent.Act(w.observe(now), w.reward(now))
-	n := int(a)
-	if n < 1 {
-		n = 1
-	}
-	return n
+	a, _ := w.Agent.Act(w.observe(now), w.reward(now))
+	return max(int(a), 1)
 }
 
 // end closes the worker's episode: the agent's last update and the report.

@@ -197,21 +197,17 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 func wait(ctx context.Context, rt *actors.Live, ep *lb.Episode, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !ep.Done() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			return fmt.Errorf("lbnet: the episode was not done after %v", timeout)
-		case <-ctx.Done():
-			return fmt.Errorf("lbnet: episode interrupted: %w", ctx.Err())
-		}
-		if c := rt.Crashes(); len(c) > 0 {
-			return fmt.Errorf("lbnet: actor %v crashed at t=%v: %s\n%s", c[0].Actor, c[0].At, c[0].Value, c[0].Stack)
-		}
+	select {
+	case <-ep.Done():
+		return nil
+	case <-deadline.C:
+		return fmt.Errorf("lbnet: the episode was not done after %v", timeout)
+	case <-ctx.Done():
+		return fmt.Errorf("lbnet: episode interrupted: %w", ctx.Err())
+	case <-rt.Crashed():
+		c := rt.Crashes()[0]
+		return fmt.Errorf("lbnet: actor %v crashed at t=%v: %s\n%s", c.Actor, c.At, c.Value, c.Stack)
 	}
-	return nil
 }
 
 // replied is the answer in reply to a request for a begin or a placement,

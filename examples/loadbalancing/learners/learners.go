@@ -1,19 +1,20 @@
-// Package learners makes every algorithm that can drive the load-balancing
-// workers, by name, with the settings that suit this environment: the
-// classical self-scheduling techniques, and the generic learners
-// (Q-learning, policy gradient) behind the environment's Adapter with their
-// tuned configurations. The CLI, the quality report and notebooks make
-// their algorithms here so that they all run the same thing.
+// Package learners registers every algorithm that drives the load-balancing
+// workers in the learning registry, for the "loadbalancing" family, with the
+// settings that suit this environment: the classical self-scheduling
+// techniques (native: they read the workers' own observations and choose
+// unit counts), and Q-learning and policy gradient with their tuned
+// configurations (generic: they see the workers through the environment's
+// adapter). Importing it is what makes them available by name; the CLI, the
+// quality report and notebooks then run them through env.Run and
+// env.Compare, so that they all run the same thing.
 //
-// It depends on the load-balancing example, learning and the algorithms; the
-// example itself must not depend on it.
+// It also holds the learning-quality scenarios (report.go).
+//
+// It depends on the load-balancing example, env, learning and the
+// algorithms; the example itself must not depend on it.
 package learners
 
 import (
-	"fmt"
-	"slices"
-	"strings"
-
 	"github.com/marlon-go/marlon/algorithms/dls"
 	"github.com/marlon-go/marlon/algorithms/policygradient"
 	"github.com/marlon-go/marlon/algorithms/qlearning"
@@ -27,8 +28,36 @@ const (
 	PolicyGradient = "pg"
 )
 
-// Learners are the algorithms that learn, best first.
-func Learners() []string { return []string{QLearning, PolicyGradient} }
+func init() {
+	for _, t := range dls.Techniques() {
+		learning.RegisterFor(loadbalancing.Family, learning.Algorithm{
+			Name: string(t), About: "classical self-scheduling technique " + string(t), Native: true,
+			New: func(spec learning.Spec) (learning.Policy, error) {
+				return dls.New(t, spec, dls.WithCV(spec.Params[loadbalancing.ParamCV]))
+			},
+		})
+	}
+	learning.RegisterFor(loadbalancing.Family, learning.Algorithm{
+		Name: QLearning, About: "tabular Q-learning, Monte Carlo returns, coordinated exploration (tuned for load balancing)", Learns: true,
+		New: func(spec learning.Spec) (learning.Policy, error) { return qlearning.New(spec, QConfig()) },
+	})
+	learning.RegisterFor(loadbalancing.Family, learning.Algorithm{
+		Name: PolicyGradient, About: "REINFORCE with a value baseline on gorgonia, coordinated draws (tuned for load balancing)", Learns: true,
+		New: func(spec learning.Spec) (learning.Policy, error) { return policygradient.New(spec, PGConfig()) },
+	})
+}
+
+// Learners are the algorithms that learn, in the order they were
+// registered.
+func Learners() []string {
+	var names []string
+	for _, a := range learning.Algorithms(loadbalancing.Family) {
+		if a.Learns {
+			names = append(names, a.Name)
+		}
+	}
+	return names
+}
 
 // Classical are the classical self-scheduling techniques.
 func Classical() []string {
@@ -39,11 +68,14 @@ func Classical() []string {
 	return names
 }
 
-// Names are all the algorithms.
-func Names() []string { return append(Classical(), Learners()...) }
+// Names are all the algorithms that can drive the workers.
+func Names() []string { return learning.AlgorithmNames(loadbalancing.Family) }
 
 // IsLearner reports whether name learns.
-func IsLearner(name string) bool { return slices.Contains(Learners(), name) }
+func IsLearner(name string) bool {
+	a, err := learning.Lookup(loadbalancing.Family, name)
+	return err == nil && a.Learns
+}
 
 // Training is how a learner is trained in this environment.
 type Training struct {
@@ -88,41 +120,4 @@ func PGConfig() policygradient.Config {
 	cfg.PolicyLR, cfg.ValueLR, cfg.Entropy, cfg.Gamma = 0.01, 0.01, 0.1, 1
 	cfg.Coordinated = true
 	return cfg
-}
-
-// New makes algorithm name's policy for e's workers, seeded. A learner's
-// policy is wrapped in e's adapter: it sees loadbalancing.Features and
-// chooses among loadbalancing.DefaultChoices.
-func New(name string, e *loadbalancing.Environment, seed uint64) (learning.Policy, error) {
-	if !IsLearner(name) {
-		if !slices.Contains(Classical(), name) {
-			return nil, fmt.Errorf("unknown algorithm %q; one of %s", name, strings.Join(Names(), ", "))
-		}
-		spec := learning.Spec{Observation: e.Observation(), Actions: e.Actions(), Seed: seed}
-		return dls.New(dls.Technique(name), spec, dls.WithCV(e.Scenario().Variability))
-	}
-	a, err := loadbalancing.NewAdapter(nil)
-	if err != nil {
-		return nil, err
-	}
-	var inner learning.Policy
-	switch name {
-	case QLearning:
-		inner, err = qlearning.New(a.Spec(seed), QConfig())
-	case PolicyGradient:
-		inner, err = policygradient.New(a.Spec(seed), PGConfig())
-	}
-	if err != nil {
-		return nil, err
-	}
-	return a.Policy(inner), nil
-}
-
-// Spec is what a checkpoint of algorithm name is checked against.
-func Spec(name string, e *loadbalancing.Environment) learning.Spec {
-	if IsLearner(name) {
-		a, _ := loadbalancing.NewAdapter(nil)
-		return a.Spec(0)
-	}
-	return learning.Spec{Observation: e.Observation(), Actions: e.Actions()}
 }

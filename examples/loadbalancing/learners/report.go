@@ -72,7 +72,7 @@ func Compare(sc Named, names []string, opts Options) (Row, map[string]Outcome, e
 		outs[name] = o
 		row.Ratios[name] = o.Mean["ratio"]
 		row.LowerBound = o.Mean["lower_bound"]
-		if IsLearner(name) {
+		if o.Learns {
 			row.TrainSeconds[name] = o.TrainTime.Seconds()
 		} else if o.Mean["ratio"] < best {
 			best, row.BestClassical = o.Mean["ratio"], name
