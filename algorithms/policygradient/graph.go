@@ -45,13 +45,17 @@ var buildMu sync.Mutex
 // The inputs carry the per-row weights: pg = onehot(a_i) A_i/n, ent =
 // beta/n, vw = 1/(2n), zero in unused rows. log pi is z - shift -
 // log(sum exp(z - shift)) for the logits z, with shift the rows' largest
-// logit from the plain-Go forward pass: any constant shift gives the same
-// value and gradient, and this one keeps exp from overflowing.
+// allowed logit from the plain-Go forward pass: any constant shift gives
+// the same value and gradient, and this one keeps exp from overflowing. The
+// mask input adds maskedLogit to the logits of the actions a row's
+// observation did not allow (0 to the others), so that they have
+// probability 0 (exp underflows to exactly 0) and take no part in the
+// softmax, the entropy or the gradient.
 type lossGraph struct {
 	rows int
 	vm   G.VM
 	// The inputs' tensors; EndEpisode writes their data before each run.
-	x, pg, ent, shift, ret, vw *tensor.Dense
+	x, pg, ent, shift, ret, vw, mask *tensor.Dense
 	loss                       *G.Node
 	grads                      G.Nodes // in the order of policy.params then value.params
 }
@@ -72,11 +76,12 @@ func newLossGraph(policy, value *mlp, rows int) (*lossGraph, error) {
 	shift, shiftt := input("shift", rows)
 	ret, rett := input("ret", rows, 1)
 	vw, vwt := input("vw", rows, 1)
-	lg.x, lg.pg, lg.ent, lg.shift, lg.ret, lg.vw = xt, pgt, entt, shiftt, rett, vwt
+	mask, maskt := input("mask", rows, nAct)
+	lg.x, lg.pg, lg.ent, lg.shift, lg.ret, lg.vw, lg.mask = xt, pgt, entt, shiftt, rett, vwt, maskt
 
 	logits, pp := policy.expr(g, x, "policy")
 	v, vp := value.expr(g, x, "value")
-	z := G.Must(G.BroadcastSub(logits, shift, nil, []byte{1}))
+	z := G.Must(G.BroadcastSub(G.Must(G.Add(logits, mask)), shift, nil, []byte{1}))
 	logp := G.Must(G.BroadcastSub(z, G.Must(G.Log(G.Must(G.Sum(G.Must(G.Exp(z)), 1)))), nil, []byte{1}))
 	// sum(logp * (p*ent - pg)) is the policy and entropy terms at once.
 	pgLoss := G.Must(G.Sum(G.Must(G.HadamardProd(logp, G.Must(G.Sub(G.Must(G.HadamardProd(G.Must(G.Exp(logp)), ent)), pg))))))

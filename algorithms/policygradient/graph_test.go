@@ -64,6 +64,7 @@ func TestPlainForwardMatchesGorgonia(t *testing.T) {
 func plainLoss(lg *lossGraph, policy, value *mlp) float64 {
 	x, pg, ent := lg.x.Data().([]float64), lg.pg.Data().([]float64), lg.ent.Data().([]float64)
 	shift, ret, vw := lg.shift.Data().([]float64), lg.ret.Data().([]float64), lg.vw.Data().([]float64)
+	mask := lg.mask.Data().([]float64)
 	d, k := policy.layers[0].in, len(pg)/lg.rows
 	w := max(policy.width(), value.width())
 	a, b := make([]float64, w), make([]float64, w)
@@ -72,10 +73,15 @@ func plainLoss(lg *lossGraph, policy, value *mlp) float64 {
 		xi := x[i*d : (i+1)*d]
 		z := policy.forward(xi, a, b)
 		sum := 0.0
-		for _, v := range z {
-			sum += math.Exp(v - shift[i])
+		for j, v := range z {
+			if mask[i*k+j] == 0 { // a masked action has probability 0
+				sum += math.Exp(v - shift[i])
+			}
 		}
 		for j, v := range z {
+			if mask[i*k+j] != 0 {
+				continue
+			}
 			logp := v - shift[i] - math.Log(sum)
 			loss += logp * (math.Exp(logp)*ent[i*k+j] - pg[i*k+j])
 		}
@@ -86,12 +92,14 @@ func plainLoss(lg *lossGraph, policy, value *mlp) float64 {
 }
 
 // randomInputs fills the graph's inputs as EndEpisode would for n samples
-// (n <= rows), with random actions, advantages and returns.
+// (n <= rows), with random actions, advantages and returns, and on every
+// other row a random mask (which allows the row's action).
 func randomInputs(lg *lossGraph, policy *mlp, n int, rng *rand.Rand) {
 	x, pg, ent := lg.x.Data().([]float64), lg.pg.Data().([]float64), lg.ent.Data().([]float64)
 	shift, ret, vw := lg.shift.Data().([]float64), lg.ret.Data().([]float64), lg.vw.Data().([]float64)
+	mask := lg.mask.Data().([]float64)
 	d, k := policy.layers[0].in, len(pg)/lg.rows
-	for _, s := range [][]float64{x, pg, ent, ret, vw} {
+	for _, s := range [][]float64{x, pg, ent, ret, vw, mask} {
 		clear(s)
 	}
 	a, b := make([]float64, policy.width()), make([]float64, policy.width())
@@ -100,17 +108,23 @@ func randomInputs(lg *lossGraph, policy *mlp, n int, rng *rand.Rand) {
 			for j := range d {
 				x[i*d+j] = rng.NormFloat64()
 			}
-			pg[i*k+rng.IntN(k)] = rng.NormFloat64() / float64(n)
+			act := rng.IntN(k)
+			pg[i*k+act] = rng.NormFloat64() / float64(n)
 			for j := range k {
 				ent[i*k+j] = 0.3 / float64(n)
+				if i%2 == 1 && j != act && rng.IntN(2) == 0 {
+					mask[i*k+j] = maskedLogit
+				}
 			}
 			ret[i] = rng.NormFloat64() * 3
 			vw[i] = 0.5 / float64(n)
 		}
 		z := policy.forward(x[i*d:(i+1)*d], a, b)
-		m := z[0]
-		for _, v := range z {
-			m = max(m, v)
+		m := math.Inf(-1)
+		for j, v := range z {
+			if mask[i*k+j] == 0 {
+				m = max(m, v)
+			}
 		}
 		shift[i] = m
 	}

@@ -240,12 +240,14 @@ func (p *Policy) fill(n int) {
 	lg := p.graph
 	x, pg, ent := lg.x.Data().([]float64), lg.pg.Data().([]float64), lg.ent.Data().([]float64)
 	shift, ret, vw := lg.shift.Data().([]float64), lg.ret.Data().([]float64), lg.vw.Data().([]float64)
+	mask := lg.mask.Data().([]float64)
 	d, k := len(p.inputs), p.actions.N
 	clear(x)
 	clear(pg)
 	clear(ent)
 	clear(ret)
 	clear(vw)
+	clear(mask)
 
 	// Baseline values, the largest logit of each row (for a stable
 	// log-softmax), then, backwards through each segment of experience, the
@@ -257,12 +259,23 @@ func (p *Policy) fill(n int) {
 	row := 0
 	for _, a := range p.agents {
 		copy(x[row*d:], a.xs)
+		for j, ok := range a.allowed {
+			if !ok {
+				mask[row*k+j] = maskedLogit
+			}
+		}
 		row += len(a.acts)
 	}
 	for i := range n {
 		xi := x[i*d : (i+1)*d]
 		p.vals[i] = p.value.forward(xi, p.bufA, p.bufB)[0]
-		shift[i] = slices.Max(p.policy.forward(xi, p.bufA, p.bufB))
+		z := p.policy.forward(xi, p.bufA, p.bufB)
+		shift[i] = math.Inf(-1)
+		for j, v := range z {
+			if mask[i*k+j] == 0 {
+				shift[i] = max(shift[i], v)
+			}
+		}
 	}
 	gamma, lambda := p.cfg.Gamma, p.cfg.Lambda
 	i := 0
@@ -315,6 +328,10 @@ func (p *Policy) fill(n int) {
 	}
 }
 
+// maskedLogit is what the loss graph adds to the logit of an action the
+// observation did not allow: exp of it underflows to 0.
+const maskedLogit = -1e9
+
 // segment is a stretch of an agent's experience ending at step end (the
 // next segment starts there). boot holds the inputs of the observation after
 // the last step when that observation was not terminal, nil otherwise.
@@ -330,13 +347,15 @@ type agent struct {
 	id         learning.AgentID
 	rng        *rand.Rand
 	x          []float64 // inputs of the latest observation
+	mask       []bool    // the latest observation's Mask (nil: all allowed)
 	seen       bool      // x holds an observation
 	draws      int       // actions drawn since InitAgent: the next one's k for Coordinated
 	bufA, bufB []float64 // forward buffers
 	noise      []float64 // Coordinated: Gumbel noise
 
-	xs    []float64 // inputs of each step's observation, back to back
-	acts  []int     // each step's action index
+	xs      []float64 // inputs of each step's observation, back to back
+	allowed []bool    // whether each step's observation allowed each action, back to back
+	acts    []int     // each step's action index
 	rews  []float64 // each step's reward; one short while an action awaits it
 	segs  []segment // closed segments
 	start int       // first step of the open segment
@@ -353,6 +372,10 @@ func (a *agent) observe(obs learning.Observation) {
 		}
 		a.x[i] = (v - in.Offset) / in.Scale
 	}
+	a.mask = append(a.mask[:0], obs.Mask...)
+	if obs.Mask == nil {
+		a.mask = nil
+	}
 	a.seen = true
 }
 
@@ -361,6 +384,7 @@ func (a *agent) dropPending() {
 	if n := len(a.rews); len(a.acts) > n {
 		a.acts = a.acts[:n]
 		a.xs = a.xs[:n*len(a.x)]
+		a.allowed = a.allowed[:n*a.p.actions.N]
 	}
 }
 
@@ -380,7 +404,7 @@ func (a *agent) closeSegment(terminal bool) {
 }
 
 func (a *agent) reset() {
-	a.xs, a.acts, a.rews, a.segs, a.start = a.xs[:0], a.acts[:0], a.rews[:0], a.segs[:0], 0
+	a.xs, a.allowed, a.acts, a.rews, a.segs, a.start = a.xs[:0], a.allowed[:0], a.acts[:0], a.rews[:0], a.segs[:0], 0
 }
 
 func (a *agent) InitAgent(obs learning.Observation) {
@@ -392,14 +416,28 @@ func (a *agent) InitAgent(obs learning.Observation) {
 func (a *agent) IsLearning() bool { return a.p.IsLearning() }
 
 // logits returns the policy's logits for the latest observation, in a's
-// buffers.
+// buffers, with -Inf for the actions its mask does not allow.
 func (a *agent) logits() []float64 {
 	if !a.seen {
 		panic(fmt.Sprintf("policygradient: agent %s acts before InitAgent", a.id))
 	}
 	a.p.mu.RLock()
-	defer a.p.mu.RUnlock()
-	return a.p.policy.forward(a.x, a.bufA, a.bufB)
+	z := a.p.policy.forward(a.x, a.bufA, a.bufB)
+	a.p.mu.RUnlock()
+	if a.mask != nil {
+		allowed := false
+		for i := range z {
+			if i >= len(a.mask) || !a.mask[i] {
+				z[i] = math.Inf(-1)
+			} else {
+				allowed = true
+			}
+		}
+		if !allowed {
+			panic(fmt.Sprintf("policygradient: agent %s: the observation's mask allows no action", a.id))
+		}
+	}
+	return z
 }
 
 // SampleAction draws from the policy's distribution while learning (with
@@ -433,6 +471,9 @@ func (a *agent) SampleAction() learning.Action {
 	a.draws++
 	a.dropPending()
 	a.xs = append(a.xs, a.x...)
+	for i := range a.p.actions.N {
+		a.allowed = append(a.allowed, a.mask == nil || (i < len(a.mask) && a.mask[i]))
+	}
 	a.acts = append(a.acts, act)
 	return a.p.actions.Action(act)
 }

@@ -530,3 +530,42 @@ func TestConcurrentAgentsAndPolicies(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestMaskedActionsAreNeverTakenNorGivenProbability(t *testing.T) {
+	for _, coordinated := range []bool{false, true} {
+		cfg := testConfig()
+		cfg.Coordinated = coordinated
+		p := newPolicy(t, cfg, 5)
+		mask := []bool{true, false, true}
+		a := p.NewAgent("a")
+		obs := func(x float64) learning.Observation {
+			return learning.Observation{Schema: schema, Values: []float64{x, 0}, Mask: mask}
+		}
+		seen := map[learning.Action]int{}
+		for ep := 0; ep < 40; ep++ {
+			p.BeginEpisode()
+			a.InitAgent(obs(0))
+			for i := 0; i < 10; i++ {
+				act := a.SampleAction()
+				seen[act]++
+				reward := 0.0
+				if act == 2 {
+					reward = 1
+				}
+				a.Update(obs(float64(i%2)), reward)
+			}
+			p.EndEpisode() // learns with the masks: must stay finite
+		}
+		if seen[1] != 0 || seen[0] == 0 || seen[2] == 0 {
+			t.Fatalf("coordinated=%v: actions taken %v, want only (and both of) 0 and 2", coordinated, seen)
+		}
+		probs := a.ActionProbabilities()
+		if probs[1] != 0 || math.Abs(probs[0]+probs[2]-1) > 1e-12 || math.IsNaN(probs[0]) {
+			t.Fatalf("coordinated=%v: probabilities %v with action 1 masked", coordinated, probs)
+		}
+		p.SetLearning(false)
+		if got := a.SampleAction(); got != 2 {
+			t.Fatalf("coordinated=%v: greedy took %v, want 2 (the rewarded allowed action)", coordinated, got)
+		}
+	}
+}

@@ -87,7 +87,9 @@ const (
 // Config says how a Policy learns. DefaultConfig gives the defaults; the
 // Discretizer is the environment adapter's to fill in.
 type Config struct {
-	// Discretizer maps observations onto states (default: empty, one state).
+	// Discretizer maps observations onto states (default, when empty: the
+	// bins the observation schema suggests, SchemaBins; with none, a single
+	// state, which makes the agents multi-armed bandits).
 	Discretizer Discretizer
 	// Alpha is the learning rate, 0 < Alpha <= 1 (default 0.1).
 	Alpha float64

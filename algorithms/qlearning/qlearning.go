@@ -77,6 +77,9 @@ func New(spec learning.Spec, cfg Config) (*Policy, error) {
 	case spec.Actions.N < 1:
 		return nil, fmt.Errorf("qlearning: spec.Actions.N = %d, want >= 1", spec.Actions.N)
 	}
+	if len(cfg.Discretizer) == 0 {
+		cfg.Discretizer = SchemaBins(spec.Observation)
+	}
 	if err := spec.Observation.Require(cfg.Discretizer.Fields()...); err != nil {
 		return nil, fmt.Errorf("qlearning: Discretizer: %w", err)
 	}
@@ -88,6 +91,18 @@ func New(spec learning.Spec, cfg Config) (*Policy, error) {
 	}
 	cfg.Discretizer = d
 	return &Policy{cfg: cfg, actions: spec.Actions, seed: spec.Seed, fields: fields, q: map[int][]float64{}, n: map[int][]int{}, learning: true}, nil
+}
+
+// SchemaBins is the Discretizer the schema suggests: every field that has
+// Bins, in the schema's order (empty if none has).
+func SchemaBins(s *learning.Schema) Discretizer {
+	var d Discretizer
+	for _, f := range s.Fields() {
+		if desc, _ := s.Describe(f); len(desc.Bins) > 0 {
+			d = append(d, Bins{Field: f, Edges: desc.Bins})
+		}
+	}
+	return d
 }
 
 // Name is "qlearning".
@@ -111,12 +126,50 @@ func (p *Policy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
 // Coordinated exploration, or -1 for the greedy one. It depends on the
 // seed, the episode's number and s only, so that agents acting in any order
 // agree. The caller holds p.mu.
-func (p *Policy) coordinated(s int) int {
+func (p *Policy) coordinated(s int, mask []bool) int {
 	rng := rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15*uint64(p.episodes+1), uint64(s)))
 	if rng.Float64() < p.cfg.Epsilon(p.episodes) {
-		return rng.IntN(p.actions.N)
+		return p.uniform(rng, mask)
 	}
 	return -1
+}
+
+// uniform draws an allowed action uniformly.
+func (p *Policy) uniform(rng *rand.Rand, mask []bool) int {
+	if mask == nil {
+		return rng.IntN(p.actions.N)
+	}
+	k := rng.IntN(allowedCount(mask, p.actions.N))
+	for a := 0; a < p.actions.N; a++ {
+		if allowed(mask, a) {
+			if k == 0 {
+				return a
+			}
+			k--
+		}
+	}
+	panic("unreachable")
+}
+
+// allowed reports whether mask allows action a (nil allows all).
+func allowed(mask []bool, a int) bool { return mask == nil || (a < len(mask) && mask[a]) }
+
+// allowedCount is the number of actions mask allows out of n; a mask that
+// allows none is an environment's error, and counts as allowing all.
+func allowedCount(mask []bool, n int) int {
+	if mask == nil {
+		return n
+	}
+	c := 0
+	for a := 0; a < n; a++ {
+		if allowed(mask, a) {
+			c++
+		}
+	}
+	if c == 0 {
+		panic("qlearning: the observation's mask allows no action")
+	}
+	return c
 }
 
 // SetLearning switches learning (exploring and updating) on or off.
@@ -167,28 +220,33 @@ func (p *Policy) state(obs learning.Observation) int {
 	return s
 }
 
-// greedy is the action of highest value in state s, the lowest such index
-// on a tie. The caller holds p.mu.
-func (p *Policy) greedy(s int) int {
+// greedy is the allowed action of highest value in state s, the lowest such
+// index on a tie. The caller holds p.mu.
+func (p *Policy) greedy(s int, mask []bool) int {
 	row := p.q[s]
-	if row == nil {
-		return 0
-	}
-	best := 0
-	for a, v := range row {
-		if v > row[best] {
+	best := -1
+	for a := 0; a < p.actions.N; a++ {
+		if allowed(mask, a) && (best < 0 || row != nil && row[a] > row[best]) {
 			best = a
 		}
+	}
+	if best < 0 {
+		panic("qlearning: the observation's mask allows no action")
 	}
 	return best
 }
 
-// maxQ is the value of the greedy action in state s. The caller holds p.mu.
-func (p *Policy) maxQ(s int) float64 {
-	if row := p.q[s]; row != nil {
+// maxQ is the value of the greedy action in state s among those mask
+// allows. The caller holds p.mu.
+func (p *Policy) maxQ(s int, mask []bool) float64 {
+	row := p.q[s]
+	if row == nil {
+		return p.cfg.InitialQ
+	}
+	if mask == nil {
 		return slices.Max(row)
 	}
-	return p.cfg.InitialQ
+	return row[p.greedy(s, mask)]
 }
 
 // update moves Q(s,a) towards target. The caller holds p.mu.
@@ -220,23 +278,33 @@ type agent struct {
 	p       *Policy
 	rng     *rand.Rand
 	state   int
+	mask    []bool // the latest observation's
 	action  int
 	pending bool   // action was taken while learning and awaits its reward
 	steps   []step // Lambda > 0: the episode's rewarded steps so far
 }
 
-// step is one rewarded action: in state s, action a earned r and led to next.
+// step is one rewarded action: in state s, action a earned r and led to next,
+// where nextMask allowed the actions.
 type step struct {
 	s, a, next int
 	r          float64
+	nextMask   []bool
 }
 
 func (a *agent) InitAgent(obs learning.Observation) {
 	a.p.mu.Lock()
 	a.flush(false)
 	a.p.mu.Unlock()
-	a.state = a.p.state(obs)
+	a.state, a.mask = a.p.state(obs), cloneMask(obs.Mask)
 	a.pending = false
+}
+
+func cloneMask(m []bool) []bool {
+	if m == nil {
+		return nil
+	}
+	return append([]bool(nil), m...)
 }
 
 // flush updates the steps a holds towards their lambda-returns, computed
@@ -255,12 +323,12 @@ func (a *agent) flush(terminal bool) {
 	last := len(a.steps) - 1
 	g := 0.0
 	if !terminal {
-		g = p.maxQ(a.steps[last].next)
+		g = p.maxQ(a.steps[last].next, a.steps[last].nextMask)
 	}
 	for t := last; t >= 0; t-- {
 		st := a.steps[t]
 		if t < last {
-			g = (1-lambda)*p.maxQ(st.next) + lambda*g
+			g = (1-lambda)*p.maxQ(st.next, st.nextMask) + lambda*g
 		}
 		g = st.r + gamma*g
 		targets[t] = g
@@ -278,15 +346,15 @@ func (a *agent) IsLearning() bool { return a.p.IsLearning() }
 func (a *agent) SampleAction() learning.Action {
 	p := a.p
 	p.mu.Lock()
-	act, on, eps := p.greedy(a.state), p.learning, p.cfg.Epsilon(p.episodes)
+	act, on, eps := p.greedy(a.state, a.mask), p.learning, p.cfg.Epsilon(p.episodes)
 	if on && p.cfg.Coordinated {
-		if x := p.coordinated(a.state); x >= 0 {
+		if x := p.coordinated(a.state, a.mask); x >= 0 {
 			act = x
 		}
 	}
 	p.mu.Unlock()
 	if on && !p.cfg.Coordinated && a.rng.Float64() < eps {
-		act = a.rng.IntN(p.actions.N)
+		act = p.uniform(a.rng, a.mask)
 	}
 	a.action, a.pending = act, on
 	return p.actions.Action(act)
@@ -303,35 +371,39 @@ func (a *agent) Update(obs learning.Observation, reward float64) {
 		switch {
 		case !p.learning:
 		case p.cfg.Lambda > 0:
-			a.steps = append(a.steps, step{s: a.state, a: a.action, next: next, r: reward})
+			a.steps = append(a.steps, step{s: a.state, a: a.action, next: next, r: reward, nextMask: cloneMask(obs.Mask)})
 			if obs.Terminal {
 				a.flush(true)
 			}
 		case obs.Terminal:
 			p.update(a.state, a.action, reward)
 		default:
-			p.update(a.state, a.action, reward+p.cfg.Gamma*p.maxQ(next))
+			p.update(a.state, a.action, reward+p.cfg.Gamma*p.maxQ(next, obs.Mask))
 		}
 		p.mu.Unlock()
 	}
-	a.state, a.pending = next, false
+	a.state, a.mask, a.pending = next, cloneMask(obs.Mask), false
 }
 
 // ActionProbabilities is the epsilon-greedy distribution in the current
-// state: epsilon/N on every action plus 1-epsilon on the greedy one (all on
-// the greedy one when not learning). With Coordinated it is the same
-// distribution over episodes; within one, the state's draw is made.
+// state: epsilon/n on every one of the n allowed actions plus 1-epsilon on
+// the greedy one (all on the greedy one when not learning). With
+// Coordinated it is the same distribution over episodes; within one, the
+// state's draw is made.
 func (a *agent) ActionProbabilities() []float64 {
 	p := a.p
 	p.mu.Lock()
-	greedy, on, eps := p.greedy(a.state), p.learning, p.cfg.Epsilon(p.episodes)
+	greedy, on, eps := p.greedy(a.state, a.mask), p.learning, p.cfg.Epsilon(p.episodes)
 	p.mu.Unlock()
 	probs := make([]float64, p.actions.N)
 	if !on {
 		eps = 0
 	}
+	n := float64(allowedCount(a.mask, p.actions.N))
 	for i := range probs {
-		probs[i] = eps / float64(len(probs))
+		if allowed(a.mask, i) {
+			probs[i] = eps / n
+		}
 	}
 	probs[greedy] += 1 - eps
 	return probs

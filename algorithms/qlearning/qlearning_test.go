@@ -598,3 +598,49 @@ func TestCoordinatedExploration(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskedActionsAreNeverTakenNorGivenProbability(t *testing.T) {
+	for _, coordinated := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Coordinated, cfg.EpsilonStart, cfg.EpsilonEnd = coordinated, 1, 1 // explore always
+		p, err := New(learning.Spec{Observation: schema, Actions: learning.Discrete(5), Seed: 3}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mask := []bool{false, true, false, true, false}
+		a := p.NewAgent("a")
+		obs := learning.Observation{Schema: schema, Values: []float64{0, 0}, Mask: mask}
+		a.InitAgent(obs)
+		seen := map[learning.Action]int{}
+		for i := 0; i < 400; i++ {
+			act := a.SampleAction()
+			seen[act]++
+			a.Update(learning.Observation{Schema: schema, Values: []float64{float64(i % 3), 0}, Mask: mask}, float64(act))
+			if !coordinated && i%50 == 49 {
+				p.EndEpisode()
+			}
+			if coordinated {
+				p.EndEpisode() // a new draw per episode
+			}
+		}
+		if seen[0]+seen[2]+seen[4] != 0 || seen[1] == 0 || seen[3] == 0 {
+			t.Fatalf("coordinated=%v: actions taken %v, want only and both of 1 and 3", coordinated, seen)
+		}
+		probs := a.ActionProbabilities()
+		sum := 0.0
+		for i, q := range probs {
+			sum += q
+			if !mask[i] && q != 0 {
+				t.Fatalf("coordinated=%v: masked action %d has probability %v", coordinated, i, q)
+			}
+		}
+		if math.Abs(sum-1) > 1e-12 {
+			t.Fatalf("probabilities sum to %v", sum)
+		}
+		// Greedy, the best allowed action: 3 earned more than 1.
+		p.SetLearning(false)
+		if got := a.SampleAction(); got != 3 {
+			t.Fatalf("coordinated=%v: greedy took %v, want 3 (the best allowed)", coordinated, got)
+		}
+	}
+}
