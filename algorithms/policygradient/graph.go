@@ -56,8 +56,8 @@ type lossGraph struct {
 	vm   G.VM
 	// The inputs' tensors; EndEpisode writes their data before each run.
 	x, pg, ent, shift, ret, vw, mask *tensor.Dense
-	loss                       *G.Node
-	grads                      G.Nodes // in the order of policy.params then value.params
+	loss                             *G.Node
+	grads                            G.Nodes // in the order of policy.params then value.params
 }
 
 func newLossGraph(policy, value *mlp, rows int) (*lossGraph, error) {

@@ -356,9 +356,9 @@ type agent struct {
 	xs      []float64 // inputs of each step's observation, back to back
 	allowed []bool    // whether each step's observation allowed each action, back to back
 	acts    []int     // each step's action index
-	rews  []float64 // each step's reward; one short while an action awaits it
-	segs  []segment // closed segments
-	start int       // first step of the open segment
+	rews    []float64 // each step's reward; one short while an action awaits it
+	segs    []segment // closed segments
+	start   int       // first step of the open segment
 }
 
 // observe sets x from obs. It panics on a value that is not finite, a bug in
