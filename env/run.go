@@ -33,7 +33,8 @@ type RunOptions struct {
 	// learn.
 	Independent bool
 	// Actions names the environment's adapter a generic algorithm sees the
-	// agents through (Adaptable; "": the default).
+	// agents through (Adaptable; "": the default). Native algorithms ignore
+	// it.
 	Actions string
 	// Load starts the policies from a checkpoint instead of from scratch.
 	Load *learning.Checkpoint
@@ -79,8 +80,8 @@ func Lookup(e Environment, name string) (learning.Algorithm, error) {
 }
 
 // AlgorithmSpec is the Spec algorithm alg is made for in e: the agents' own
-// (which must then be the same for every agent) for a native algorithm, the
-// named adapter's for a generic one.
+// for a native algorithm (which takes no adapter: actions is ignored), the
+// adapter's that actions names for a generic one.
 func AlgorithmSpec(e Environment, alg learning.Algorithm, actions string) (learning.Spec, learning.Adapter, error) {
 	agents := e.PossibleAgents()
 	if len(agents) == 0 {
@@ -88,9 +89,6 @@ func AlgorithmSpec(e Environment, alg learning.Algorithm, actions string) (learn
 	}
 	native := e.Spec(agents[0])
 	if alg.Native {
-		if actions != "" {
-			return learning.Spec{}, nil, fmt.Errorf("%s acts in %s's own action space: it takes no adapter (got %q)", alg.Name, e.Name(), actions)
-		}
 		return native, nil, nil
 	}
 	ad, ok := e.(Adaptable)

@@ -172,9 +172,6 @@ func TestRunRefusesWhatCannotRun(t *testing.T) {
 	if _, err := Run(e, "nonesuch", RunOptions{EvalEpisodes: 1}); err == nil || !strings.Contains(err.Error(), "first") {
 		t.Fatalf("an unknown algorithm: %v", err)
 	}
-	if _, err := Run(e, "first", RunOptions{EvalEpisodes: 1, Actions: "pair"}); err == nil {
-		t.Fatal("a native algorithm takes no adapter")
-	}
 	if _, err := Run(e, "greedy", RunOptions{EvalEpisodes: 1, Actions: "triple"}); err == nil || !strings.Contains(err.Error(), "triple") {
 		t.Fatalf("an unknown adapter: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/lbnet"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
@@ -22,7 +23,7 @@ type liveRun struct {
 	sc        loadbalancing.Scenario
 	algorithm string
 	seed      uint64
-	opts      learners.Options
+	opts      env.RunOptions
 	loadPath  string
 	logFile   string
 	save      string
@@ -84,24 +85,22 @@ func runLive(r liveRun, stdout, stderr io.Writer) int {
 		defer node.Close()
 	}
 
-	var trained *learners.Outcome
-	var logPath string
+	var trained *ranAlgorithm
 	prepare := func(e *loadbalancing.Environment) ([]byte, error) {
 		if !learners.IsLearner(r.algorithm) {
 			return nil, nil
 		}
 		c := r.opts.Load
-		if r.opts.Training.Episodes > 0 {
-			tr := r.opts.Training
-			prog := newProgress(stderr, "training "+r.algorithm, tr.Episodes+tr.EvalEpisodes*(tr.Episodes/max(tr.EvalEvery, 1)+2), !r.jsonOut)
+		if r.opts.Episodes > 0 {
+			prog := newProgress(stderr, "training "+r.algorithm, env.Episodes(true, r.opts), !r.jsonOut)
 			o := r.opts
 			o.OnEpisode = func(learning.Record) { prog.step("") }
-			out, path, err := runLogged(e, r.algorithm, o, r.logFile, false)
+			out, err := runLogged(e, r.algorithm, o, r.logFile, false)
 			prog.finish()
 			if err != nil {
 				return nil, err
 			}
-			trained, logPath = &out, path
+			trained = &out
 			if c, err = out.Checkpoint(e); err != nil {
 				return nil, err
 			}
@@ -144,7 +143,7 @@ func runLive(r liveRun, stdout, stderr io.Writer) int {
 	}
 	rep := newLiveReport(out, r, learning.EvalSeed(r.seed, 0))
 	if trained != nil {
-		rep.Training = &training{Episodes: len(trained.Curve.Train), SelectedAfter: trained.Curve.Selected, Seconds: trained.TrainTime.Seconds(), Shared: true, CurveLog: logPath, Checkpoint: r.save}
+		rep.Training = &training{Episodes: len(trained.Curve.Train), SelectedAfter: trained.Curve.Selected, Seconds: trained.TrainTime.Seconds(), Shared: true, CurveLog: trained.LogPath, Checkpoint: r.save}
 	} else if r.opts.Load != nil {
 		rep.Training = &training{Shared: true, Loaded: r.loadPath, Checkpoint: r.save}
 	}

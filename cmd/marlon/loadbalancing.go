@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sort"
 	"strings"
@@ -16,7 +15,7 @@ import (
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/lbplot"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
-	"github.com/marlon-go/marlon/learning"
+	"github.com/marlon-go/marlon/learning/learnplot"
 )
 
 const loadBalancingExamples = `
@@ -70,6 +69,9 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("marlon loadbalancing", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	def := loadbalancing.Default()
+	tr := learners.DefaultTraining()
+	var rf runFlags
+	rf.register(fs, loadbalancing.Family, loadbalancing.Versions(), trainingDefaults(tr))
 	var (
 		workers      = fs.Int("workers", def.Workers, "number of workers at the start")
 		speeds       = fs.String("speeds", fmt.Sprintf("%d-%d", def.SpeedMin, def.SpeedMax), "worker speeds: a list with one per worker (1,2,3.5) or a range MIN-MAX of integers to draw from")
@@ -79,17 +81,6 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		variability  = fs.Float64("variability", def.Variability, "coefficient of variation of the units' costs (0: all equal)")
 		joins        listFlag
 		leaves       listFlag
-		algorithm    = fs.String("algorithm", "", "the algorithm to run: "+strings.Join(learners.Names(), ", "))
-		seed         = fs.Uint64("seed", 1, "seed for the drawn speeds and every episode")
-		episodes     = fs.Int("episodes", learners.DefaultTraining().Episodes, "training episodes of a learner (qlearning, pg); 0 with --load only evaluates")
-		evalEpisodes = fs.Int("eval-episodes", learners.DefaultTraining().EvalEpisodes, "evaluation episodes every algorithm is measured on (results are their means)")
-		jsonOut      = fs.Bool("json", false, "print JSON (an object, or with --compare an array) instead of tables")
-		compare      = fs.Bool("compare", false, "run every algorithm, learners trained within the run, on the same evaluation episodes: a table sorted by makespan (the default without --algorithm)")
-		independent  = fs.Bool("independent", false, "give each worker a learner of its own instead of one shared by all")
-		save         = fs.String("save", "", "save the trained learner to `file` (a checkpoint)")
-		load         = fs.String("load", "", "start the learner from the checkpoint in `file`")
-		logFile      = fs.String("log", "", "write a learner's training log (JSON lines, one per episode) to `file` (default marlon-ALGORITHM-seedSEED.jsonl)")
-		plotFile     = fs.String("plot", "", "draw a learner's learning curve, with the best classical technique, to `file` (.png, .svg or .pdf)")
 		ganttFile    = fs.String("gantt", "", "draw a Gantt chart of the first evaluation episode to `file` (.png, .svg or .pdf)")
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
 		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
@@ -123,159 +114,108 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		enc.Encode(sc)
 		return 0
 	}
-	switch {
-	case *episodes < 0:
-		return fail(stderr, usageError{fmt.Errorf("--episodes: must be at least 0, got %d", *episodes)})
-	case *evalEpisodes < 1:
-		return fail(stderr, usageError{fmt.Errorf("--eval-episodes: must be at least 1, got %d", *evalEpisodes)})
-	case *algorithm != "" && *compare:
-		return fail(stderr, usageError{errors.New("--algorithm and --compare: give one or the other")})
-	case *algorithm != "" && !contains(learners.Names(), *algorithm):
-		return fail(stderr, usageError{fmt.Errorf("--algorithm: unknown %q; one of %s", *algorithm, strings.Join(learners.Names(), ", "))})
-	case *algorithm == "" && (*save != "" || *load != "" || *plotFile != "" || *ganttFile != ""):
-		return fail(stderr, usageError{errors.New("--save, --load, --plot and --gantt need --algorithm")})
-	case (*save != "" || *load != "" || *plotFile != "") && !learners.IsLearner(*algorithm):
-		return fail(stderr, usageError{fmt.Errorf("--save, --load and --plot are for learners (%s), not %s", strings.Join(learners.Learners(), ", "), *algorithm)})
+	if rf.algorithm == "" && *ganttFile != "" {
+		return fail(stderr, usageError{errors.New("--gantt needs --algorithm")})
+	}
+	if err := rf.check(); err != nil {
+		return fail(stderr, err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := checkLive(*live, set, nf, sc, *nodes, *timeScale, *timeout); err != nil {
 		return fail(stderr, err)
 	}
-	names := learners.Names()
-	if *algorithm != "" {
-		names = []string{*algorithm}
-	}
-	e, err := loadbalancing.New(sc, *seed)
+	e, err := loadbalancing.NewVersion(rf.version(), sc, rf.seed)
 	if err != nil {
 		return fail(stderr, usageError{err})
 	}
-	tr := learners.DefaultTraining()
-	tr.Episodes, tr.EvalEpisodes = *episodes, *evalEpisodes
-	opts := learners.Options{Seed: *seed, Training: tr, Independent: *independent}
-	if *load != "" {
-		if opts.Load, err = learning.LoadCheckpoint(*load); err != nil {
-			return fail(stderr, fmt.Errorf("--load: %w", err))
-		}
+	if err := rf.checkEnv(e); err != nil {
+		return fail(stderr, err)
 	}
+	opts := rf.options()
 	if *live {
 		return runLive(liveRun{
-			sc: sc, algorithm: *algorithm, seed: *seed, opts: opts, loadPath: *load, logFile: *logFile, save: *save, jsonOut: *jsonOut,
+			sc: sc, algorithm: rf.algorithm, seed: rf.seed, opts: opts, loadPath: rf.load, logFile: rf.logFile, save: rf.save, jsonOut: rf.jsonOut,
 			net: nf, nodes: *nodes, timeScale: *timeScale, timeout: *timeout,
 		}, stdout, stderr)
 	}
 
-	total := 0
-	for _, name := range names {
-		total += tr.EvalEpisodes
-		if learners.IsLearner(name) {
-			total += tr.Episodes + tr.EvalEpisodes*(tr.Episodes/max(tr.EvalEvery, 1)+1)
+	results, err := runAll(e, rf.names(), opts, rf.logFile, rf.jsonOut, stderr)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	reports := make([]report, len(results))
+	for i, r := range results {
+		reports[i] = newReport(r, e, rf.seed, rf.evalEpisodes)
+		if t := reports[i].Training; t != nil {
+			t.CurveLog, t.Loaded = r.LogPath, rf.load
 		}
 	}
-	prog := newProgress(stderr, "running", total, !*jsonOut)
-	var reports []report
-	var outcomes []learners.Outcome
-	for _, name := range names {
-		o := opts
-		o.OnEpisode = func(learning.Record) { prog.step(name) }
-		out, logPath, err := runLogged(e, name, o, *logFile, len(names) > 1)
-		if err != nil {
-			prog.finish()
+	if rf.save != "" {
+		if err := saveCheckpoint(rf.save, e, results[0].RunResult); err != nil {
 			return fail(stderr, err)
 		}
-		outcomes = append(outcomes, out)
-		r := newReport(out, e, *seed, tr.EvalEpisodes)
-		if r.Training != nil {
-			r.Training.CurveLog, r.Training.Loaded = logPath, *load
-		}
-		reports = append(reports, r)
+		reports[0].Training.Checkpoint = rf.save
 	}
-	prog.finish()
-
-	if *save != "" {
-		c, err := outcomes[0].Checkpoint(e)
-		if err == nil {
-			err = c.Save(*save)
-		}
-		if err != nil {
-			return fail(stderr, fmt.Errorf("--save: %w", err))
-		}
-		reports[0].Training.Checkpoint = *save
-	}
-	if *plotFile != "" {
-		if err := plotCurve(*plotFile, e, outcomes[0], opts); err != nil {
-			return fail(stderr, fmt.Errorf("--plot: %w", err))
+	if rf.plotFile != "" {
+		title := fmt.Sprintf("%s learning load balancing with %d workers, seed %d (kept: after %d episodes)", rf.algorithm, sc.Workers, rf.seed, results[0].Curve.Selected)
+		bound := &learnplot.Line{Name: "lower bound", Value: 1}
+		if err := plotLearningCurve(rf.plotFile, title, e, results[0], opts, learnplot.Metric{Name: "ratio", Label: "makespan / lower bound"}, bound, results); err != nil {
+			return fail(stderr, err)
 		}
 	}
 	if *ganttFile != "" {
-		res := outcomes[0].Results[0]
+		res := episodeResult(results[0], 0)
 		title := fmt.Sprintf("%s, seed %d: makespan %.1f, ratio %.3f", res.Algorithm, res.Seed, res.Makespan, res.Ratio)
 		if err := lbplot.Gantt(*ganttFile, title, res); err != nil {
 			return fail(stderr, fmt.Errorf("--gantt: %w", err))
 		}
 	}
-	sort.SliceStable(reports, func(i, j int) bool { return reports[i].Makespan < reports[j].Makespan })
+	order := make([]int, len(reports))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return reports[order[i]].Makespan < reports[order[j]].Makespan })
+	sortedReports := make([]report, len(order))
+	sortedResults := make([]ranAlgorithm, len(order))
+	for i, k := range order {
+		sortedReports[i], sortedResults[i] = reports[k], results[k]
+	}
 
 	single := len(reports) == 1
 	switch {
-	case *jsonOut && single:
-		writeJSON(stdout, reports[0])
-	case *jsonOut:
-		writeJSON(stdout, reports)
+	case rf.jsonOut && single:
+		writeJSON(stdout, sortedReports[0])
+	case rf.jsonOut:
+		writeJSON(stdout, sortedReports)
 	case single:
-		printScenario(stdout, e, *seed, tr.EvalEpisodes)
-		printReport(stdout, reports[0])
+		printScenario(stdout, e, rf.seed, rf.evalEpisodes)
+		printReport(stdout, sortedReports[0])
 	default:
-		printScenario(stdout, e, *seed, tr.EvalEpisodes)
-		printComparison(stdout, reports)
+		printScenario(stdout, e, rf.seed, rf.evalEpisodes)
+		printComparison(stdout, sortedResults, lbColumns)
+		fmt.Fprintf(stdout, "\nLower bound %.1f (ratio = makespan / lower bound). Best: %s.\n", sortedReports[0].LowerBound, sortedReports[0].Algorithm)
 	}
-	for _, path := range []string{*plotFile, *ganttFile} {
-		if path != "" && !*jsonOut {
+	for _, path := range []string{rf.plotFile, *ganttFile} {
+		if path != "" && !rf.jsonOut {
 			fmt.Fprintf(stdout, "Wrote %s.\n", path)
 		}
 	}
 	return 0
 }
 
-// runLogged runs name with opts; a learner's training log goes to path, or
-// (with no path, or several algorithms) to marlon-NAME-seedSEED.jsonl.
-func runLogged(e *loadbalancing.Environment, name string, opts learners.Options, path string, several bool) (learners.Outcome, string, error) {
-	if !learners.IsLearner(name) {
-		out, err := learners.Run(e, name, opts)
-		return out, "", err
-	}
-	if path == "" || several {
-		path = fmt.Sprintf("marlon-%s-seed%d.jsonl", name, opts.Seed)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return learners.Outcome{}, "", fmt.Errorf("--log: %w", err)
-	}
-	opts.Log = f
-	out, err := learners.Run(e, name, opts)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("--log: %w", cerr)
-	}
-	return out, path, err
+// lbColumns are the comparison table's columns.
+var lbColumns = []column{
+	{"makespan", "makespan", "%.1f"}, {"ratio", "ratio", "%.3f"}, {"idle time", "idle_time", "%.1f"},
+	{"requests", "requests", "%.0f"}, {"imbalance", "load_imbalance", "%.3f"},
 }
 
-// plotCurve draws the learning curve of a learner's outcome with the best
-// classical technique on the same evaluation episodes.
-func plotCurve(path string, e *loadbalancing.Environment, o learners.Outcome, opts learners.Options) error {
-	best := lbplot.Baseline{Ratio: math.Inf(1)}
-	for _, name := range learners.Classical() {
-		c := opts
-		c.Load, c.Log, c.OnEpisode = nil, nil, nil
-		out, err := learners.Run(e, name, c)
-		if err != nil {
-			return err
-		}
-		if r := out.Mean["ratio"]; r < best.Ratio {
-			best = lbplot.Baseline{Name: "best classical: " + name, Ratio: r}
-		}
-	}
-	title := fmt.Sprintf("%s learning load balancing with %d workers, seed %d (kept: after %d episodes)", o.Algorithm, e.Scenario().Workers, opts.Seed, o.Curve.Selected)
-	return lbplot.Curve(path, title, *o.Curve, best)
+// episodeResult is evaluation episode k of r, as the load-balancing
+// environment reports it.
+func episodeResult(r ranAlgorithm, k int) loadbalancing.Result {
+	res := r.Eval[k].Episode.(*loadbalancing.Episode).Result()
+	res.Algorithm = r.Algorithm
+	return res
 }
 
 // checkLive refuses the flags that do not go with --live, or only go with
@@ -439,21 +379,24 @@ type training struct {
 	Checkpoint    string  `json:"checkpoint,omitempty"`
 }
 
-func newReport(o learners.Outcome, e *loadbalancing.Environment, seed uint64, episodes int) report {
+func newReport(o ranAlgorithm, e *loadbalancing.Environment, seed uint64, episodes int) report {
 	m := o.Mean
 	r := report{
 		Algorithm: o.Algorithm, Seed: seed, Episodes: episodes, Job: e.Scenario().Job, UnitsDone: e.Scenario().Job,
 		Makespan: m["makespan"], LowerBound: m["lower_bound"], Ratio: m["ratio"], IdleTime: m["idle_time"],
 		Requests: m["requests"], Chunks: m["chunks"], Imbalance: m["load_imbalance"], Speeds: e.Speeds(),
 	}
-	for _, res := range o.Results {
+	var results []loadbalancing.Result
+	for k := range o.Eval {
+		res := episodeResult(o, k)
+		results = append(results, res)
 		r.UnitsDone = min(r.UnitsDone, res.UnitsDone)
 	}
-	if len(o.Results) > 0 {
-		r.Workers = o.Results[0].Workers
+	if len(results) > 0 {
+		r.Workers = results[0].Workers
 	}
-	if len(o.Results) > 1 {
-		r.PerEpisode = o.Results
+	if len(results) > 1 {
+		r.PerEpisode = results
 	}
 	if o.Curve != nil {
 		r.Training = &training{Episodes: len(o.Curve.Train), SelectedAfter: o.Curve.Selected, Seconds: o.TrainTime.Seconds(), Shared: o.Team.Shared()}
@@ -515,22 +458,6 @@ func printReport(w io.Writer, r report) {
 		fmt.Fprintf(tw, "%d\t%g\t%d\t%d\t%.1f\t%.1f\t%.1f\t%s\n", wr.ID, wr.Speed, wr.Units, wr.Chunks, wr.Busy, wr.Idle, wr.LastDone, left)
 	}
 	tw.Flush()
-}
-
-func printComparison(w io.Writer, rs []report) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rank\talgorithm\tmakespan\tratio\tidle time\trequests\timbalance\t")
-	for i, r := range rs {
-		note := ""
-		if t := r.Training; t != nil {
-			note = fmt.Sprintf("learnt in %d episodes, %.1fs", t.Episodes, t.Seconds)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.3f\t%.1f\t%.0f\t%.3f\t  %s\n", i+1, r.Algorithm, r.Makespan, r.Ratio, r.IdleTime, r.Requests, r.Imbalance, note)
-	}
-	tw.Flush()
-	if len(rs) > 0 {
-		fmt.Fprintf(w, "\nLower bound %.1f (ratio = makespan / lower bound). Best: %s.\n", rs[0].LowerBound, rs[0].Algorithm)
-	}
 }
 
 func writeJSON(w io.Writer, v any) {

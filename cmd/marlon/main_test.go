@@ -98,6 +98,10 @@ func TestBadInputExitsNonZeroNamingTheFlag(t *testing.T) {
 		"--comm-time":     {"--comm-time", "-1"},
 		"--unit-time":     {"--unit-time", "0"},
 		"--variability":   {"--variability", "-1"},
+		"--env":           {"--env", "loadbalancing/v0"},
+		"--actions":       {"--algorithm", "pg", "--actions", "nope"},
+		"--actions ":      {"--algorithm", "gss", "--actions", "share"},
+		"--gantt":         {"--gantt", "g.png"},
 	}
 	for flag, args := range cases {
 		code, out, errs := marlon(t, append([]string{"loadbalancing"}, args...)...)

@@ -3,6 +3,7 @@ package loadbalancing
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ type Environment struct {
 	// before it serves (see Master.Expect; 0: it serves at once).
 	StartBy float64
 
+	version  string
 	scenario Scenario
 	speeds   []float64
 	agents   []learning.AgentID
@@ -38,13 +40,23 @@ var (
 	_ env.Adaptable   = (*Environment)(nil)
 )
 
-// New validates sc and returns its environment, drawing unspecified speeds
-// from seed.
+// New validates sc and returns its environment at the latest version of the
+// dynamics, drawing unspecified speeds from seed.
 func New(sc Scenario, seed uint64) (*Environment, error) {
+	v := Versions()
+	return NewVersion(v[len(v)-1], sc, seed)
+}
+
+// NewVersion is New at the given version of the dynamics ("v1"; see
+// Versions).
+func NewVersion(version string, sc Scenario, seed uint64) (*Environment, error) {
+	if !slices.Contains(Versions(), version) {
+		return nil, bad("env", "must be one of "+strings.Join(Versions(), ", "), version)
+	}
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Environment{scenario: sc, speeds: sc.ResolveSpeeds(seed)}
+	e := &Environment{version: version, scenario: sc, speeds: sc.ResolveSpeeds(seed)}
 	for i := range e.speeds {
 		e.agents = append(e.agents, AgentID(i))
 	}
@@ -54,13 +66,18 @@ func New(sc Scenario, seed uint64) (*Environment, error) {
 // Family is the environment's family, its name without a version.
 const Family = "loadbalancing"
 
-// Version is the version of the dynamics this package runs (see
-// env.Environment's Name): bump it, keeping the old behaviour runnable, when
-// what happens in an episode changes.
-const Version = "v1"
+// Versions are the versions of the dynamics this package runs, oldest
+// first; New makes the last. Any change of what happens in an episode makes
+// a new version, and the old ones stay runnable (NewVersion), so that a
+// result or a checkpoint can always be reproduced on the dynamics it came
+// from.
+func Versions() []string { return []string{"v1"} }
 
-// Name implements env.Environment: "loadbalancing/v1".
-func (e *Environment) Name() string { return Family + "/" + Version }
+// Name implements env.Environment: "loadbalancing/" and the version.
+func (e *Environment) Name() string { return Family + "/" + e.version }
+
+// Version is the version of the dynamics e runs.
+func (e *Environment) Version() string { return e.version }
 
 // Scenario is the scenario the environment runs.
 func (e *Environment) Scenario() Scenario { return e.scenario }
@@ -100,7 +117,7 @@ func (e *Environment) Adapter(name string) (learning.Adapter, error) {
 	case "", ChoicesAdapter:
 		return NewAdapter(nil)
 	}
-	return nil, fmt.Errorf("--actions: unknown %q; one of %s", name, strings.Join(e.Adapters(), ", "))
+	return nil, fmt.Errorf("unknown adapter %q; one of %s", name, strings.Join(e.Adapters(), ", "))
 }
 
 // Start implements env.Environment.

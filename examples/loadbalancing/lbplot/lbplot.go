@@ -1,8 +1,8 @@
-// Package lbplot draws the load-balancing example's figures as PNG (or SVG,
-// PDF, by the file's extension): the learning curve of a training run
-// against the best classical technique, and a Gantt chart of one episode.
+// Package lbplot draws the load-balancing example's own figures as PNG (or
+// SVG, PDF, by the file's extension): a Gantt chart of one episode. The
+// learning curve, which every environment shares, is learnplot's.
 //
-// It depends on gonum.org/v1/plot, the learning package and the
+// It depends on gonum.org/v1/plot, learning/learnplot and the
 // load-balancing example; nothing depends on it but commands and notebooks.
 package lbplot
 
@@ -17,80 +17,14 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/marlon-go/marlon/examples/loadbalancing"
-	"github.com/marlon-go/marlon/learning"
+	"github.com/marlon-go/marlon/learning/learnplot"
 )
-
-// Baseline is a horizontal reference line on the learning curve.
-type Baseline struct {
-	Name  string
-	Ratio float64
-}
 
 var (
-	blue   = color.RGBA{R: 31, G: 119, B: 180, A: 255}
-	orange = color.RGBA{R: 255, G: 127, B: 14, A: 255}
-	green  = color.RGBA{R: 44, G: 160, B: 44, A: 255}
-	grey   = color.RGBA{R: 150, G: 150, B: 150, A: 255}
-	red    = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+	blue  = learnplot.Blue
+	green = learnplot.Green
+	red   = learnplot.Red
 )
-
-// Curve draws the makespan ratio of every training episode, the greedy
-// evaluations, and the baselines, to path.
-func Curve(path, title string, c learning.Curve, baselines ...Baseline) error {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = "training episode"
-	p.Y.Label.Text = "makespan / lower bound"
-	p.Legend.Top = true
-
-	train := make(plotter.XYs, 0, len(c.Train))
-	for _, r := range c.Train {
-		train = append(train, plotter.XY{X: float64(r.Episode), Y: r.Metrics["ratio"]})
-	}
-	if len(train) > 0 {
-		l, err := plotter.NewLine(train)
-		if err != nil {
-			return err
-		}
-		l.Color = blue
-		l.Width = vg.Points(0.8)
-		p.Add(l)
-		p.Legend.Add("training (exploring)", l)
-	}
-	if len(c.Eval) > 0 {
-		eval := make(plotter.XYs, 0, len(c.Eval))
-		for _, e := range c.Eval {
-			eval = append(eval, plotter.XY{X: float64(e.After), Y: e.Metrics["ratio"]})
-		}
-		l, s, err := plotter.NewLinePoints(eval)
-		if err != nil {
-			return err
-		}
-		l.Color, s.Color = orange, orange
-		l.Width = vg.Points(1.5)
-		p.Add(l, s)
-		p.Legend.Add("greedy evaluation", l, s)
-	}
-	xmax := math.Max(1, float64(len(c.Train)))
-	for i, b := range baselines {
-		l, err := plotter.NewLine(plotter.XYs{{X: 0, Y: b.Ratio}, {X: xmax, Y: b.Ratio}})
-		if err != nil {
-			return err
-		}
-		l.Color = []color.Color{green, grey, red}[i%3]
-		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("%s (%.3f)", b.Name, b.Ratio), l)
-	}
-	one, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: 1}, {X: xmax, Y: 1}})
-	one.Color = color.Black
-	one.Width = vg.Points(0.5)
-	p.Add(one)
-	p.Legend.Add("lower bound", one)
-	p.Y.Min = math.Min(p.Y.Min, 0.98)
-	p.Add(plotter.NewGrid())
-	return p.Save(8*vg.Inch, 4.5*vg.Inch, path)
-}
 
 // Gantt draws one episode: a row per worker, a bar per chunk from its grant
 // to its end (red when handed back by a leaving worker), so that idle time is

@@ -54,15 +54,4 @@ func TestFiguresAreReadablePNGs(t *testing.T) {
 	if w, h := decode(t, gantt); w < 500 || h < 200 {
 		t.Fatalf("gantt %dx%d", w, h)
 	}
-	curve := learning.Curve{
-		Train: []learning.Record{{Episode: 1, Metrics: map[string]float64{"ratio": 1.4}}, {Episode: 2, Metrics: map[string]float64{"ratio": 1.2}}},
-		Eval:  []learning.EvalPoint{{After: 2, Metrics: map[string]float64{"ratio": 1.1}}},
-	}
-	path := filepath.Join(dir, "curve.png")
-	if err := Curve(path, "test", curve, Baseline{"af", 1.05}); err != nil {
-		t.Fatal(err)
-	}
-	if w, h := decode(t, path); w < 500 || h < 200 {
-		t.Fatalf("curve %dx%d", w, h)
-	}
 }

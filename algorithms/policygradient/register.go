@@ -1,0 +1,13 @@
+package policygradient
+
+import "github.com/marlon-go/marlon/learning"
+
+// The generic policy gradient every environment offers, with DefaultConfig.
+// Environments register their own tuned "pg" for their family
+// (learning.RegisterFor), which takes precedence there.
+func init() {
+	learning.Register(learning.Algorithm{
+		Name: "pg", About: "REINFORCE with a value baseline on gorgonia (default settings)", Learns: true,
+		New: func(spec learning.Spec) (learning.Policy, error) { return New(spec, DefaultConfig()) },
+	})
+}
