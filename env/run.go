@@ -51,6 +51,9 @@ type RunOptions struct {
 type RunResult struct {
 	Algorithm string
 	Learns    bool
+	// Baseline is set for a trivial baseline of the learners' action space
+	// (learning.Algorithm.Baseline).
+	Baseline bool
 	// Eval are the evaluation episodes, in order: the same seeds for every
 	// algorithm run with the same RunOptions.Seed.
 	Eval []Outcome
@@ -112,6 +115,9 @@ func NewTeam(e Environment, name string, opts RunOptions) (*learning.Team, learn
 	if err != nil {
 		return nil, learning.Spec{}, err
 	}
+	if alg.New == nil {
+		return nil, learning.Spec{}, fmt.Errorf("%s is a family of algorithms: name one of them, %s:PARAM (%s)", name, name, alg.About)
+	}
 	spec, adapter, err := AlgorithmSpec(e, alg, opts.Actions)
 	if err != nil {
 		return nil, spec, err
@@ -159,6 +165,26 @@ func NewTeam(e Environment, name string, opts RunOptions) (*learning.Team, learn
 	return team, spec, nil
 }
 
+// Expand replaces every parametric algorithm among names ("fixed", whose
+// instances are "fixed:LABEL") by its instances in e, with the adapter
+// actions names for a generic one; other names are kept. The order is kept.
+func Expand(e Environment, actions string, names []string) ([]string, error) {
+	var out []string
+	for _, name := range names {
+		alg, err := Lookup(e, name)
+		if err != nil || !alg.Parametric() {
+			out = append(out, name)
+			continue
+		}
+		spec, _, err := AlgorithmSpec(e, alg, actions)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, alg.Instances(spec)...)
+	}
+	return out, nil
+}
+
 // ErrTimeLimit is returned (wrapped) by Run when an episode reached
 // RunOptions.Limit before its end.
 var ErrTimeLimit = errors.New("the episode reached its time limit before its end")
@@ -174,7 +200,7 @@ func Run(e Environment, name string, opts RunOptions) (RunResult, error) {
 	if err != nil {
 		return out, err
 	}
-	out.Learns = alg.Learns
+	out.Learns, out.Baseline = alg.Learns, alg.Baseline
 	team, spec, err := NewTeam(e, name, opts)
 	if err != nil {
 		return out, err

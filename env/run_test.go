@@ -128,6 +128,59 @@ func init() {
 	learning.RegisterFor("armstest", learning.Algorithm{Name: "greedy", Learns: true, New: func(s learning.Spec) (learning.Policy, error) {
 		return newGreedy(s), nil
 	}})
+	// arm:K always pulls the learner's action K, one instance per action.
+	learning.RegisterFor("armstest", learning.Algorithm{Name: "arm", Baseline: true,
+		NewWith: func(p string, s learning.Spec) (learning.Policy, error) {
+			if p != "0" && p != "1" {
+				return nil, errors.New("no such arm " + p)
+			}
+			return always(p[0] - '0'), nil
+		},
+		Params: func(s learning.Spec) []string {
+			var ps []string
+			for i := range s.Actions.N {
+				ps = append(ps, string(rune('0'+i)))
+			}
+			return ps
+		},
+	})
+}
+
+type always learning.Action
+
+func (a always) Name() string                                         { return "arm" }
+func (a always) NewAgent(learning.AgentID) learning.LearningAlgorithm { return alwaysAgent(a) }
+
+type alwaysAgent learning.Action
+
+func (alwaysAgent) InitAgent(learning.Observation)       {}
+func (alwaysAgent) IsLearning() bool                     { return false }
+func (a alwaysAgent) SampleAction() learning.Action      { return learning.Action(a) }
+func (alwaysAgent) Update(learning.Observation, float64) {}
+func (alwaysAgent) ActionProbabilities() []float64       { return nil }
+func (alwaysAgent) AgentJoined(learning.AgentID)         {}
+func (alwaysAgent) AgentLeft(learning.AgentID)           {}
+
+func TestExpandRunsEveryInstanceOfAParametricBaseline(t *testing.T) {
+	e := arms{version: "v1", agents: 2}
+	names, err := Expand(e, "", []string{"first", "arm", "greedy"})
+	if err != nil || strings.Join(names, " ") != "first arm:0 arm:1 greedy" {
+		t.Fatalf("expanded %v, %v", names, err)
+	}
+	res, err := Compare(e, names[1:3], RunOptions{Seed: 1, EvalEpisodes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Through the adapter, arm:0 pulls arm 0 and arm:1 arm 3.
+	if !res[0].Baseline || res[0].Mean["regret"] < 2.5 || res[1].Mean["regret"] > 0.5 {
+		t.Fatalf("arm:0 regret %v, arm:1 regret %v", res[0].Mean["regret"], res[1].Mean["regret"])
+	}
+	if _, err := Run(e, "arm", RunOptions{EvalEpisodes: 1}); err == nil || !strings.Contains(err.Error(), "arm:PARAM") {
+		t.Fatalf("a parametric algorithm without a parameter: %v", err)
+	}
+	if _, err := Run(e, "arm:7", RunOptions{EvalEpisodes: 1}); err == nil || !strings.Contains(err.Error(), "no such arm") {
+		t.Fatalf("a bad parameter: %v", err)
+	}
 }
 
 func TestRunTrainsLearnersAndMeasuresEveryAlgorithmOnTheSameEpisodes(t *testing.T) {

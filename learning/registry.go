@@ -23,8 +23,41 @@ type Algorithm struct {
 	// Any other algorithm is generic: it is made with the Spec of one of the
 	// environment's adapters, and its agents are adapted (Adapt).
 	Native bool
+	// Baseline marks a trivial baseline of a learner's action space (always
+	// the same action, uniformly random): what a learner is measured
+	// against to show what learning adds, not an algorithm of the field.
+	Baseline bool
 	// New makes the policy for agents described by spec.
 	New func(spec Spec) (Policy, error)
+	// NewWith, if set, makes the algorithm a family of algorithms named
+	// "NAME:PARAM" ("fixed:share-1": always the action labelled share-1):
+	// Lookup resolves such a name to an Algorithm whose New calls NewWith
+	// with the parameter. New may then be nil.
+	NewWith func(param string, spec Spec) (Policy, error)
+	// Params lists, for a parametric algorithm, the parameters of its
+	// instances for agents described by spec (every action of the space,
+	// for "fixed"): what a comparison runs.
+	Params func(spec Spec) []string
+}
+
+// Parametric reports whether a is a family of algorithms named
+// "NAME:PARAM".
+func (a Algorithm) Parametric() bool { return a.NewWith != nil }
+
+// Instances are the names a comparison runs for a on agents described by
+// spec: a's name, or for a parametric algorithm "NAME:PARAM" for each of
+// a.Params(spec).
+func (a Algorithm) Instances(spec Spec) []string {
+	if !a.Parametric() {
+		return []string{a.Name}
+	}
+	var names []string
+	if a.Params != nil {
+		for _, p := range a.Params(spec) {
+			names = append(names, a.Name+":"+p)
+		}
+	}
+	return names
 }
 
 // The registry: generic algorithms, and each environment family's own
@@ -53,8 +86,8 @@ func RegisterFor(family string, a Algorithm) {
 }
 
 func register(family string, a Algorithm) {
-	if !validAlgorithmName(a.Name) || a.New == nil {
-		panic(fmt.Sprintf("learning: cannot register algorithm %q: it needs a name of letters, digits, '-', '_', '.' or ':' and a New function", a.Name))
+	if !validAlgorithmName(a.Name) || strings.Contains(a.Name, ":") || (a.New == nil && a.NewWith == nil) {
+		panic(fmt.Sprintf("learning: cannot register algorithm %q: it needs a name of letters, digits, '-', '_' or '.' and a New (or NewWith) function", a.Name))
 	}
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -124,18 +157,30 @@ func AlgorithmNames(family string) []string {
 	return names
 }
 
-// Lookup finds the algorithm name for family. The error names the
+// Lookup finds the algorithm name for family; a name "NAME:PARAM" finds an
+// instance of the parametric algorithm NAME. The error names the
 // algorithms that exist.
 func Lookup(family, name string) (Algorithm, error) {
 	all := Algorithms(family)
+	base, param, parametric := strings.Cut(name, ":")
 	for _, a := range all {
-		if a.Name == name {
-			return a, nil
+		switch {
+		case a.Name != base:
+		case parametric && a.Parametric() && param != "":
+			inst := a
+			inst.Name, inst.NewWith = name, nil
+			inst.New = func(spec Spec) (Policy, error) { return a.NewWith(param, spec) }
+			return inst, nil
+		case !parametric:
+			return a, nil // a parametric one too: it lists its instances (Instances)
 		}
 	}
 	names := make([]string, len(all))
 	for i, a := range all {
 		names[i] = a.Name
+		if a.Parametric() {
+			names[i] += ":PARAM"
+		}
 	}
 	return Algorithm{}, fmt.Errorf("unknown algorithm %q; one of %s", name, strings.Join(names, ", "))
 }

@@ -59,7 +59,7 @@ func (f *runFlags) register(fs *flag.FlagSet, family string, versions []string, 
 	fs.StringVar(&f.save, "save", "", "save the trained learner to `file` (a checkpoint)")
 	fs.StringVar(&f.load, "load", "", "start the learner from the checkpoint in `file`")
 	fs.StringVar(&f.logFile, "log", "", "write a learner's training log (JSON lines, one per episode) to `file` (default marlon-ALGORITHM-seedSEED.jsonl)")
-	fs.StringVar(&f.plotFile, "plot", "", "draw a learner's learning curve, with the best algorithm that does not learn, to `file` (.png, .svg or .pdf)")
+	fs.StringVar(&f.plotFile, "plot", "", "draw a learner's learning curve, with the best heuristic, to `file` (.png, .svg or .pdf)")
 }
 
 func (f *runFlags) versionNames() []string {
@@ -129,12 +129,18 @@ func (f *runFlags) learners() []string {
 	return names
 }
 
-// names are the algorithms to run: --algorithm, or all of the family's.
-func (f *runFlags) names() []string {
+// names are the algorithms to run in e: --algorithm, or all of the
+// family's, with the baselines of the learners' action space (random, and
+// fixed:LABEL for each action of the --actions adapter).
+func (f *runFlags) names(e env.Environment) ([]string, error) {
 	if f.algorithm != "" {
-		return []string{f.algorithm}
+		return []string{f.algorithm}, nil
 	}
-	return learning.AlgorithmNames(f.family)
+	names, err := env.Expand(e, f.actions, learning.AlgorithmNames(f.family))
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--actions: %w", err)}
+	}
+	return names, nil
 }
 
 // checkEnv refuses an --actions that e does not offer.
@@ -230,9 +236,10 @@ func saveCheckpoint(path string, e env.Environment, r env.RunResult) error {
 	return nil
 }
 
-// bestBaseline runs every algorithm of e's family that does not learn on
-// the evaluation episodes of opts and returns the best by metric (lowest),
-// unless results already hold them.
+// bestBaseline runs every heuristic of e's family (every algorithm that
+// neither learns nor is a trivial baseline) on the evaluation episodes of
+// opts and returns the best by metric (lowest), unless results already hold
+// them.
 func bestBaseline(e env.Environment, opts env.RunOptions, metric string, results []ranAlgorithm) (string, float64, error) {
 	have := map[string]float64{}
 	for _, r := range results {
@@ -243,7 +250,7 @@ func bestBaseline(e env.Environment, opts env.RunOptions, metric string, results
 	opts.Load, opts.Log, opts.OnEpisode = nil, nil, nil
 	best, bestV := "", math.Inf(1)
 	for _, a := range learning.Algorithms(learning.Family(e.Name())) {
-		if a.Learns {
+		if a.Learns || a.Baseline {
 			continue
 		}
 		v, ok := have[a.Name]
@@ -262,8 +269,7 @@ func bestBaseline(e env.Environment, opts env.RunOptions, metric string, results
 }
 
 // plotLearningCurve draws r's learning curve of metric, with the best
-// algorithm that does not learn on the same evaluation episodes and, if
-// bound is set, a bound.
+// heuristic on the same evaluation episodes and, if bound is set, a bound.
 func plotLearningCurve(path, title string, e env.Environment, r ranAlgorithm, opts env.RunOptions, m learnplot.Metric, bound *learnplot.Line, results []ranAlgorithm) error {
 	name, v, err := bestBaseline(e, opts, m.Name, results)
 	if err != nil {
@@ -271,7 +277,7 @@ func plotLearningCurve(path, title string, e env.Environment, r ranAlgorithm, op
 	}
 	var lines []learnplot.Line
 	if name != "" {
-		lines = append(lines, learnplot.Line{Name: "best that does not learn: " + name, Value: v})
+		lines = append(lines, learnplot.Line{Name: "best heuristic: " + name, Value: v})
 	}
 	if err := learnplot.Curve(path, title, *r.Curve, m, bound, lines...); err != nil {
 		return fmt.Errorf("--plot: %w", err)
@@ -300,8 +306,11 @@ func printComparison(w io.Writer, rs []ranAlgorithm, cols []column) {
 			line += fmt.Sprintf(c.format, r.Mean[c.metric]) + "\t"
 		}
 		note := ""
-		if r.Curve != nil {
+		switch {
+		case r.Curve != nil:
 			note = fmt.Sprintf("learnt in %d episodes, %.1fs", len(r.Curve.Train), r.TrainTime.Seconds())
+		case r.Baseline:
+			note = "baseline of the learners' actions"
 		}
 		fmt.Fprintf(tw, "%s  %s\n", line, note)
 	}

@@ -140,7 +140,11 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		}, stdout, stderr)
 	}
 
-	results, err := runAll(e, rf.names(), opts, rf.logFile, rf.jsonOut, stderr)
+	names, err := rf.names(e)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	results, err := runAll(e, names, opts, rf.logFile, rf.jsonOut, stderr)
 	if err != nil {
 		return fail(stderr, err)
 	}

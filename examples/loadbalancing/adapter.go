@@ -50,11 +50,15 @@ type Choice struct {
 	Factor float64
 }
 
+// String is the choice's label in the learners' action space: "share-0.75"
+// for 0.75 times the fair share, "pool-0.5" for half the pool's
+// per-worker share (the baseline that always takes it is
+// "fixed:share-0.75").
 func (c Choice) String() string {
 	if c.Of == PoolShare {
-		return fmt.Sprintf("%g x pool/P", c.Factor)
+		return fmt.Sprintf("pool-%g", c.Factor)
 	}
-	return fmt.Sprintf("%g x share", c.Factor)
+	return fmt.Sprintf("share-%g", c.Factor)
 }
 
 // DefaultChoices are factoring's chunk and fractions of the fair share up

@@ -15,6 +15,7 @@
 package learners
 
 import (
+	_ "github.com/marlon-go/marlon/algorithms/baseline" // random and fixed:CHOICE, beside the learners
 	"github.com/marlon-go/marlon/algorithms/dls"
 	"github.com/marlon-go/marlon/algorithms/policygradient"
 	"github.com/marlon-go/marlon/algorithms/qlearning"
@@ -48,7 +49,7 @@ func init() {
 }
 
 // Learners are the algorithms that learn, in the order they were
-// registered.
+// registered (the family's own first).
 func Learners() []string {
 	var names []string
 	for _, a := range learning.Algorithms(loadbalancing.Family) {
@@ -68,8 +69,33 @@ func Classical() []string {
 	return names
 }
 
-// Names are all the algorithms that can drive the workers.
-func Names() []string { return learning.AlgorithmNames(loadbalancing.Family) }
+// Names are all the algorithms that can drive the workers, with the
+// baselines of the learners' default action space (random, and fixed:CHOICE
+// for each choice) in place of the parametric "fixed".
+func Names() []string {
+	a, _ := loadbalancing.NewAdapter(nil)
+	var names []string
+	for _, alg := range learning.Algorithms(loadbalancing.Family) {
+		spec := a.Spec()
+		if alg.Native {
+			spec = learning.Spec{}
+		}
+		names = append(names, alg.Instances(spec)...)
+	}
+	return names
+}
+
+// Baselines are the trivial baselines of the learners' default action
+// space: random, and fixed:CHOICE for each choice.
+func Baselines() []string {
+	var names []string
+	for _, n := range Names() {
+		if a, err := learning.Lookup(loadbalancing.Family, n); err == nil && a.Baseline {
+			names = append(names, n)
+		}
+	}
+	return names
+}
 
 // IsLearner reports whether name learns.
 func IsLearner(name string) bool {

@@ -74,7 +74,7 @@ func Compare(sc Named, names []string, opts Options) (Row, map[string]Outcome, e
 		row.LowerBound = o.Mean["lower_bound"]
 		if o.Learns {
 			row.TrainSeconds[name] = o.TrainTime.Seconds()
-		} else if o.Mean["ratio"] < best {
+		} else if !o.Baseline && o.Mean["ratio"] < best {
 			best, row.BestClassical = o.Mean["ratio"], name
 		}
 	}
