@@ -175,7 +175,7 @@ func (e *Environment) StartPlaced(rt actors.Runtime, seed uint64, place Place) *
 
 func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents, place Place) *Episode {
 	sc := e.scenario
-	ep := &Episode{env: e, seed: seed, costs: NewCosts(sc.Job, sc.Variability, seed), workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}}
+	ep := &Episode{env: e, seed: seed, costs: NewCosts(sc.Job, sc.Variability, seed), workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}, fate: map[int]int{}}
 	ep.members.OnChange(ep.check)
 	ep.roster = rt.Spawn(env.NewRoster(&ep.members))
 	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone}
@@ -206,10 +206,10 @@ type director struct {
 	ep      *Episode
 	agents  env.Agents
 	place   Place
-	speeds  []float64 // every worker's, by ID
-	spawned []actors.Addr
+	speeds  []float64           // every worker's, by ID
+	spawned []actors.Addr       // by ID; zero until the worker is spawned (or placed)
 	ids     map[actors.Addr]int // placed workers by address
-	leaving map[int]bool        // placed workers due to leave before they were placed
+	leaving map[int]bool        // workers due to leave before they were spawned (or placed)
 }
 
 type joinNow struct{ join int }
@@ -219,8 +219,9 @@ func (d *director) Receive(ctx actors.Context, msg any) {
 	sc := d.ep.env.scenario
 	switch m := msg.(type) {
 	case actors.Started:
+		d.spawned = make([]actors.Addr, len(d.speeds))
 		for i := 0; i < sc.Workers; i++ {
-			d.spawn(ctx, 0)
+			d.spawn(ctx, i, 0)
 		}
 		for i, j := range sc.Joins {
 			ctx.After(j.At, joinNow{i})
@@ -229,27 +230,32 @@ func (d *director) Receive(ctx actors.Context, msg any) {
 			ctx.After(l.At, leaveNow{l.Worker})
 		}
 	case joinNow:
+		// Joiners are numbered in the order of the scenario's joins,
+		// whenever they come: as the speeds and the lower bound count them.
+		first := sc.Workers
+		for _, j := range sc.Joins[:m.join] {
+			first += j.Count
+		}
 		for k := 0; k < sc.Joins[m.join].Count; k++ {
-			d.spawn(ctx, sc.Joins[m.join].At)
+			d.spawn(ctx, first+k, sc.Joins[m.join].At)
 		}
 	case leaveNow:
 		switch {
-		case d.place == nil:
-			if m.worker < len(d.spawned) {
-				ctx.Stop(d.spawned[m.worker])
-			}
-		case m.worker < len(d.spawned) && !d.spawned[m.worker].IsZero():
-			ctx.Send(d.spawned[m.worker], Dismiss{})
-		default: // not placed yet (live timers due at once fire in any order)
+		case m.worker >= len(d.spawned):
+		case d.spawned[m.worker].IsZero(): // not there yet (timers due at once fire in any order)
 			d.leaving[m.worker] = true
+		case d.place == nil:
+			ctx.Stop(d.spawned[m.worker])
+		default:
+			ctx.Send(d.spawned[m.worker], Dismiss{})
 		}
 	case AddWorkers:
 		if d.place == nil || d.ep.finished() {
 			return
 		}
 		for _, s := range m.Speeds {
-			d.speeds = append(d.speeds, s)
-			d.spawn(ctx, ctx.Now())
+			d.speeds, d.spawned = append(d.speeds, s), append(d.spawned, actors.Addr{})
+			d.spawn(ctx, len(d.speeds)-1, ctx.Now())
 		}
 	case WorkerReport: // from a placed worker
 		d.ep.workerDone(m)
@@ -260,11 +266,10 @@ func (d *director) Receive(ctx actors.Context, msg any) {
 	}
 }
 
-// spawn starts the next worker, due to join at joined.
-func (d *director) spawn(ctx actors.Context, joined float64) {
+// spawn starts worker i, due to join at joined.
+func (d *director) spawn(ctx actors.Context, i int, joined float64) {
 	ep := d.ep
 	sc := ep.env.scenario
-	i := len(d.spawned)
 	spec := WorkerSpec{
 		ID: i, Speed: d.speeds[i], UnitTime: sc.UnitTime, Master: ep.master, Roster: ep.roster, Reports: ctx.Self(),
 		Reward: ep.env.Reward, Job: sc.Job, Variability: sc.Variability, Seed: ep.seed,
@@ -274,10 +279,12 @@ func (d *director) spawn(ctx actors.Context, joined float64) {
 		if d.agents != nil {
 			alg = d.agents(AgentID(i))
 		}
-		d.spawned = append(d.spawned, ctx.Spawn(spec.Worker(ep.costs, env.Attach(AgentID(i), alg), ep.workerDone)))
+		d.spawned[i] = ctx.Spawn(spec.Worker(ep.costs, env.Attach(AgentID(i), alg), ep.workerDone))
+		if d.leaving[i] {
+			ctx.Stop(d.spawned[i])
+		}
 		return
 	}
-	d.spawned = append(d.spawned, actors.Addr{})
 	ep.placing(i, spec.Speed, joined)
 	d.place(ctx, spec, func(ctx actors.Context, a actors.Addr, err error) {
 		if err != nil {
@@ -310,7 +317,8 @@ type Episode struct {
 	workers map[int]WorkerReport
 	// Episodes started with StartPlaced (remote) only:
 	remote  bool
-	fates   []PlacedWorker // by worker ID
+	fates   []PlacedWorker // in the order they were placed
+	fate    map[int]int    // index in fates by worker ID
 	pending map[int]bool   // placed workers that have neither reported nor gone
 }
 
@@ -348,19 +356,20 @@ func (ep *Episode) finished() bool {
 func (ep *Episode) placing(id int, speed, joined float64) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
+	ep.fate[id] = len(ep.fates)
 	ep.fates = append(ep.fates, PlacedWorker{ID: id, Speed: speed, Joined: joined})
 }
 
 func (ep *Episode) notPlaced(id int, err error) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	ep.fates[id].Error = err.Error()
+	ep.fates[ep.fate[id]].Error = err.Error()
 }
 
 func (ep *Episode) placed(id int, node string) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	ep.fates[id].Node = node
+	ep.fates[ep.fate[id]].Node = node
 	ep.pending[id] = true
 }
 
@@ -372,7 +381,7 @@ func (ep *Episode) workerGone(id int, at float64, d actors.Down) {
 	if ep.report != nil {
 		return // it went after the end, as every worker does
 	}
-	f := &ep.fates[id]
+	f := &ep.fates[ep.fate[id]]
 	if f.Reason != "" {
 		return // it was written off before: this is the worker stopping since
 	}
@@ -477,6 +486,7 @@ func (ep *Episode) Result() Result {
 		res.LowerBound = LowerBound(ep.env.speeds, sc.joinTimes(), sc.leaveTimes(), sc.CommTime, work)
 	} else {
 		res.Placed = append([]PlacedWorker(nil), ep.fates...)
+		sort.SliceStable(res.Placed, func(i, j int) bool { return res.Placed[i].ID < res.Placed[j].ID })
 		var speeds, joins, leaves []float64
 		for _, f := range ep.fates {
 			if f.Node == "" {

@@ -404,3 +404,21 @@ func TestMasterEstimatesUnfinishedWork(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinersAreNumberedInTheOrderOfTheJoins(t *testing.T) {
+	// Worker 1 joins at 50 and worker 2 at 10, as listed; worker 2 leaves
+	// at 20, before worker 1 has joined.
+	sc := Scenario{Workers: 1, Speeds: []float64{1}, Job: 200, UnitTime: 1, CommTime: 1,
+		Joins:  []Join{{At: 50, Count: 1, Speed: 7}, {At: 10, Count: 1, Speed: 3}},
+		Leaves: []Leave{{At: 20, Worker: 2}}}
+	res := run(t, sc, 1, fixedAgents(5))
+	if len(res.Workers) != 3 {
+		t.Fatalf("%d worker reports, want 3", len(res.Workers))
+	}
+	for _, want := range []WorkerReport{{ID: 1, Speed: 7, Joined: 50}, {ID: 2, Speed: 3, Joined: 10, Left: true, LeftAt: 20}} {
+		w := res.Workers[want.ID]
+		if w.ID != want.ID || w.Speed != want.Speed || w.Joined != want.Joined || w.Left != want.Left || w.LeftAt != want.LeftAt {
+			t.Errorf("worker %d: %+v; want speed %v, joined at %v, left %v at %v", want.ID, w, want.Speed, want.Joined, want.Left, want.LeftAt)
+		}
+	}
+}
