@@ -292,29 +292,6 @@ func TestParseFlagValues(t *testing.T) {
 	}
 }
 
-func TestLowerBound(t *testing.T) {
-	inf := math.Inf(1)
-	// Static: (work + h*sum k*s_(k)) / sum s with speeds fastest first.
-	got := LowerBound([]float64{1, 3, 2}, []float64{0, 0, 0}, []float64{inf, inf, inf}, 2, 100)
-	if want := (100 + 2*(1*3+2*2+3*1.0)) / 6; math.Abs(got-want) > 1e-12 {
-		t.Fatalf("static: %v want %v", got, want)
-	}
-	// A worker whose start (3h = 30) comes after T does not count: one
-	// worker of speed 10 alone finishes 10 of work at h + 1 = 11.
-	if got := LowerBound([]float64{10, 1, 1}, []float64{0, 0, 0}, []float64{inf, inf, inf}, 10, 10); got != 11 {
-		t.Fatalf("late starters: %v want 11", got)
-	}
-	// A worker that leaves at 5 contributes 4 units (it starts at 1).
-	// The other starts at 2: 4 + (T-2) = 20, T = 18.
-	if got := LowerBound([]float64{1, 1}, []float64{0, 0}, []float64{5, inf}, 1, 20); got != 18 {
-		t.Fatalf("leaver: %v want 18", got)
-	}
-	// A joiner at 10 starts at 11: (T-1) + (T-11) = 21, T = 16.5.
-	if got := LowerBound([]float64{1, 1}, []float64{0, 10}, []float64{inf, inf}, 1, 21); got != 16.5 {
-		t.Fatalf("joiner: %v want 16.5", got)
-	}
-}
-
 // firstSight records the first observation an agent is given.
 type firstSight struct {
 	fixed
