@@ -34,9 +34,10 @@ type TrainConfig struct {
 	// and then drifted away from it keeps the good one. Every policy must
 	// then be a Model.
 	Select string
-	// Seed derives every episode's seed: training episodes and evaluation
-	// episodes draw from separate streams, and the evaluation episodes are
-	// the same at every evaluation point.
+	// Seed derives every episode's seed: training, validation and
+	// evaluation episodes draw from separate streams that never share a
+	// seed (TrainSeed, ValidSeed, EvalSeed), and the validation episodes
+	// are the same at every validation point.
 	Seed uint64
 	// Log receives one JSON object per line for every episode (nil: none).
 	Log io.Writer
@@ -82,17 +83,40 @@ func (c Curve) Final() EvalPoint {
 }
 
 // TrainSeed is the seed of training episode k (from 0).
-func TrainSeed(seed uint64, k int) uint64 { return mix(seed, uint64(k)) }
+func TrainSeed(seed uint64, k int) uint64 { return trainStream.seed(seed, k) }
 
 // EvalSeed is the seed of evaluation episode k (from 0).
-func EvalSeed(seed uint64, k int) uint64 { return mix(seed^0x9e3779b97f4a7c15, uint64(k)) }
+func EvalSeed(seed uint64, k int) uint64 { return evalStream.seed(seed, k) }
 
 // ValidSeed is the seed of validation episode k (from 0).
-func ValidSeed(seed uint64, k int) uint64 { return mix(seed^0x5851f42d4c957f2d, uint64(k)) }
+func ValidSeed(seed uint64, k int) uint64 { return validStream.seed(seed, k) }
 
-// mix is splitmix64 of a and b: well-spread seeds from small numbers.
-func mix(a, b uint64) uint64 {
-	z := a + 0x9e3779b97f4a7c15*(b+1)
+// stream is a stream of episode seeds, by the tag it puts in the top two
+// bits of an episode's number.
+type stream uint64
+
+const (
+	trainStream stream = 1 << 62
+	validStream stream = 2 << 62
+	evalStream  stream = 3 << 62
+)
+
+// seed is the seed of episode k of the stream for the run seeded with run:
+// the word (stream tag, k) xored with a key drawn from run, through mix, a
+// bijection. For one run the words of two different episodes differ, of
+// the same stream or not, and so do their seeds: training never sees a
+// validation or an evaluation episode. Across runs, seeds coincide only by
+// chance, as two draws of 64 random bits do.
+func (s stream) seed(run uint64, k int) uint64 {
+	if k < 0 || uint64(k) >= 1<<62 {
+		panic(fmt.Sprintf("learning: episode number %d out of range", k))
+	}
+	return mix((uint64(s) | uint64(k)) ^ mix(run+0x9e3779b97f4a7c15))
+}
+
+// mix is splitmix64's finalizer, a bijection of uint64 that spreads small
+// differences over every bit.
+func mix(z uint64) uint64 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -279,5 +280,46 @@ func TestSelectKeepsTheBestValidatedModels(t *testing.T) {
 	}
 	if _, err := Train(loss, NewSharedTeam(&drifter{}), TrainConfig{Episodes: 5, EvalEpisodes: 1, Select: "nope"}); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("selecting by a missing metric: %v", err)
+	}
+}
+
+func TestSeedStreamsNeverShareASeed(t *testing.T) {
+	// The streams once differed by a xor of the run seed, which for run
+	// seeds 2, 8, 10, 32, ... made evaluation episode k training episode
+	// k+1.
+	for _, s := range []uint64{2, 8, 10, 32} {
+		for k := 0; k < 10; k++ {
+			if EvalSeed(s, k) == TrainSeed(s, k+1) {
+				t.Fatalf("EvalSeed(%d, %d) == TrainSeed(%d, %d)", s, k, s, k+1)
+			}
+		}
+	}
+	streams := map[string]func(uint64, int) uint64{"train": TrainSeed, "valid": ValidSeed, "eval": EvalSeed}
+	type from struct {
+		stream string
+		seed   uint64
+		k      int
+	}
+	seen := map[uint64]from{}
+	runs := []uint64{math.MaxUint64, 1 << 63, 0x9e3779b97f4a7c15, 0x5851f42d4c957f2d}
+	for s := uint64(0); s < 200; s++ {
+		runs = append(runs, s)
+	}
+	for _, s := range runs {
+		for name, f := range streams {
+			for k := 0; k < 1000; k++ {
+				x := f(s, k)
+				if prev, ok := seen[x]; ok {
+					t.Fatalf("%s episode %d of run %d and %s episode %d of run %d share the seed %#x", name, k, s, prev.stream, prev.k, prev.seed, x)
+				}
+				seen[x] = from{name, s, k}
+			}
+		}
+	}
+	// Far along a stream too (the index is the low bits of the word).
+	for _, k := range []int{1 << 40, 1<<62 - 1} {
+		if TrainSeed(7, k) == ValidSeed(7, k) || ValidSeed(7, k) == EvalSeed(7, k) || TrainSeed(7, k) == EvalSeed(7, k) {
+			t.Fatalf("episode %d: two streams share a seed", k)
+		}
 	}
 }
