@@ -104,9 +104,13 @@ func TestSchedules(t *testing.T) {
 		// ceil(100/3) = 34, twice; the third is clamped to the 32 left.
 		{dls.STATIC, 100, 3, []int{34, 34, 32}},
 		{dls.SS, 5, 2, []int{1, 1, 1, 1, 1}},
-		// FAC2 cuts 100 units into 12 chunks (TestSchedules/fac2):
-		// ceil(100/12) = 9, eleven times (99), then the 1 left.
+		// T = 50: int(0.55 + 50 ln 2/ln 50) = int(9.41) = 9, eleven
+		// times (99), then the 1 left.
 		{dls.MFSC, 100, 2, []int{9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 1}},
+		// T = 3: int(0.55 + 3 ln 2/ln 3) = int(2.44) = 2.
+		{dls.MFSC, 6, 2, []int{2, 2, 2}},
+		// T = 1: ln T = 0, one unit each.
+		{dls.MFSC, 3, 3, []int{1, 1, 1}},
 		// ceil(R/4): 100/4 = 25, 75/4 = 18.75, 56/4, 42/4 = 10.5, 31/4 = 7.75,
 		// 23/4 = 5.75, 17/4 = 4.25, 12/4, 9/4 = 2.25, 6/4 = 1.5, 4/4, then 1s.
 		{dls.GSS, 100, 4, []int{25, 19, 14, 11, 8, 6, 5, 3, 3, 2, 1, 1, 1, 1}},
@@ -123,6 +127,18 @@ func TestSchedules(t *testing.T) {
 				t.Errorf("N=%d P=%d: chunks %v, want %v", c.n, c.p, got, c.want)
 			}
 		})
+	}
+}
+
+func TestMFSCFollowsTheReferences(t *testing.T) {
+	// int(0.55 + T ln 2/ln T) with T = ceil(N/P), as DLS4LB and LB4OMP
+	// compute it. Counting FAC2's chunks exactly would give 114, not 122,
+	// for N = 10000 and P = 8 (88 chunks).
+	for _, c := range []struct{ n, p, want int }{{10000, 8, 122}, {10000, 16, 67}, {5000, 4, 122}, {4, 2, 2}} {
+		d := newDriver(t, dls.MFSC, c.n)
+		if got := d.decide(0, at{N: c.n, R: c.n, P: c.p}); got != c.want {
+			t.Errorf("N=%d P=%d: chunk %d, want %d", c.n, c.p, got, c.want)
+		}
 	}
 }
 

@@ -97,7 +97,7 @@ func (p *Policy) size(e *episode, a *agent, s state) int {
 		return e.fixed
 	case MFSC:
 		if e.fixed == 0 {
-			e.fixed = ceilDiv(s.job, max(1, fac2Chunks(s.job, s.workers)))
+			e.fixed = mfscSize(s.job, s.workers)
 		}
 		return e.fixed
 	case GSS:
@@ -135,15 +135,15 @@ func fscSize(s state, cv float64) int {
 	return min(roundUp(k), static)
 }
 
-// fac2Chunks is the number of chunks FAC2 cuts n units into with p workers.
-func fac2Chunks(n, p int) int {
-	chunks := 0
-	for r := n; r > 0; {
-		k := ceilDiv(r, 2*p)
-		chunks += min(p, ceilDiv(r, k))
-		r -= min(r, p*k)
+// mfscSize is modified FSC's fixed chunk, int(0.55 + T*ln 2/ln T) for T =
+// ceil(N/P), between 1 and T.
+func mfscSize(n, p int) int {
+	t := ceilDiv(n, p)
+	if t <= 1 { // ln T = 0: one unit each, as STATIC
+		return 1
 	}
-	return chunks
+	k := int(0.55 + float64(t)*math.Ln2/math.Log(float64(t)))
+	return max(1, min(k, t))
 }
 
 // trapezoid is TSS's linear decrease from F = first to L = 1 over C =
