@@ -135,3 +135,39 @@ func TestNoTechniqueBeatsTheLowerBound(t *testing.T) {
 		}
 	}
 }
+
+// TestChunksInAnEpisodeFollowTheFormulas checks, in the order the Master
+// granted them, the chunks of two techniques whose sizes depend on the
+// grants before: GSS's ceil(R/P) and TSS's linear decrease.
+func TestChunksInAnEpisodeFollowTheFormulas(t *testing.T) {
+	sc := loadbalancing.Default()
+	sc.Job = 3000
+	const n, p = 3000, 8
+	f := (n + 2*p - 1) / (2 * p) // TSS: F = ceil(N/(2P)) = 188, C = ceil(2N/(F+1)) = 32
+	c := (2*n + f) / (f + 1)
+	formulas := map[dls.Technique]func(g, r int) int{
+		dls.GSS: func(_, r int) int { return (r + p - 1) / p },
+		dls.TSS: func(g, _ int) int {
+			return max(1, int(math.Ceil(float64(f)-float64(g)*float64(f-1)/float64(c-1)-1e-9)))
+		},
+	}
+	for tech, formula := range formulas {
+		res := run(t, sc, tech, 1)
+		r := n
+		for g, ch := range res.History {
+			if want := min(r, formula(g, r)); ch.Units != want {
+				t.Fatalf("%s: chunk %d (worker %d) of %d units with %d left, want %d", tech, g, ch.Worker, ch.Units, r, want)
+			}
+			r -= ch.Units
+		}
+		for _, w := range res.Workers {
+			sum := 0
+			for _, k := range w.ChunkSizes {
+				sum += k
+			}
+			if sum != w.Units {
+				t.Errorf("%s: worker %d's chunks %v add up to %d, it reports %d units", tech, w.ID, w.ChunkSizes, sum, w.Units)
+			}
+		}
+	}
+}

@@ -80,6 +80,49 @@ func TestOneAlgorithmAsJSON(t *testing.T) {
 	}
 }
 
+func TestJSONChunkSizesFollowTheTechniquesFormula(t *testing.T) {
+	// mFSC on the default scenario (N = 10000, P = 8): T = 1250, every
+	// chunk int(0.55 + T ln 2/ln T) = 122, but the last, 10000 - 81*122 =
+	// 118 units.
+	code, out, errs := marlon(t, "loadbalancing", "--algorithm", "mfsc", "--eval-episodes", "1", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Workers []struct {
+			ID         int   `json:"id"`
+			Units      int   `json:"units"`
+			Chunks     int   `json:"chunks"`
+			ChunkSizes []int `json:"chunk_sizes"`
+		} `json:"workers"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	full, last, total := 0, 0, 0
+	for _, w := range r.Workers {
+		sum := 0
+		for _, k := range w.ChunkSizes {
+			switch k {
+			case 122:
+				full++
+			case 118:
+				last++
+			default:
+				t.Errorf("worker %d: a chunk of %d units (sizes %v): mFSC's chunk is 122", w.ID, k, w.ChunkSizes)
+			}
+			sum += k
+		}
+		if sum != w.Units || len(w.ChunkSizes) != w.Chunks {
+			t.Errorf("worker %d: sizes %v add up to %d in %d chunks; it reports %d units in %d", w.ID, w.ChunkSizes, sum, len(w.ChunkSizes), w.Units, w.Chunks)
+		}
+		total += sum
+	}
+	if len(r.Workers) != 8 || full != 81 || last != 1 || total != 10000 {
+		t.Fatalf("%d workers, %d chunks of 122 and %d of 118, %d units; want 8, 81, 1, 10000", len(r.Workers), full, last, total)
+	}
+}
+
 func TestBadInputExitsNonZeroNamingTheFlag(t *testing.T) {
 	cases := map[string][]string{
 		"--workers":       {"--workers", "0"},

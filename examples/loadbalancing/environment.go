@@ -511,9 +511,17 @@ func (ep *Episode) Result() Result {
 		ids = append(ids, id)
 	}
 	sort.Ints(ids)
+	sizes, handedBack := map[int][]int{}, map[int]int{}
+	for _, c := range res.History {
+		sizes[c.Worker] = append(sizes[c.Worker], c.Units)
+		if c.Returned {
+			handedBack[c.Worker] += c.Units
+		}
+	}
 	var finish []float64
 	for _, id := range ids {
 		w := ep.workers[id]
+		w.ChunkSizes, w.HandedBack = append([]int{}, sizes[id]...), handedBack[id]
 		res.Workers = append(res.Workers, w)
 		res.IdleTime += w.Idle
 		res.UnitsReported += w.Units

@@ -189,6 +189,19 @@ func TestWorkIsConservedUnderRandomJoinsAndLeaves(t *testing.T) {
 			if w.Units != res.LedgerUnits[w.ID] {
 				t.Fatalf("seed %d: worker %d reports %d units, the ledger %d", seed, w.ID, w.Units, res.LedgerUnits[w.ID])
 			}
+			// The Master's grants, less what came back, are what the
+			// worker says it did; it hands back one chunk at most.
+			sum, back := 0, 0
+			for _, k := range w.ChunkSizes {
+				sum += k
+			}
+			if w.HandedBack > 0 {
+				back = 1
+			}
+			if sum-w.HandedBack != w.Units || len(w.ChunkSizes)-back != w.Chunks || w.HandedBack > 0 && !w.Left {
+				t.Fatalf("seed %d: worker %d granted %v, %d handed back; it reports %d units in %d chunks, left %v",
+					seed, w.ID, w.ChunkSizes, w.HandedBack, w.Units, w.Chunks, w.Left)
+			}
 		}
 		if res.Returned > 0 {
 			handedBack++

@@ -110,17 +110,24 @@ type Worker struct {
 
 // WorkerReport is a worker's own account of an episode.
 type WorkerReport struct {
-	ID       int     `json:"id"`
-	Speed    float64 `json:"speed"`
-	Joined   float64 `json:"joined"`
-	Left     bool    `json:"left"`              // it left before the end
-	LeftAt   float64 `json:"left_at,omitempty"` // when
-	Units    int     `json:"units"`
-	Chunks   int     `json:"chunks"`
-	Busy     float64 `json:"busy"`
-	Idle     float64 `json:"idle"`
-	LastDone float64 `json:"last_done"` // when its last chunk was done
-	Return   float64 `json:"return"`
+	ID     int     `json:"id"`
+	Speed  float64 `json:"speed"`
+	Joined float64 `json:"joined"`
+	Left   bool    `json:"left"`              // it left before the end
+	LeftAt float64 `json:"left_at,omitempty"` // when
+	Units  int     `json:"units"`
+	Chunks int     `json:"chunks"`
+	// ChunkSizes are the units of every chunk the Master granted the
+	// worker, in order, and HandedBack the units of those handed back (a
+	// chunk it held when it left): the sizes add up to Units + HandedBack.
+	// They are the Master's record, which Episode.Result fills in; the
+	// worker reports neither.
+	ChunkSizes []int   `json:"chunk_sizes"`
+	HandedBack int     `json:"units_handed_back,omitempty"`
+	Busy       float64 `json:"busy"`
+	Idle       float64 `json:"idle"`
+	LastDone   float64 `json:"last_done"` // when its last chunk was done
+	Return     float64 `json:"return"`
 
 	// finish gives a departed worker's agent its last reward once the
 	// makespan is known, and returns the agent's return.
