@@ -172,7 +172,7 @@ func TestExpandRunsEveryInstanceOfAParametricBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Through the adapter, arm:0 pulls arm 0 and arm:1 arm 3.
-	if !res[0].Baseline || res[0].Mean["regret"] < 2.5 || res[1].Mean["regret"] > 0.5 {
+	if !res[0].Baseline || res[0].Mean["regret"] < 2 || res[1].Mean["regret"] > 0.5 {
 		t.Fatalf("arm:0 regret %v, arm:1 regret %v", res[0].Mean["regret"], res[1].Mean["regret"])
 	}
 	if _, err := Run(e, "arm", RunOptions{EvalEpisodes: 1}); err == nil || !strings.Contains(err.Error(), "arm:PARAM") {
@@ -199,8 +199,9 @@ func TestRunTrainsLearnersAndMeasuresEveryAlgorithmOnTheSameEpisodes(t *testing.
 	if first.Learns || first.Curve != nil || !greedy.Learns || greedy.Curve == nil || len(greedy.Curve.Train) != 30 {
 		t.Fatalf("first learns %v, greedy learns %v", first.Learns, greedy.Learns)
 	}
-	// The learner made for the adapter's spec found arm 3 (regret about 0); arm 0 regrets 3.
-	if first.Mean["regret"] < 2.5 || greedy.Mean["regret"] > 0.5 {
+	// The learner made for the adapter's spec found arm 3 (regret -1 to 0); arm 0
+	// regrets 2 to 3 (3 minus a pay of 0 plus noise in [0, 1)).
+	if first.Mean["regret"] < 2 || greedy.Mean["regret"] > 0.5 {
 		t.Fatalf("regrets: first %v, greedy %v", first.Mean["regret"], greedy.Mean["regret"])
 	}
 	if !greedy.Spec.Same(pair{}.Spec()) || !first.Spec.Same(e.Spec("a")) {
