@@ -101,7 +101,7 @@ func (p *progress) step(detail string) {
 		return
 	}
 	const width = 30
-	filled := width * p.done / max(p.total, 1)
+	filled := min(width, width*p.done/max(p.total, 1)) // a total that fell short must not end the run
 	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d %s\x1b[K", p.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total, detail)
 }
 

@@ -272,3 +272,18 @@ func TestTrainSaveLoadAndFigures(t *testing.T) {
 		t.Fatalf("damaged checkpoint: exit %d %s", code, errs)
 	}
 }
+
+func TestProgressBarOutlivesAShortTotal(t *testing.T) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0) // a character device: drawn as on a terminal
+	if err != nil {
+		t.Skip(err)
+	}
+	defer null.Close()
+	p := newProgress(null, "x", 1, true)
+	if !p.on {
+		t.Skip("the null device is not a character device here")
+	}
+	p.step("a")
+	p.step("b") // one more than the total: once a panic in strings.Repeat
+	p.finish()
+}

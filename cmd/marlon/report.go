@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
 	"github.com/marlon-go/marlon/learning"
 )
@@ -71,7 +72,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	tr := def
 	tr.Episodes, tr.EvalEpisodes = *episodes, *evals
 	names := learners.Names()
-	perRow := len(learners.Classical())*tr.EvalEpisodes + len(learners.Learners())*(tr.Episodes+tr.EvalEpisodes*(tr.Episodes/max(tr.EvalEvery, 1)+1))
+	perRow := 0
+	for _, name := range names {
+		perRow += env.Episodes(learners.IsLearner(name), env.RunOptions{
+			Episodes: tr.Episodes, EvalEvery: tr.EvalEvery, EvalEpisodes: tr.EvalEpisodes, Select: tr.Select})
+	}
 	prog := newProgress(stderr, "report", len(chosen)**seeds*perRow, !*jsonOut)
 	var rows []learners.Row
 	for _, sc := range chosen {
