@@ -316,16 +316,3 @@ func printComparison(w io.Writer, rs []ranAlgorithm, cols []column) {
 	}
 	tw.Flush()
 }
-
-// sortBy sorts rs by metric, lowest first (stable: ties keep their order).
-func sortBy(rs []ranAlgorithm, metric string) {
-	slices.SortStableFunc(rs, func(a, b ranAlgorithm) int {
-		switch x, y := a.Mean[metric], b.Mean[metric]; {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	})
-}
