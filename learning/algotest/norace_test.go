@@ -1,0 +1,5 @@
+//go:build !race
+
+package algotest_test
+
+const raceEnabled = false
