@@ -310,7 +310,7 @@ func runLive(e env.Environment, o Options) (v Verdict) {
 	ep, err := func() (ep env.Episode, err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("Start panicked: %v", r)
+				err = fmt.Errorf("the environment's Start panicked: %v", r)
 			}
 		}()
 		return e.Start(rt, seed, func(id learning.AgentID) learning.LearningAlgorithm {

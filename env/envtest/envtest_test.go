@@ -105,7 +105,7 @@ func (ep *relayEpisode) Metrics() env.Metrics {
 	defer ep.mu.Unlock()
 	m := env.Metrics{"reward": ep.reward, "steps": float64(ep.steps), "end": ep.last}
 	if ep.flaw == envtest.Metrics {
-		m["mean_wait"] = 0 / float64(ep.steps-ep.steps) // the flaw: 0/0
+		m["mean_wait"] = math.NaN() // the flaw: a mean over nothing
 	}
 	return m
 }

@@ -51,12 +51,12 @@ func (s *subject) newPolicy(seed uint64) (p learning.Policy, err error) {
 	spec.Seed = seed
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("New panicked: %v\n%s", r, debug.Stack())
+			err = fmt.Errorf("the algorithm's New panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
 	p, err = s.alg.New(spec)
 	if err == nil && p == nil {
-		err = fmt.Errorf("New returned a nil policy and no error")
+		err = fmt.Errorf("the algorithm's New returned a nil policy and no error")
 	}
 	return p, err
 }
