@@ -59,8 +59,11 @@ const (
 	// chi-squared test at Options.Alpha), and no action of probability 0 is
 	// drawn.
 	Sampling = "sampling"
-	// Greedy: not learning, an agent acts greedily (all probability on the
-	// action it takes) and does not learn: rewards change nothing.
+	// Greedy: an algorithm that learns, switched off (SetLearning(false)),
+	// acts greedily (all probability on the action it takes) and learns
+	// nothing: rewards change nothing. One that does not learn (a
+	// heuristic, a random baseline) learns nothing either, but may act at
+	// random.
 	Greedy = "greedy"
 	// Checkpoint: a policy that is a learning.Model acts the same after its
 	// model is saved and loaded into a fresh policy made with another seed,
@@ -86,7 +89,7 @@ var fixes = map[string]string{
 	Mask:          "choose only actions obs.Allowed(spec.Actions.Index(a)) permits, for the latest observation's Mask, and give the others probability 0 in ActionProbabilities",
 	Probabilities: "return a fresh slice of spec.Actions.N probabilities, indexed by spec.Actions.Index, finite, >= 0 and summing to 1, computed without changing the agent's state",
 	Sampling:      "draw SampleAction's action from the very distribution ActionProbabilities reports for the latest observation (with exploration included while learning)",
-	Greedy:        "when IsLearning() is false, put probability 1 on one action, return that action from SampleAction, and change no learnt state in Update or EndEpisode",
+	Greedy:        "when learning is switched off (IsLearning() false), put probability 1 on one action, return that action from SampleAction, and change no learnt state in Update or EndEpisode; an algorithm that does not learn changes nothing it reports in Update or EndEpisode",
 	Checkpoint:    "MarshalBinary must capture everything the greedy policy depends on, UnmarshalBinary must restore it into a policy made for the same Spec whatever its seed, and return an error (not panic) on data it cannot read",
 	Seed:          "draw every random number from a source seeded by Spec.Seed (and the agent's ID), never from math/rand's global source, the clock or map iteration order",
 	Concurrency:   "agents of one Policy may act in parallel (calls for one agent never overlap): guard what they share (a model, counters, random sources) with a mutex or atomics",

@@ -251,7 +251,7 @@ func runSpec(alg learning.Algorithm, spec learning.Spec, o Options) []Verdict {
 		guard(Sampling, func() { v.Note = s.checkSampling(p, agents[0]) })
 	}
 	if v := verdicts[Greedy]; v.Skipped == "" {
-		guard(Greedy, func() { s.checkGreedy(p, agents) })
+		guard(Greedy, func() { v.Note = s.checkGreedy(p, agents) })
 	}
 	if !s.masked && verdicts[Mask].Skipped == "" {
 		verdicts[Mask].Skipped = "no observation had a mask"
@@ -412,7 +412,10 @@ func differ(x, y []step, probsOnly bool) (int, bool) {
 
 // checkGreedy switches learning off and checks that agents act greedily and
 // learn nothing.
-func (s *subject) checkGreedy(p learning.Policy, agents []learning.LearningAlgorithm) {
+func (s *subject) checkGreedy(p learning.Policy, agents []learning.LearningAlgorithm) (note string) {
+	if !s.alg.Learns {
+		return s.checkNotLearning(p, agents)
+	}
 	setLearning(p, false)
 	defer setLearning(p, true)
 	for i, a := range agents {
@@ -443,6 +446,22 @@ func (s *subject) checkGreedy(p learning.Policy, agents []learning.LearningAlgor
 	if i, ok := differ(before, after, false); ok && !s.failed(Greedy) {
 		s.fail(Greedy, "not learning, the agent acted differently on the same observation after %d rewarded episodes: before, %s; after, %s", warmEpisodes, before[i], after[i])
 	}
+	return ""
+}
+
+// checkNotLearning checks that an algorithm that does not learn (a
+// heuristic, a baseline) learns nothing: rewarded episodes leave the
+// distributions it reports on the same observations as they were. It may be
+// stochastic (a random baseline): its actions are not compared.
+func (s *subject) checkNotLearning(p learning.Policy, agents []learning.LearningAlgorithm) string {
+	obs := s.fixed(3)
+	before := s.replay(p, agents[0], obs)
+	s.episodes(p, agents, warmEpisodes, warmSteps, s.rng(4), 0, func(st step) { s.inspect(st) })
+	after := s.replay(p, agents[0], obs)
+	if i, ok := differ(before, after, true); ok {
+		s.fail(Greedy, "an algorithm that does not learn reported another distribution on the same observation after %d rewarded episodes: before, %s; after, %s", warmEpisodes, before[i], after[i])
+	}
+	return "does not learn: checked that rewards change nothing (it may act at random)"
 }
 
 // checkCheckpoint saves p's model, loads it into a policy made with another
