@@ -21,7 +21,7 @@ for nb in "${notebooks[@]}"; do
   # A compile error fails the cell in Jupyter; a program that panics or exits
   # non-zero does not (GoNB 0.10.6 only prints "exit status N" on its
   # stderr), so the executed copy is read for that line as well.
-  if jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=900 \
+  if /usr/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=900 \
       --ExecutePreprocessor.kernel_name=gonb --output-dir "$out" "$nb" 2>"$out/$(basename "$nb" .ipynb).log" \
      && /usr/bin/python3 - "$out/$(basename "$nb")" <<'PY'
 import json, re, sys

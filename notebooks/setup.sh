@@ -12,7 +12,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 bindir="${1:-$(go env GOPATH)/bin}"
 mkdir -p "$bindir"
 
-if ! command -v jupyter >/dev/null || ! jupyter nbconvert --version >/dev/null 2>&1; then
+# Debian's jupyter, not another one earlier on the PATH (a pyenv shim, say).
+jupyter=/usr/bin/jupyter
+if ! [ -x "$jupyter" ] || ! "$jupyter" nbconvert --version >/dev/null 2>&1; then
   echo "== installing Jupyter (nbconvert, nbclient) from Debian's packages"
   sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
@@ -20,7 +22,7 @@ if ! command -v jupyter >/dev/null || ! jupyter nbconvert --version >/dev/null 2
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends jupyter-nbconvert python3-nbclient jupyter-client >/dev/null
 fi
-jupyter nbconvert --version
+"$jupyter" nbconvert --version
 
 echo "== building GoNB and goimports (notebooks/tools/go.mod) into $bindir"
 (cd "$here/tools" && go build -o "$bindir/gonb" github.com/janpfeifer/gonb \
@@ -29,4 +31,4 @@ echo "== building GoNB and goimports (notebooks/tools/go.mod) into $bindir"
 echo "== registering the GoNB kernel with Jupyter"
 # gopls (completion in an editor) is optional: --force_deps installs without it.
 PATH="$bindir:$PATH" "$bindir/gonb" --install --force_deps --logtostderr=false
-jupyter kernelspec list
+"$jupyter" kernelspec list
