@@ -71,7 +71,13 @@ const (
 	Reproducible = "reproducible"
 	// Membership: the actors of agents join an env.Roster, and the agents'
 	// algorithms are told (AgentJoined, AgentLeft) of the agents that
-	// join and leave while they are live.
+	// join and leave while they are live. An actor is in the Roster from the
+	// moment the Roster handles its env.Join until the actor stops (or the
+	// run ends); two agents in the Roster together for a positive time must
+	// each be told the other joined, and one still in it after another's
+	// actor stopped must be told that one left. Told of: only possible
+	// agents, never itself, joins and leaves in turn. (The suite's agents
+	// use membership: learning.MembershipUser.)
 	Membership = "membership"
 	// Live: an episode runs to its end in the live runtime (goroutines,
 	// real timers) with Metrics read concurrently, without a crash (and,

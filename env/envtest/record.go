@@ -131,6 +131,10 @@ func (r *recorder) ActionProbabilities() []float64 {
 	return p
 }
 
+// UsesMembership is true: the suite's agents want to be told of joins and
+// leaves, whichever optimisation skips agents that do not.
+func (r *recorder) UsesMembership() bool { return true }
+
 func (r *recorder) AgentJoined(id learning.AgentID) {
 	r.mu.Lock()
 	r.told = append(r.told, told{joined: true, id: id})
