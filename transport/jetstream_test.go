@@ -1,0 +1,69 @@
+package transport
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestJetStreamRequiresStoreDir(t *testing.T) {
+	if _, err := StartServer(ServerOptions{JetStream: &JetStreamOptions{}}); err == nil {
+		t.Fatal("JetStream without a store directory was accepted")
+	}
+}
+
+// TestLocalClusterR3 starts three routed servers with JetStream, writes to
+// an R3 bucket, stops the server the client is connected to and restarts it:
+// the bucket keeps its value and takes writes with one server down.
+func TestLocalClusterR3(t *testing.T) {
+	c, err := StartCluster(ClusterConfig{JetStream: &JetStreamOptions{StoreDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Shutdown)
+	nc, err := nats.Connect(c.URLs(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "t", Replicas: 3, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := kv.Put(ctx, "k", []byte("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stop the server this client is connected to: it reconnects to another
+	// and the bucket, with two of three replicas, takes the update.
+	for i, s := range c.Servers {
+		if s.ClientURL() == nc.ConnectedUrl() {
+			c.Stop(i)
+			defer func() {
+				if err := c.Restart(i); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	for {
+		_, err = kv.Update(ctx, "k", []byte("v2"), rev)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("update with one server down: %v", err)
+	}
+	e, err := kv.Get(ctx, "k")
+	if err != nil || string(e.Value()) != "v2" {
+		t.Fatalf("get after failover: %v %v", e, err)
+	}
+}
