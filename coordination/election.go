@@ -104,10 +104,10 @@ func (c *ElectionConfig) check() error {
 type electPhase uint8
 
 const (
-	idle     electPhase = iota
-	trying              // creating the lease, or waiting to try again
-	winning             // lease held, writing the term
-	leading             // term written
+	idle    electPhase = iota
+	trying             // creating the lease, or waiting to try again
+	winning            // lease held, writing the term
+	leading            // term written
 )
 
 // Campaign makes the Election a candidate, with Value as its campaign

@@ -41,9 +41,14 @@ func (e *encoder) bytes(p []byte) {
 	e.uint(uint64(len(p)))
 	e.b = append(e.b, p...)
 }
-func (e *encoder) str(s string)       { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
-func (e *encoder) float(f float64)    { e.uint(math.Float64bits(f)) }
-func (e *encoder) strs(ss []string)   { e.uint(uint64(len(ss))); for _, s := range ss { e.str(s) } }
+func (e *encoder) str(s string)    { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *encoder) float(f float64) { e.uint(math.Float64bits(f)) }
+func (e *encoder) strs(ss []string) {
+	e.uint(uint64(len(ss)))
+	for _, s := range ss {
+		e.str(s)
+	}
+}
 func (e *encoder) clock(c VClock) {
 	keys := make([]string, 0, len(c))
 	for k := range c {
@@ -104,8 +109,8 @@ func (d *decoder) bytes() []byte {
 	return p
 }
 
-func (d *decoder) str() string     { return string(d.bytes()) }
-func (d *decoder) float() float64  { return math.Float64frombits(d.uint()) }
+func (d *decoder) str() string    { return string(d.bytes()) }
+func (d *decoder) float() float64 { return math.Float64frombits(d.uint()) }
 func (d *decoder) count() int {
 	n := d.uint()
 	if d.err == nil && n > uint64(len(d.b)) { // every element takes a byte at least
