@@ -430,6 +430,9 @@ func (c *Consensus) count(ctx actors.Context, p *proposal) {
 }
 
 func (c *Consensus) decided(ctx actors.Context, p *proposal, d decisionRecord) {
+	if p.decided {
+		return
+	}
 	p.decided = true
 	ctx.Cancel(p.deadline)
 	dec := Decision{ID: p.id, Outcome: d.Outcome, Accept: int(d.Accept), Reject: int(d.Reject), Abstain: int(d.Abstain), Members: int(d.Members)}

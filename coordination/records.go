@@ -11,7 +11,8 @@ import (
 // The values the primitives keep in the store are records: a kind byte, a
 // version byte, then the fields, each an unsigned varint or a
 // length-prefixed byte string. A decoder refuses a record of another kind
-// or version, a field running past the end, and trailing bytes; it never
+// or version, a field running past the end, a varint not in its shortest
+// form, and trailing bytes (so a record has one encoding); it never
 // allocates more than the input's length. The store carries them as
 // opaque bytes (JetStream KV values).
 
@@ -87,12 +88,21 @@ func (d *decoder) uint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) { // malformed, or not the shortest form
 		d.err = fmt.Errorf("%w: bad varint", errRecord)
 		return 0
 	}
 	d.b = d.b[n:]
 	return v
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }
 
 func (d *decoder) bytes() []byte {
@@ -107,6 +117,23 @@ func (d *decoder) bytes() []byte {
 	p := append([]byte(nil), d.b[:n]...)
 	d.b = d.b[n:]
 	return p
+}
+
+func (d *decoder) bool() bool {
+	v := d.uint()
+	if v > 1 && d.err == nil {
+		d.err = fmt.Errorf("%w: boolean %d", errRecord, v)
+	}
+	return v == 1
+}
+
+// small decodes an enumeration of at most max.
+func (d *decoder) small(max uint8) uint8 {
+	v := d.uint()
+	if v > uint64(max) && d.err == nil {
+		d.err = fmt.Errorf("%w: %d out of range", errRecord, v)
+	}
+	return uint8(v)
 }
 
 func (d *decoder) str() string    { return string(d.bytes()) }
@@ -137,9 +164,13 @@ func (d *decoder) clock() VClock {
 		return nil
 	}
 	c := make(VClock, n)
+	prev := ""
 	for i := 0; i < n && d.err == nil; i++ {
 		k := d.str()
-		c[k] = d.uint()
+		if i > 0 && k <= prev {
+			d.err = fmt.Errorf("%w: clock members not in order", errRecord)
+		}
+		c[k], prev = d.uint(), k
 	}
 	return c
 }
@@ -203,7 +234,7 @@ func (r leaseRecord) encode(kind byte) []byte {
 
 func decodeLease(kind byte, b []byte) (leaseRecord, error) {
 	d := newDecoder(kind, b)
-	r := leaseRecord{Member: d.str(), Nonce: d.uint(), Value: d.bytes(), Lease: d.uint(), Vacant: d.uint() == 1}
+	r := leaseRecord{Member: d.str(), Nonce: d.uint(), Value: d.bytes(), Lease: d.uint(), Vacant: d.bool()}
 	return r, d.done()
 }
 
@@ -248,7 +279,7 @@ func (r outcomeRecord) encode() []byte {
 
 func decodeOutcome(b []byte) (outcomeRecord, error) {
 	d := newDecoder(kindBarrierOutcome, b)
-	r := outcomeRecord{Released: d.uint() == 1, Arrived: d.strs(), Missing: d.strs(), Short: d.uint()}
+	r := outcomeRecord{Released: d.bool(), Arrived: d.strs(), Missing: d.strs(), Short: d.uint()}
 	return r, d.done()
 }
 
@@ -290,7 +321,7 @@ func (r voteRecord) encode() []byte {
 
 func decodeVote(b []byte) (voteRecord, error) {
 	d := newDecoder(kindVote, b)
-	r := voteRecord{Choice: Choice(d.uint())}
+	r := voteRecord{Choice: Choice(d.small(uint8(Abstain)))}
 	if d.err == nil && (r.Choice < Accept || r.Choice > Abstain) {
 		d.err = fmt.Errorf("%w: vote %d", errRecord, r.Choice)
 	}
@@ -316,7 +347,7 @@ func (r decisionRecord) encode() []byte {
 
 func decodeDecision(b []byte) (decisionRecord, error) {
 	d := newDecoder(kindDecision, b)
-	r := decisionRecord{Outcome: Outcome(d.uint()), Accept: d.uint(), Reject: d.uint(), Abstain: d.uint(), Members: d.uint()}
+	r := decisionRecord{Outcome: Outcome(d.small(uint8(TimedOut))), Accept: d.uint(), Reject: d.uint(), Abstain: d.uint(), Members: d.uint()}
 	if d.err == nil && (r.Outcome < Accepted || r.Outcome > TimedOut) {
 		d.err = fmt.Errorf("%w: outcome %d", errRecord, r.Outcome)
 	}
