@@ -42,7 +42,16 @@ type Bucket struct {
 // OpenBucket creates the coordination bucket on the JetStream behind nc, or
 // opens it if it exists with the same configuration. It blocks (it is
 // called at a process's edge, before actors use the bucket).
+//
+// nc must not buffer publishes while it reconnects (connect with
+// nats.ReconnectBufSize(-1)): a buffered write that timed out would be
+// applied when the connection comes back, long after its writer was told
+// it may not have been; without the buffer it fails at once and the member
+// knows it is cut off.
 func OpenBucket(ctx context.Context, nc *nats.Conn, cfg BucketConfig) (*Bucket, error) {
+	if nc.Opts.ReconnectBufSize >= 0 {
+		return nil, fmt.Errorf("%w: the NATS connection buffers publishes while reconnecting: connect with nats.ReconnectBufSize(-1)", ErrInvalid)
+	}
 	if cfg.Name == "" {
 		cfg.Name = "marlon"
 	}
@@ -100,7 +109,7 @@ func NewLiveStore(rt actors.Runtime, b *Bucket, cfg StoreConfig) *Store {
 		unit = sc.Scale()
 	}
 	return newStore(cfg, &liveBackend{rt: rt, b: b, unit: unit, pending: map[uint64]func(actors.Context, any){},
-		queued: map[string][]func(){}, watches: map[WatchID]context.CancelFunc{}})
+		queued: map[string][]func(){}, watches: map[WatchID]*liveWatch{}})
 }
 
 type liveBackend struct {
@@ -112,10 +121,18 @@ type liveBackend struct {
 	base   context.Context
 	cancel context.CancelFunc
 
-	next    uint64
-	pending map[uint64]func(actors.Context, any)
-	queued  map[string][]func() // writes waiting for the one in flight on their key
-	watches map[WatchID]context.CancelFunc
+	next       uint64
+	pending    map[uint64]func(actors.Context, any)
+	queued     map[string][]func() // writes waiting for the one in flight on their key
+	watches    map[WatchID]*liveWatch
+	gen        uint64
+	reconnects uint64
+}
+
+type liveWatch struct {
+	pattern string
+	gen     uint64 // events of older goroutines are dropped
+	cancel  context.CancelFunc
 }
 
 // Messages from the backend's goroutines to the store actor.
@@ -126,15 +143,41 @@ type (
 	}
 	liveEvent struct {
 		ID    WatchID
+		Gen   uint64
 		Entry Entry
 		Ready bool
 	}
 	liveReach struct{ OK bool }
+	liveCheck struct{}
 )
 
 func (b *liveBackend) start(ctx actors.Context, s *Store) {
 	b.s, b.self = s, ctx.Self()
 	b.base, b.cancel = context.WithCancel(context.Background())
+	b.reconnects = b.b.NC.Stats().Reconnects
+	ctx.After(s.cfg.ProbeEvery, liveCheck{})
+}
+
+// check looks at the connection (without I/O): while it is down the member
+// is isolated; after it reconnected, the watches are opened again from the
+// last revision they delivered, because a KV watcher does not always
+// resume by itself after a server restart (nats.go issue 1094).
+func (b *liveBackend) check(ctx actors.Context) {
+	if b.b.NC.Status() != nats.CONNECTED {
+		b.s.reachable(ctx, false)
+	}
+	if r := b.b.NC.Stats().Reconnects; r != b.reconnects {
+		b.reconnects = r
+		b.rejoined(ctx)
+	}
+}
+
+// rejoined reopens every watch from the revision after the last it
+// delivered.
+func (b *liveBackend) rejoined(ctx actors.Context) {
+	for _, id := range sortedKeys(b.watches) {
+		b.open(id)
+	}
 }
 
 func (b *liveBackend) stop() {
@@ -319,9 +362,8 @@ func mapLiveErr(err error, cond Cond) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, jetstream.ErrKeyExists):
-		return ErrExists
 	case errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+		// (jetstream.ErrKeyExists has the same code: check the condition.)
 		switch cond {
 		case Absent:
 			return ErrExists
@@ -329,6 +371,8 @@ func mapLiveErr(err error, cond Cond) error {
 			return ErrFenced
 		}
 		return ErrRevision
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return ErrExists
 	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrMsgNotFound):
 		return ErrNotFound
 	case errors.Is(err, jetstream.ErrInvalidKey):
@@ -342,15 +386,33 @@ func mapLiveErr(err error, cond Cond) error {
 }
 
 func (b *liveBackend) watch(ctx actors.Context, id WatchID, pattern string) {
+	b.watches[id] = &liveWatch{pattern: pattern}
+	b.open(id)
+}
+
+// open starts (or restarts) watch id's goroutine, from the revision after
+// the last one delivered.
+func (b *liveBackend) open(id WatchID) {
+	lw := b.watches[id]
+	if lw.cancel != nil {
+		lw.cancel()
+	}
+	b.gen++
+	gen := b.gen
+	lw.gen = gen
 	wctx, cancel := context.WithCancel(b.base)
-	b.watches[id] = cancel
-	kv, rt, self := b.b.KV, b.rt, b.self
+	lw.cancel = cancel
+	var opts []jetstream.WatchOpt
+	if rev := b.s.watchRev(id); rev > 0 {
+		opts = append(opts, jetstream.IncludeHistory(), jetstream.ResumeFromRevision(rev+1))
+	}
+	kv, rt, self, pattern := b.b.KV, b.rt, b.self, lw.pattern
 	retry := b.dur(b.s.cfg.ProbeEvery)
 	go func() {
 		var w jetstream.KeyWatcher
 		for {
 			var err error
-			if w, err = kv.Watch(wctx, pattern); err == nil {
+			if w, err = kv.Watch(wctx, pattern, opts...); err == nil {
 				break
 			}
 			rt.Send(self, liveReach{OK: false})
@@ -370,7 +432,7 @@ func (b *liveBackend) watch(ctx actors.Context, id WatchID, pattern string) {
 					return
 				}
 				if e == nil {
-					rt.Send(self, liveEvent{ID: id, Ready: true})
+					rt.Send(self, liveEvent{ID: id, Gen: gen, Ready: true})
 					continue
 				}
 				op := OpPut
@@ -380,15 +442,15 @@ func (b *liveBackend) watch(ctx actors.Context, id WatchID, pattern string) {
 				case jetstream.KeyValuePurge:
 					op = OpExpired // this package never purges: a purge is an expiry marker
 				}
-				rt.Send(self, liveEvent{ID: id, Entry: Entry{Key: e.Key(), Value: e.Value(), Revision: e.Revision(), Op: op}})
+				rt.Send(self, liveEvent{ID: id, Gen: gen, Entry: Entry{Key: e.Key(), Value: e.Value(), Revision: e.Revision(), Op: op}})
 			}
 		}
 	}()
 }
 
 func (b *liveBackend) unwatch(ctx actors.Context, id WatchID) {
-	if cancel := b.watches[id]; cancel != nil {
-		cancel()
+	if lw := b.watches[id]; lw != nil {
+		lw.cancel()
 		delete(b.watches, id)
 	}
 }
@@ -409,7 +471,7 @@ func (b *liveBackend) receive(ctx actors.Context, msg any) bool {
 			done(ctx, m.Result)
 		}
 	case liveEvent:
-		if _, ok := b.watches[m.ID]; !ok {
+		if lw := b.watches[m.ID]; lw == nil || lw.gen != m.Gen {
 			return true
 		}
 		if m.Ready {
@@ -419,6 +481,9 @@ func (b *liveBackend) receive(ctx actors.Context, msg any) bool {
 		}
 	case liveReach:
 		b.s.reachable(ctx, m.OK)
+	case liveCheck:
+		b.check(ctx)
+		ctx.After(b.s.cfg.ProbeEvery, liveCheck{})
 	default:
 		return false
 	}

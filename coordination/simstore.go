@@ -119,6 +119,8 @@ func (b *simBackend) unwatch(ctx actors.Context, id WatchID) {
 
 func (b *simBackend) probe(ctx actors.Context) {} // the pings probe
 
+func (b *simBackend) rejoined(ctx actors.Context) {} // the pings reopen what they must
+
 func (b *simBackend) receive(ctx actors.Context, msg any) bool {
 	switch m := msg.(type) {
 	case modelEvent:

@@ -63,6 +63,9 @@ type backend interface {
 	unwatch(ctx actors.Context, id WatchID)
 	// probe checks whether the store answers and tells s.reachable.
 	probe(ctx actors.Context)
+	// rejoined is called when the store answers again after the member
+	// was cut off.
+	rejoined(ctx actors.Context)
 	// receive handles the backend's own messages.
 	receive(ctx actors.Context, msg any) bool
 	stop()
@@ -285,6 +288,8 @@ func (s *Store) reachable(ctx actors.Context, ok bool) {
 	}
 	if s.isolated {
 		s.armProbe(ctx)
+	} else {
+		s.be.rejoined(ctx)
 	}
 }
 

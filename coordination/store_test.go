@@ -27,48 +27,82 @@ func TestMatches(t *testing.T) {
 	}
 }
 
+// storeHarness drives a member's store from a test, in the simulator or
+// live, so that both run the same cases.
+type storeHarness struct {
+	write func(Write) WriteReply
+	get   func(Get) GetReply
+	wait  func(units float64) // let virtual time pass
+	ttl   float64             // a TTL the store can do
+	slack float64             // how far off an expiry may be observed
+}
+
 // TestModelSemantics checks the simulated bucket against JetStream KV's
-// semantics through a member's store.
+// semantics through a member's store; TestLiveStoreSemantics runs the same
+// cases on JetStream.
 func TestModelSemantics(t *testing.T) {
 	c := newCluster(t, 1, ModelConfig{History: 4, MarkerTTL: 50})
 	st := c.store("m1")
 	cl, at := c.client("m1")
-	w := func(x Write) WriteReply { t.Helper(); return c.ask(cl, at, st, x, 100).(WriteReply) }
-	g := func(k string) GetReply { t.Helper(); return c.ask(cl, at, st, Get{Key: k}, 100).(GetReply) }
+	checkStoreSemantics(t, storeHarness{
+		write: func(x Write) WriteReply { t.Helper(); return c.ask(cl, at, st, x, 100).(WriteReply) },
+		get:   func(g Get) GetReply { t.Helper(); return c.ask(cl, at, st, g, 100).(GetReply) },
+		wait:  func(d float64) { c.run(c.sim.Now() + d) },
+		ttl:   30, slack: 6, // network delays are 1 to 2 each way
+	})
+}
+
+func checkStoreSemantics(t *testing.T, h storeHarness) {
+	w := func(x Write) WriteReply { t.Helper(); return h.write(x) }
+	g := func(k string) GetReply { t.Helper(); return h.get(Get{Key: k}) }
 
 	r1 := w(Create("a", []byte("1"), 0))
-	if r1.Err != nil || r1.Revision != 1 {
+	if r1.Err != nil {
 		t.Fatalf("create: %+v", r1)
 	}
 	if r := w(Create("a", []byte("x"), 0)); !errors.Is(r.Err, ErrExists) {
 		t.Fatalf("create on a live value: %+v", r)
 	}
 	rb := w(Put("b", []byte("b")))
-	if rb.Revision != 2 {
-		t.Fatalf("revisions are the bucket's: got %d, want 2", rb.Revision)
+	if rb.Revision != r1.Revision+1 {
+		t.Fatalf("revisions are the bucket's: got %d after %d", rb.Revision, r1.Revision)
 	}
 	if r := w(Update("a", []byte("2"), rb.Revision, 0)); !errors.Is(r.Err, ErrRevision) {
 		t.Fatalf("update at another key's revision: %+v", r)
 	}
 	r3 := w(Update("a", []byte("2"), r1.Revision, 0))
-	if r3.Err != nil || r3.Revision != 3 {
+	if r3.Err != nil || r3.Revision != rb.Revision+1 {
 		t.Fatalf("update: %+v", r3)
 	}
-	if got := g("a"); got.Err != nil || string(got.Entry.Value) != "2" || got.Entry.Revision != 3 {
-		t.Fatalf("get: %+v", got)
+	for _, lv := range []Level{Linearizable, Eventual} {
+		if got := h.get(Get{Key: "a", Level: lv}); got.Err != nil || string(got.Entry.Value) != "2" || got.Entry.Revision != r3.Revision {
+			t.Fatalf("get (%v): %+v", lv, got)
+		}
 	}
 	rd := w(Delete("a", 0))
+	if rd.Err != nil || rd.Revision != r3.Revision+1 {
+		t.Fatalf("delete: %+v", rd)
+	}
 	if got := g("a"); !errors.Is(got.Err, ErrNotFound) || got.Entry.Op != OpDelete || got.Entry.Revision != rd.Revision {
 		t.Fatalf("get after delete: %+v", got)
 	}
+	if got := h.get(Get{Key: "a", Level: Eventual}); !errors.Is(got.Err, ErrNotFound) {
+		t.Fatalf("eventual get after delete: %+v", got)
+	}
 	if r := w(Update("a", []byte("3"), r3.Revision, 0)); !errors.Is(r.Err, ErrRevision) {
 		t.Fatalf("update at the revision before the tombstone: %+v", r)
+	}
+	if r := w(Delete("a", r3.Revision)); !errors.Is(r.Err, ErrRevision) {
+		t.Fatalf("delete at a stale revision: %+v", r)
 	}
 	if r := w(Create("a", []byte("4"), 0)); r.Err != nil {
 		t.Fatalf("create over a tombstone: %+v", r)
 	}
 	if r := w(Update("fresh", []byte("1"), 0, 0)); r.Err != nil {
 		t.Fatalf("update at revision 0 of a new key: %+v", r)
+	}
+	if got := g("never"); !errors.Is(got.Err, ErrNotFound) || got.Entry.Revision != 0 {
+		t.Fatalf("get of a key never written: %+v", got)
 	}
 	// Guarded: against another key's last revision.
 	if r := w(Write{Key: "c", Value: []byte("c"), Expect: Expect{Cond: Guarded, Key: "b", Revision: rb.Revision}}); r.Err != nil {
@@ -79,34 +113,32 @@ func TestModelSemantics(t *testing.T) {
 		t.Fatalf("guarded write after the guard moved: %+v", r)
 	}
 	// TTL: expires in virtual time, leaving a marker, which goes too.
-	rt := w(Create("lease", []byte("l"), 30))
-	at0 := c.sim.Now()
-	c.run(at0 + 24) // network delays are 1 to 2 each way
+	rt := w(Create("lease", []byte("l"), h.ttl))
+	h.wait(h.ttl - h.slack)
 	if got := g("lease"); got.Err != nil {
 		t.Fatalf("lease before its TTL: %+v", got)
 	}
-	c.run(at0 + 31)
+	h.wait(2 * h.slack)
 	got := g("lease")
 	if !errors.Is(got.Err, ErrNotFound) || got.Entry.Op != OpExpired || got.Entry.Revision <= rt.Revision {
 		t.Fatalf("lease after its TTL: %+v", got)
 	}
-	if r := w(Update("lease", []byte("late"), rt.Revision, 30)); !errors.Is(r.Err, ErrRevision) {
+	if r := w(Update("lease", []byte("late"), rt.Revision, h.ttl)); !errors.Is(r.Err, ErrRevision) {
 		t.Fatalf("renewal after expiry: %+v", r)
 	}
-	c.run(c.sim.Now() + 60)
-	if e, ok := c.model.Last("lease"); ok {
-		t.Fatalf("the marker outlived MarkerTTL: %+v", e)
-	}
 	// Renewal with a TTL keeps a lease alive past its first TTL.
-	r := w(Create("lease", []byte("l"), 30))
-	for i := 0; i < 4; i++ {
-		c.run(c.sim.Now() + 15)
-		if r = w(Update("lease", []byte("l"), r.Revision, 30)); r.Err != nil {
+	r := w(Create("lease", []byte("l"), h.ttl))
+	if r.Err != nil {
+		t.Fatalf("create over an expiry marker: %+v", r)
+	}
+	for i := 0; i < 3; i++ {
+		h.wait(h.ttl / 2)
+		if r = w(Update("lease", []byte("l"), r.Revision, h.ttl)); r.Err != nil {
 			t.Fatalf("renewal %d: %+v", i, r)
 		}
 	}
 	// Bad requests.
-	for _, bad := range []Write{Put("a..b", nil), {Key: "a", TTL: -1}, {Key: "a", Delete: true, TTL: 1}} {
+	for _, bad := range []Write{Put("a..b", nil), {Key: "a", TTL: -1}, {Key: "a", Delete: true, TTL: 1}, {Key: "a", Expect: Expect{Cond: Guarded, Key: "*"}}} {
 		if r := w(bad); !errors.Is(r.Err, ErrInvalid) {
 			t.Errorf("%+v: %+v", bad, r)
 		}
