@@ -16,9 +16,10 @@ import (
 // a group (a Membership).
 //
 // Keys: bar.NAME.a.MEMBER, one per arrival, and bar.NAME.o, the outcome,
-// created once by the first party that sees the barrier complete or
-// reaches its deadline; every party adopts the outcome in the store, so
-// they all agree on it, a late arrival included. Parties of one barrier
+// created once: by the party whose arrival completed the barrier (for a
+// barrier of all live members, by any party that sees it complete), or by
+// the first party to reach its deadline. Every party adopts the outcome in
+// the store, so they all agree on it, a late arrival included. Parties of one barrier
 // must give it the same expectation.
 type Barriers struct {
 	cfg      BarriersConfig
@@ -74,6 +75,8 @@ type barrierWait struct {
 	watch    WatchID
 	ready    bool
 	arrived  map[string]bool
+	lastRev  uint64 // the latest arrival's revision
+	last     string // and its party
 	wrote    bool // arrival written
 	writing  bool
 	deciding bool
@@ -215,6 +218,9 @@ func (b *Barriers) observed(ctx actors.Context, w *barrierWait, e Entry) bool {
 		party := strings.TrimPrefix(rest, "a.")
 		if e.Live() {
 			w.arrived[party] = true
+			if e.Revision > w.lastRev {
+				w.lastRev, w.last = e.Revision, party
+			}
 		}
 	}
 	return false
@@ -257,6 +263,12 @@ func (b *Barriers) check(ctx actors.Context, w *barrierWait) {
 		}
 	}
 	if short > 0 && !w.expired {
+		return
+	}
+	if short == 0 && !w.expired && a.Count+len(a.Parties) > 0 && w.last != b.cfg.Member {
+		// Complete: the party whose arrival completed it writes the
+		// outcome, the others adopt it (or write it themselves at their
+		// deadline, if that party died meanwhile).
 		return
 	}
 	o := outcomeRecord{Released: short == 0, Arrived: arrived, Missing: missing, Short: uint64(short)}

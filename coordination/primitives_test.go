@@ -364,3 +364,30 @@ func TestConsensusProposerCrash(t *testing.T) {
 		}
 	}
 }
+
+// TestBarrierCompleterDies: the party whose arrival completes the barrier
+// dies before it can write the outcome: the others write it at their
+// deadline, released, since everyone arrived.
+func TestBarrierCompleterDies(t *testing.T) {
+	c := newCluster(t, 8, ModelConfig{})
+	names := []string{"a", "b", "c"}
+	ns := map[string]*node{}
+	for _, name := range names {
+		ns[name] = c.node(name, nil)
+	}
+	arrive(c, ns["a"], Arrive{Barrier: "x", Parties: names, Timeout: 50}, 0)
+	arrive(c, ns["b"], Arrive{Barrier: "x", Parties: names, Timeout: 50}, 0)
+	arrive(c, ns["c"], Arrive{Barrier: "x", Parties: names, Timeout: 50}, 10)
+	c.runUntil(40, "c's arrival stored", func() bool { _, ok := c.model.Last("bar.x.a.c"); return ok })
+	c.sim.KillNode("c")
+	c.run(c.sim.Now() + 5)
+	if len(ns["a"].cl.replies) > 0 {
+		t.Fatalf("a released before its deadline without an outcome: %+v", ns["a"].cl.replies)
+	}
+	c.run(100)
+	for _, name := range []string{"a", "b"} {
+		if r := result(t, ns[name], 0); !r.Released || !slices.Equal(r.Arrived, names) {
+			t.Fatalf("%s: %+v", name, r)
+		}
+	}
+}

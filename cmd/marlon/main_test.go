@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/marlon-go/marlon/actors/actorbench"
+	"github.com/marlon-go/marlon/coordination/coordbench"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
 	"github.com/marlon-go/marlon/transport"
 )
@@ -192,13 +193,14 @@ func TestScenarioFileRoundTripAndOverride(t *testing.T) {
 }
 
 func TestBenchReportsRatios(t *testing.T) {
-	code, out, errs := marlon(t, "bench", "--messages", "2000", "--transport-messages", "2000", "--transport-requests", "20", "--json")
+	code, out, errs := marlon(t, "bench", "--messages", "2000", "--transport-messages", "2000", "--transport-requests", "20", "--coordination-cas", "20", "--json")
 	if code != 0 {
 		t.Fatal(errs)
 	}
 	var r struct {
 		actorbench.Result
-		Transport []transport.BenchResult `json:"transport"`
+		Transport    []transport.BenchResult `json:"transport"`
+		Coordination *coordbench.Result      `json:"coordination"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
@@ -214,9 +216,20 @@ func TestBenchReportsRatios(t *testing.T) {
 			t.Fatalf("transport %s: %+v", b.Auth, b)
 		}
 	}
-	code, out, _ = marlon(t, "bench", "--messages", "2000", "--transport=false")
-	if code != 0 || strings.Contains(out, "transport") || !strings.Contains(out, "live runtime") {
-		t.Fatalf("--transport=false:\n%s", out)
+	if c := r.Coordination; c == nil || !(c.StoreCASRatio > 0 && c.VarCASRatio > 0 && c.MeanFailoverTTLs > 0) || len(c.Barriers) != 2 || c.Barriers[1].Parties != 10 {
+		t.Fatalf("coordination: %v", out)
+	}
+	code, out, _ = marlon(t, "bench", "--messages", "2000", "--transport=false", "--coordination=false")
+	if code != 0 || strings.Contains(out, "transport") || strings.Contains(out, "coordination") || !strings.Contains(out, "live runtime") {
+		t.Fatalf("--transport=false --coordination=false:\n%s", out)
+	}
+	for flag, args := range map[string][]string{
+		"--coordination-replicas": {"bench", "--coordination-replicas", "2"},
+		"--coordination-cas":      {"bench", "--coordination-cas", "1"},
+	} {
+		if code, _, errs := marlon(t, args...); code != 2 || !strings.Contains(errs, flag) {
+			t.Errorf("%v: exit %d, %s", args, code, errs)
+		}
 	}
 }
 
