@@ -255,6 +255,9 @@ Examples:
   marlon nats --token SECRET                      clients must give --token SECRET
   marlon nats --cluster-port 6222                 a cluster of servers: the first one, and on
   marlon nats --cluster-port 6222 --routes nats-route://HOST1:6222   the others
+  marlon nats --jetstream --store-dir /var/lib/marlon   with JetStream (coordination, R1)
+  marlon nats --local-cluster                     three routed servers with JetStream on ports
+                                                  4222-4224 (routes 6222-6224), for R3 buckets
 `
 
 func runNATS(args []string, stdout, stderr io.Writer) int {
@@ -270,9 +273,13 @@ func runNATS(args []string, stdout, stderr io.Writer) int {
 		clusterName = fs.String("cluster-name", "marlon", "the NATS cluster's name, the same on every server")
 		routes      = fs.String("routes", "", "comma-separated route URLs of other servers (nats-route://HOST:PORT)")
 		logs        = fs.Bool("logs", false, "print the server's own log")
+		jetstream   = fs.Bool("jetstream", false, "enable JetStream (the coordination primitives' KV bucket); one server holds R1 buckets, which are not highly available")
+		storeDir    = fs.String("store-dir", "marlon-jetstream", "`directory` where JetStream stores its streams (with --local-cluster, one subdirectory per server)")
+		syncAlways  = fs.Bool("sync-always", false, "fsync every JetStream write before acknowledging it (default: every 2 minutes in the background, so a power loss can lose acknowledged writes)")
+		local       = fs.Bool("local-cluster", false, "start three routed servers with JetStream in this process, on --port to --port+2 (routes on --cluster-port to +2, default 6222), for R3 buckets")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: marlon nats [flags]\n\nRuns a NATS server for nodes on several machines until interrupted (SIGINT,\nSIGTERM). With --cluster-port or --routes it joins other servers in a NATS\ncluster; give every node and master one or more of the servers' URLs.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: marlon nats [flags]\n\nRuns a NATS server for nodes on several machines until interrupted (SIGINT,\nSIGTERM). With --cluster-port or --routes it joins other servers in a NATS\ncluster; give every node and master one or more of the servers' URLs.\nWith --jetstream it enables JetStream, which the coordination primitives\nneed; --local-cluster starts three such servers routed to each other, so\nthat buckets can be R3 (they survive the loss of one server).\n\nFlags:")
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), natsExamples)
 	}
@@ -298,6 +305,27 @@ func runNATS(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usageError{fmt.Errorf("--cluster-port: must be between 1 and 65535 (0: none), got %d", *clusterPort)})
 	case *token != "" && len(o.NKeys) > 0:
 		return fail(stderr, usageError{errors.New("--token and --nkeys: give one or the other")})
+	case *local && *port > 65533:
+		return fail(stderr, usageError{fmt.Errorf("--port: with --local-cluster the servers take PORT to PORT+2, so at most 65533, got %d", *port)})
+	case *local && *clusterPort > 65533:
+		return fail(stderr, usageError{fmt.Errorf("--cluster-port: with --local-cluster the routes take PORT to PORT+2, so at most 65533, got %d", *clusterPort)})
+	case *local && *routes != "":
+		return fail(stderr, usageError{errors.New("--routes: not with --local-cluster, whose servers route to each other")})
+	case *syncAlways && !*jetstream && !*local:
+		return fail(stderr, usageError{errors.New("--sync-always: only with --jetstream or --local-cluster")})
+	case (*jetstream || *local) && *storeDir == "":
+		return fail(stderr, usageError{errors.New("--store-dir: JetStream needs a directory")})
+	}
+	var js *transport.JetStreamOptions
+	if *jetstream || *local {
+		js = &transport.JetStreamOptions{StoreDir: *storeDir, SyncAlways: *syncAlways}
+	}
+	if *local {
+		return runLocalCluster(o, js, *clusterPort, stdout, stderr)
+	}
+	o.JetStream = js
+	if js != nil && o.Name == "" {
+		o.Name = "marlon-nats" // a JetStream server needs a stable name to find its store again
 	}
 	if *clusterPort != 0 || *routes != "" {
 		o.Cluster = &transport.ClusterOptions{Name: *clusterName, Host: *host, Port: *clusterPort}
@@ -313,15 +341,53 @@ func runNATS(args []string, stdout, stderr io.Writer) int {
 	if o.Cluster != nil {
 		fmt.Fprintf(stdout, "routes on %v, to %v\n", srv.ClusterAddr(), o.Cluster.Routes)
 	}
-	if *token == "" && len(o.NKeys) == 0 {
-		fmt.Fprintln(stderr, "marlon: warning: no --token or --nkeys: anyone who can reach the port can connect (node messages are still authenticated by the nodes' keys)")
+	if js != nil {
+		fmt.Fprintf(stdout, "JetStream on, storing in %s (sync always: %v)\n", js.StoreDir, js.SyncAlways)
 	}
+	warnOpen(o, stderr)
 	ctx, stop := signalled()
 	<-ctx.Done()
 	stop()
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	return 0
+}
+
+func warnOpen(o transport.ServerOptions, stderr io.Writer) {
+	if o.Token == "" && len(o.NKeys) == 0 {
+		fmt.Fprintln(stderr, "marlon: warning: no --token or --nkeys: anyone who can reach the port can connect (node messages are still authenticated by the nodes' keys)")
+	}
+}
+
+// runLocalCluster runs three routed servers with JetStream until
+// interrupted.
+func runLocalCluster(o transport.ServerOptions, js *transport.JetStreamOptions, clusterPort int, stdout, stderr io.Writer) int {
+	if clusterPort == 0 {
+		clusterPort = 6222
+	}
+	c, err := transport.StartCluster(transport.ClusterConfig{
+		Host: o.Host, Port: o.Port, ClusterPort: clusterPort, Token: o.Token, NKeys: o.NKeys, Logs: o.Logs, JetStream: js,
+	})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "NATS cluster of 3 servers with JetStream listening for clients on %s:%d-%d, routes on %d-%d, storing in %s\n",
+		o.Host, o.Port, o.Port+2, clusterPort, clusterPort+2, js.StoreDir)
+	fmt.Fprintf(stdout, "give nodes: %s\n", strings.ReplaceAll(c.URLs(), o.Host, hostFor(o.Host)))
+	warnOpen(o, stderr)
+	ctx, stop := signalled()
+	<-ctx.Done()
+	stop()
+	c.Shutdown()
+	return 0
+}
+
+// hostFor is the host clients dial for a listening host.
+func hostFor(h string) string {
+	if h == "0.0.0.0" || h == "" {
+		return "HOST"
+	}
+	return h
 }
 
 const keysExamples = `

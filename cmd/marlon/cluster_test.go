@@ -11,6 +11,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -22,6 +23,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/marlon-go/marlon/coordination"
 )
 
 var (
@@ -289,4 +294,57 @@ func TestNATSServerRestartMidJob(t *testing.T) {
 			t.Errorf("%s did not reconnect: the restart was not mid-job", p.name)
 		}
 	}
+}
+
+// TestNATSLocalCluster: marlon nats --local-cluster runs three routed
+// servers with JetStream, on which an R3 coordination bucket takes writes.
+func TestNATSLocalCluster(t *testing.T) {
+	c := newCluster(t)
+	port, rport := freePorts(t, 3), freePorts(t, 3)
+	p := c.start("nats", "nats", "--local-cluster", "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--cluster-port", fmt.Sprint(rport), "--store-dir", filepath.Join(c.dir, "js"))
+	c.waitFor(p, "give nodes")
+	for i := 0; i < 3; i++ {
+		if _, err := os.Stat(filepath.Join(c.dir, "js", fmt.Sprintf("s%d", i+1))); err != nil {
+			t.Fatalf("server %d's store: %v", i+1, err)
+		}
+	}
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d,nats://127.0.0.1:%d", port, port+2), nats.ReconnectBufSize(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := coordination.OpenBucket(ctx, nc, coordination.BucketConfig{Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.JS.Stream(ctx, "KV_"+b.Name)
+	if err != nil || st.CachedInfo().Config.Replicas != 3 || len(st.CachedInfo().Cluster.Replicas) != 2 {
+		t.Fatalf("bucket stream: %+v %v", st.CachedInfo(), err)
+	}
+	if _, err := b.KV.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// freePorts returns the first of n consecutive free ports.
+func freePorts(t *testing.T, n int) int {
+	for try := 0; try < 100; try++ {
+		p := freePort(t)
+		ok := true
+		for i := 1; i < n && ok; i++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+i))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatalf("no %d consecutive free ports", n)
+	return 0
 }
