@@ -76,6 +76,7 @@ type storeWatch struct {
 	pattern string
 	lastRev uint64
 	ready   bool
+	live    map[string]uint64 // keys whose last delivered revision holds a value
 }
 
 type probeTick struct{}
@@ -219,7 +220,7 @@ func (s *Store) watch(ctx actors.Context, m Watch, r actors.ReplyTo) {
 	sub := ctx.Sender()
 	s.nextID++
 	id := s.nextID
-	s.watches[id] = &storeWatch{sub: sub, pattern: m.Keys}
+	s.watches[id] = &storeWatch{sub: sub, pattern: m.Keys, live: map[string]uint64{}}
 	if s.watching[sub] == 0 && !sub.IsZero() {
 		ctx.Watch(sub)
 	}
@@ -250,18 +251,55 @@ func (s *Store) watchEntry(ctx actors.Context, id WatchID, e Entry) {
 		return
 	}
 	w.lastRev = e.Revision
+	if e.Live() {
+		w.live[e.Key] = e.Revision
+	} else {
+		delete(w.live, e.Key)
+	}
 	s.remember(e)
 	ctx.Send(w.sub, WatchEvent{ID: id, Entry: e})
 }
 
-// watchReady delivers the end of watch id's initial values, once.
+// watchReady delivers the end of watch id's initial values, once. A later
+// one ends a reopened watch's catching up: see resync.
 func (s *Store) watchReady(ctx actors.Context, id WatchID) {
 	w := s.watches[id]
-	if w == nil || w.ready {
+	if w == nil {
+		return
+	}
+	if w.ready {
+		s.resync(ctx, id)
 		return
 	}
 	w.ready = true
 	ctx.Send(w.sub, WatchEvent{ID: id, Ready: true})
+}
+
+// resync finds the keys a reopened watch still believes hold values but
+// that vanished while the member was cut off: a value that expired, and
+// whose expiry marker expired too (MarkerTTL), leaves no revision for the
+// watch to resume with. Each such key is read again, and a key found
+// without a value is delivered as expired.
+func (s *Store) resync(ctx actors.Context, id WatchID) {
+	w := s.watches[id]
+	for _, key := range sortedKeys(w.live) {
+		rev := w.live[key]
+		s.be.get(ctx, Get{Key: key}, func(ctx actors.Context, rep GetReply) {
+			if s.watches[id] != w || w.live[key] != rev || rep.Err == nil || !errors.Is(rep.Err, ErrNotFound) {
+				return // changed meanwhile, still there, or not known
+			}
+			e := rep.Entry
+			if e.Revision == 0 {
+				e = Entry{Key: key, Op: OpExpired}
+			}
+			if e.Revision != 0 && e.Revision <= w.lastRev {
+				return // the watch has delivered it
+			}
+			delete(w.live, key)
+			delete(s.cache, key)
+			ctx.Send(w.sub, WatchEvent{ID: id, Entry: e})
+		})
+	}
 }
 
 // watchRev is the last revision watch id delivered.

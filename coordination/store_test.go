@@ -248,3 +248,38 @@ func TestIsolatedStore(t *testing.T) {
 		t.Fatalf("store holds %q", e.Value)
 	}
 }
+
+// TestWatchResyncAfterLongPartition: a value expires, and its expiry marker
+// too, while a watcher is cut off: there is no revision left to resume
+// with, yet the watcher learns the key is gone.
+func TestWatchResyncAfterLongPartition(t *testing.T) {
+	c := newCluster(t, 4, ModelConfig{MarkerTTL: 20})
+	st := c.store("m1")
+	cl, at := c.client("m1")
+	st2 := c.store("m2")
+	cl2, at2 := c.client("m2")
+	c.ask(cl2, at2, st2, Create("mem.g.m2", nil, 30), 100)
+	c.ask(cl2, at2, st2, Put("mem.g.m3", nil), 100)
+	wr := c.ask(cl, at, st, Watch{Keys: "mem.g.*"}, 100).(WatchReply)
+	c.run(c.sim.Now() + 10)
+	c.net.cut("m1")
+	c.run(c.sim.Now() + 100) // m2's key expires, then its marker
+	if _, ok := c.model.Last("mem.g.m2"); ok {
+		t.Fatal("the marker is still there: the test tests nothing")
+	}
+	n := len(cl.events)
+	c.net.heal()
+	c.run(c.sim.Now() + 60)
+	var gone []string
+	for _, e := range cl.events[n:] {
+		if ev, ok := e.(WatchEvent); ok && ev.ID == wr.ID && !ev.Ready && !ev.Entry.Live() {
+			gone = append(gone, ev.Entry.Key)
+		}
+	}
+	if len(gone) != 1 || gone[0] != "mem.g.m2" {
+		t.Fatalf("after the partition, keys reported gone: %v, want [mem.g.m2]", gone)
+	}
+	if r := c.ask(cl, at, st, Get{Key: "mem.g.m2", Level: Eventual}, 100).(GetReply); !errors.Is(r.Err, ErrNotFound) {
+		t.Fatalf("eventual read of the vanished key: %+v", r)
+	}
+}
