@@ -77,7 +77,7 @@ type barrierWait struct {
 	arrived  map[string]bool
 	lastRev  uint64 // the latest arrival's revision
 	last     string // and its party
-	wrote    bool // arrival written
+	wrote    bool   // arrival written
 	writing  bool
 	deciding bool
 	expired  bool
