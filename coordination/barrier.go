@@ -27,7 +27,6 @@ type Barriers struct {
 	haveLive bool
 	waits    map[string]*barrierWait
 	byWatch  map[WatchID]*barrierWait
-	err      error
 }
 
 // BarriersConfig configures Barriers.
@@ -90,9 +89,13 @@ type (
 	barrierCheck    struct{ name string }
 )
 
-// NewBarriers returns a member's Barriers actor.
-func NewBarriers(cfg BarriersConfig) *Barriers {
-	return &Barriers{cfg: cfg, waits: map[string]*barrierWait{}, byWatch: map[WatchID]*barrierWait{}}
+// NewBarriers returns a member's Barriers actor, or the configuration's
+// first error.
+func NewBarriers(cfg BarriersConfig) (*Barriers, error) {
+	if err := checkConfig(cfg.Store, "member", cfg.Member); err != nil {
+		return nil, err
+	}
+	return &Barriers{cfg: cfg, waits: map[string]*barrierWait{}, byWatch: map[WatchID]*barrierWait{}}, nil
 }
 
 func barKey(name, rest string) string { return "bar." + name + "." + rest }
@@ -101,8 +104,7 @@ func barKey(name, rest string) string { return "bar." + name + "." + rest }
 func (b *Barriers) Receive(ctx actors.Context, msg any) {
 	switch m := msg.(type) {
 	case actors.Started:
-		b.err = checkName("member", b.cfg.Member)
-		if b.err == nil && !b.cfg.Members.IsZero() {
+		if !b.cfg.Members.IsZero() {
 			ctx.Send(b.cfg.Members, SubscribeMembers{})
 		}
 	case Arrive:
@@ -142,9 +144,6 @@ func (b *Barriers) Receive(ctx actors.Context, msg any) {
 func (b *Barriers) enter(ctx actors.Context, a Arrive, r actors.ReplyTo) {
 	fail := func(err error) { ctx.Reply(r, BarrierResult{Barrier: a.Barrier, Err: err}) }
 	switch {
-	case b.err != nil:
-		fail(b.err)
-		return
 	case !validName(a.Barrier):
 		fail(fmt.Errorf("%w: barrier name %q: 1 to 64 letters, digits, '-' or '_'", ErrInvalid, a.Barrier))
 		return

@@ -148,7 +148,6 @@ type Consensus struct {
 	haveLive  bool
 	isolated  bool
 	proposals map[string]*proposal
-	err       error
 }
 
 // ConsensusConfig configures a Consensus. Times are in virtual time units.
@@ -214,12 +213,19 @@ type proposal struct {
 
 type consensusDeadline struct{ id string }
 
-// NewConsensus returns a member's Consensus actor.
-func NewConsensus(cfg ConsensusConfig) *Consensus {
+// NewConsensus returns a member's Consensus actor, or the configuration's
+// first error.
+func NewConsensus(cfg ConsensusConfig) (*Consensus, error) {
 	if cfg.Thresholds == (Thresholds{}) {
 		cfg.Thresholds = DefaultThresholds
 	}
-	return &Consensus{cfg: cfg, live: map[string]bool{}, proposals: map[string]*proposal{}}
+	if err := checkConfig(cfg.Store, "member", cfg.Member); err != nil {
+		return nil, err
+	}
+	if err := cfg.Thresholds.check(); err != nil {
+		return nil, err
+	}
+	return &Consensus{cfg: cfg, live: map[string]bool{}, proposals: map[string]*proposal{}}, nil
 }
 
 func propKey(id, rest string) string { return "prop." + id + "." + rest }
@@ -228,12 +234,6 @@ func propKey(id, rest string) string { return "prop." + id + "." + rest }
 func (c *Consensus) Receive(ctx actors.Context, msg any) {
 	switch m := msg.(type) {
 	case actors.Started:
-		if c.err = checkName("member", c.cfg.Member); c.err == nil {
-			c.err = c.cfg.Thresholds.check()
-		}
-		if c.err != nil {
-			return
-		}
 		ctx.Request(c.cfg.Store, Watch{Keys: "prop.>"}, actors.Forever, func(ctx actors.Context, reply any, err error) {
 			if err == nil {
 				c.watch = reply.(WatchReply).ID
@@ -268,9 +268,6 @@ func (c *Consensus) Receive(ctx actors.Context, msg any) {
 
 func (c *Consensus) propose(ctx actors.Context, m Propose, r actors.ReplyTo) {
 	switch {
-	case c.err != nil:
-		ctx.Reply(r, Decision{ID: m.ID, Err: c.err})
-		return
 	case !validName(m.ID):
 		ctx.Reply(r, Decision{ID: m.ID, Err: fmt.Errorf("%w: proposal ID %q: 1 to 64 letters, digits, '-' or '_'", ErrInvalid, m.ID)})
 		return

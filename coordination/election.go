@@ -58,7 +58,6 @@ type Election struct {
 	observers []actors.Addr
 	shown     Leader
 	isolated  bool
-	err       error
 }
 
 // ElectionConfig configures an Election. Times are in virtual time units.
@@ -80,6 +79,9 @@ type ElectionConfig struct {
 }
 
 func (c *ElectionConfig) check() error {
+	if c.Store.IsZero() {
+		return fmt.Errorf("%w: election: no Store", ErrInvalid)
+	}
 	if !(c.TTL > 0) {
 		c.TTL = 3000
 	}
@@ -195,24 +197,19 @@ type (
 	electDeadline struct{ term, lease uint64 }
 )
 
-// NewElection returns a member's Election actor for a role.
-func NewElection(cfg ElectionConfig) *Election {
-	return &Election{cfg: cfg, leaseKey: LeaseKey(cfg.Role), termKey: TermKey(cfg.Role)}
+// NewElection returns a member's Election actor for a role, or the
+// configuration's first error.
+func NewElection(cfg ElectionConfig) (*Election, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	return &Election{cfg: cfg, leaseKey: LeaseKey(cfg.Role), termKey: TermKey(cfg.Role)}, nil
 }
 
 // Receive handles the election's messages.
 func (e *Election) Receive(ctx actors.Context, msg any) {
-	if e.err != nil {
-		if r := ctx.ReplyTo(); !r.IsZero() {
-			ctx.Reply(r, Resigned{Err: e.err})
-		}
-		return
-	}
 	switch m := msg.(type) {
 	case actors.Started:
-		if e.err = e.cfg.check(); e.err != nil {
-			return
-		}
 		e.nonce = ctx.Rand().Uint64()
 		ctx.Request(e.cfg.Store, Watch{Keys: "elect." + e.cfg.Role + ".*"}, actors.Forever, func(ctx actors.Context, reply any, err error) {
 			if err == nil {

@@ -88,7 +88,7 @@ func (c *cluster) candidate(name string, cfg ElectionConfig, log *leadLog, write
 	l := &leader{member: name, log: log, store: st, writeEvery: writeEvery}
 	owner := c.sim.SpawnOn(name, l)
 	cfg.Store, cfg.Member, cfg.Owner = st, name, owner
-	e := c.sim.SpawnOn(name, NewElection(cfg))
+	e := c.sim.SpawnOn(name, must(NewElection(cfg)))
 	c.sim.Send(e, Campaign{Value: []byte(name)})
 	return member{store: st, election: e, owner: owner, lead: l}
 }

@@ -132,7 +132,7 @@ func startMember(t testing.TB, name, urls string, bc BucketConfig, cfg ElectionC
 		}
 	}))
 	cfg.Store, cfg.Member, cfg.Owner = m.store, name, owner
-	m.election = m.rt.Spawn(NewElection(cfg))
+	m.election = m.rt.Spawn(must(NewElection(cfg)))
 	m.rt.Send(m.election, Campaign{Value: []byte(name)})
 	return m
 }
@@ -320,7 +320,7 @@ func TestLiveIsolationAndRejoin(t *testing.T) {
 	s := startJetStream(t, port, dir)
 	url := s.ClientURL()
 	a := startProc(t, "a", url, BucketConfig{})
-	av := a.rt.Spawn(NewVar(VarConfig{Store: a.store, Name: "params", Member: "a"}))
+	av := a.rt.Spawn(must(NewVar(VarConfig{Store: a.store, Name: "params", Member: "a"})))
 	if w := a.call(t, av, SetVar{Data: []byte("v1")}).(VarWritten); w.Err != nil {
 		t.Fatal(w.Err)
 	}
@@ -346,7 +346,7 @@ func TestLiveIsolationAndRejoin(t *testing.T) {
 	t.Cleanup(func() { s2.Shutdown(); s2.WaitForShutdown() })
 	// Another process writes; a's watch must deliver it.
 	b := startProc(t, "b", url, BucketConfig{})
-	bv := b.rt.Spawn(NewVar(VarConfig{Store: b.store, Name: "params", Member: "b"}))
+	bv := b.rt.Spawn(must(NewVar(VarConfig{Store: b.store, Name: "params", Member: "b"})))
 	if w := b.call(t, bv, SetVar{Data: []byte("v3")}).(VarWritten); w.Err != nil {
 		t.Fatal(w.Err)
 	}
@@ -389,10 +389,10 @@ func TestLiveBarrierAndConsensus(t *testing.T) {
 	var ps []proc
 	for i, choice := range []Choice{Accept, Accept, Reject} {
 		p := proc{liveProc: startProc(t, fmt.Sprintf("p%d", i), s.ClientURL(), BucketConfig{})}
-		p.members = p.rt.Spawn(NewMembership(MembersConfig{Store: p.store, Group: "g", Member: p.name, TTL: 2000}))
-		p.barriers = p.rt.Spawn(NewBarriers(BarriersConfig{Store: p.store, Member: p.name, Members: p.members}))
+		p.members = p.rt.Spawn(must(NewMembership(MembersConfig{Store: p.store, Group: "g", Member: p.name, TTL: 2000})))
+		p.barriers = p.rt.Spawn(must(NewBarriers(BarriersConfig{Store: p.store, Member: p.name, Members: p.members})))
 		ch := choice
-		p.cons = p.rt.Spawn(NewConsensus(ConsensusConfig{Store: p.store, Members: p.members, Member: p.name, Voter: func(Proposal) Choice { return ch }}))
+		p.cons = p.rt.Spawn(must(NewConsensus(ConsensusConfig{Store: p.store, Members: p.members, Member: p.name, Voter: func(Proposal) Choice { return ch }})))
 		ps = append(ps, p)
 	}
 	results := make(chan BarrierResult, 3)

@@ -1,6 +1,7 @@
 package coordination
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -29,7 +30,6 @@ type Membership struct {
 	isolated  bool
 	lastShown Members
 	shown     bool
-	err       error
 }
 
 // MembersConfig configures a Membership. Times are in virtual time units.
@@ -66,27 +66,28 @@ type Members struct {
 
 type memRenew struct{}
 
-// NewMembership returns a member's Membership actor.
-func NewMembership(cfg MembersConfig) *Membership {
+// NewMembership returns a member's Membership actor, or the
+// configuration's first error.
+func NewMembership(cfg MembersConfig) (*Membership, error) {
+	if err := checkConfig(cfg.Store, "group", cfg.Group, "member", cfg.Member); err != nil {
+		return nil, err
+	}
 	if !(cfg.TTL > 0) {
 		cfg.TTL = 3000
 	}
 	if !(cfg.RenewEvery > 0) {
 		cfg.RenewEvery = cfg.TTL / 3
 	}
-	return &Membership{cfg: cfg, key: "mem." + cfg.Group + "." + cfg.Member, live: map[string]bool{}}
+	if cfg.RenewEvery >= cfg.TTL {
+		return nil, fmt.Errorf("%w: membership: RenewEvery %v must be less than TTL %v", ErrInvalid, cfg.RenewEvery, cfg.TTL)
+	}
+	return &Membership{cfg: cfg, key: "mem." + cfg.Group + "." + cfg.Member, live: map[string]bool{}}, nil
 }
 
 // Receive handles the membership's messages.
 func (m *Membership) Receive(ctx actors.Context, msg any) {
 	switch r := msg.(type) {
 	case actors.Started:
-		if m.err = checkName("group", m.cfg.Group); m.err == nil {
-			m.err = checkName("member", m.cfg.Member)
-		}
-		if m.err != nil {
-			return
-		}
 		m.nonce = ctx.Rand().Uint64()
 		ctx.Request(m.cfg.Store, Watch{Keys: "mem." + m.cfg.Group + ".*"}, actors.Forever, func(ctx actors.Context, reply any, err error) {
 			if err == nil {
@@ -107,7 +108,7 @@ func (m *Membership) Receive(ctx actors.Context, msg any) {
 	case SubscribeMembers:
 		m.subs = append(m.subs, ctx.Sender())
 		ctx.Watch(ctx.Sender())
-		if m.ready || m.err != nil {
+		if m.ready {
 			ctx.Send(ctx.Sender(), m.members())
 		}
 	case Leave:
@@ -144,7 +145,7 @@ func (m *Membership) Receive(ctx actors.Context, msg any) {
 
 // join creates or renews the presence key.
 func (m *Membership) join(ctx actors.Context) {
-	if m.busy || m.err != nil {
+	if m.busy {
 		return
 	}
 	rec := presenceRecord{Nonce: m.nonce}.encode()
@@ -177,7 +178,7 @@ type memRenewNow struct{}
 
 func (m *Membership) members() Members {
 	live := sortedKeys(m.live)
-	return Members{Group: m.cfg.Group, Live: live, Stale: m.isolated, Err: m.err}
+	return Members{Group: m.cfg.Group, Live: live, Stale: m.isolated}
 }
 
 func (m *Membership) publish(ctx actors.Context) {

@@ -21,9 +21,9 @@ type node struct {
 func (c *cluster) node(name string, voter func(Proposal) Choice) *node {
 	n := &node{name: name, store: c.store(name)}
 	n.cl, n.at = c.client(name)
-	n.members = c.sim.SpawnOn(name, NewMembership(MembersConfig{Store: n.store, Group: "g", Member: name, TTL: 30, RenewEvery: 10}))
-	n.barriers = c.sim.SpawnOn(name, NewBarriers(BarriersConfig{Store: n.store, Member: name, Members: n.members}))
-	n.cons = c.sim.SpawnOn(name, NewConsensus(ConsensusConfig{Store: n.store, Members: n.members, Member: name, Owner: n.at, Voter: voter}))
+	n.members = c.sim.SpawnOn(name, must(NewMembership(MembersConfig{Store: n.store, Group: "g", Member: name, TTL: 30, RenewEvery: 10})))
+	n.barriers = c.sim.SpawnOn(name, must(NewBarriers(BarriersConfig{Store: n.store, Member: name, Members: n.members})))
+	n.cons = c.sim.SpawnOn(name, must(NewConsensus(ConsensusConfig{Store: n.store, Members: n.members, Member: name, Owner: n.at, Voter: voter})))
 	c.sim.Send(n.at, send{to: n.members, msg: SubscribeMembers{}})
 	return n
 }
@@ -391,3 +391,22 @@ func TestBarrierCompleterDies(t *testing.T) {
 		}
 	}
 }
+
+func TestConstructorsRefuseBadConfig(t *testing.T) {
+	st := actors.Addr{Node: "n", ID: 1}
+	for name, err := range map[string]error{
+		"election, no store":       second(NewElection(ElectionConfig{Role: "r", Member: "m"})),
+		"election, bad role":       second(NewElection(ElectionConfig{Store: st, Role: "a.b", Member: "m"})),
+		"election, renew >= TTL":   second(NewElection(ElectionConfig{Store: st, Role: "r", Member: "m", TTL: 10, RenewEvery: 10})),
+		"var, bad name":            second(NewVar(VarConfig{Store: st, Name: "", Member: "m"})),
+		"membership, bad group":    second(NewMembership(MembersConfig{Store: st, Group: "g*", Member: "m"})),
+		"barriers, bad member":     second(NewBarriers(BarriersConfig{Store: st, Member: "m m"})),
+		"consensus, bad threshold": second(NewConsensus(ConsensusConfig{Store: st, Member: "m", Thresholds: Thresholds{AcceptAt: 1.5, RejectAt: 0.4}})),
+	} {
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }

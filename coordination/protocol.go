@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/marlon-go/marlon/actors"
 )
 
 // The store protocol. A member's primitives talk to a store actor on their
@@ -289,6 +291,20 @@ func validName(n string) bool {
 		}
 	}
 	return true
+}
+
+// checkConfig checks a primitive's store address and names (pairs of
+// field and name).
+func checkConfig(store actors.Addr, names ...string) error {
+	if store.IsZero() {
+		return fmt.Errorf("%w: no Store", ErrInvalid)
+	}
+	for i := 0; i+1 < len(names); i += 2 {
+		if err := checkName(names[i], names[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func checkName(field, n string) error {

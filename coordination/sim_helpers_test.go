@@ -135,3 +135,12 @@ func (c *cluster) client(node string) (*client, actors.Addr) {
 	cl := &client{}
 	return cl, c.sim.SpawnOn(node, cl)
 }
+
+// must returns v, or panics with err (for constructors given valid
+// configurations).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -19,7 +19,7 @@ type varNode struct {
 func (c *cluster) varNode(name string) *varNode {
 	n := &varNode{store: c.store(name)}
 	n.cl, n.at = c.client(name)
-	n.v = c.sim.SpawnOn(name, NewVar(VarConfig{Store: n.store, Name: "params", Member: name, Owner: n.at}))
+	n.v = c.sim.SpawnOn(name, must(NewVar(VarConfig{Store: n.store, Name: "params", Member: name, Owner: n.at})))
 	return n
 }
 
@@ -139,7 +139,7 @@ func TestVarFenced(t *testing.T) {
 	c := newCluster(t, 3, ModelConfig{})
 	log := &leadLog{}
 	m := c.candidate("a", electionConfig(), log, 0)
-	v := c.sim.SpawnOn("a", NewVar(VarConfig{Store: m.store, Name: "params", Member: "a"}))
+	v := c.sim.SpawnOn("a", must(NewVar(VarConfig{Store: m.store, Name: "params", Member: "a"})))
 	cl, at := c.client("a")
 	c.runUntil(50, "elected", func() bool { return len(log.leaders()) == 1 })
 	f := Fence{Role: "r", Term: log.leaders()["a"]}

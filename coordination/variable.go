@@ -25,7 +25,6 @@ type Var struct {
 	watch    WatchID
 	last     VarValue
 	isolated bool
-	err      error
 }
 
 // VarConfig configures a Var.
@@ -89,30 +88,25 @@ type VarChanged struct {
 // VarKey is the store key of variable name.
 func VarKey(name string) string { return "var." + name }
 
-// NewVar returns a member's Var actor.
-func NewVar(cfg VarConfig) *Var { return &Var{cfg: cfg, key: VarKey(cfg.Name)} }
+// NewVar returns a member's Var actor, or the configuration's first
+// error.
+func NewVar(cfg VarConfig) (*Var, error) {
+	if err := checkConfig(cfg.Store, "variable", cfg.Name, "member", cfg.Member); err != nil {
+		return nil, err
+	}
+	return &Var{cfg: cfg, key: VarKey(cfg.Name)}, nil
+}
 
 // Receive handles the variable's messages.
 func (v *Var) Receive(ctx actors.Context, msg any) {
 	r := ctx.ReplyTo()
-	if v.err != nil {
-		if !r.IsZero() {
-			ctx.Reply(r, VarWritten{Err: v.err})
-		}
-		return
-	}
 	switch m := msg.(type) {
 	case actors.Started:
-		if v.err = checkName("variable", v.cfg.Name); v.err == nil {
-			v.err = checkName("member", v.cfg.Member)
-		}
-		if v.err == nil {
-			ctx.Request(v.cfg.Store, Watch{Keys: v.key}, actors.Forever, func(ctx actors.Context, reply any, err error) {
-				if err == nil {
-					v.watch = reply.(WatchReply).ID
-				}
-			})
-		}
+		ctx.Request(v.cfg.Store, Watch{Keys: v.key}, actors.Forever, func(ctx actors.Context, reply any, err error) {
+			if err == nil {
+				v.watch = reply.(WatchReply).ID
+			}
+		})
 	case GetVar:
 		ctx.Request(v.cfg.Store, Get{Key: v.key, Level: m.Level}, actors.Forever, func(ctx actors.Context, reply any, err error) {
 			g := getResult(reply, err)

@@ -222,7 +222,11 @@ func cas(r *Result, o Options, urls string, bc coordination.BucketConfig) error 
 	}
 	defer p.close()
 	ctx := context.Background()
-	v := p.rt.Spawn(coordination.NewVar(coordination.VarConfig{Store: p.store, Name: "benchvar", Member: "cas"}))
+	va, err := coordination.NewVar(coordination.VarConfig{Store: p.store, Name: "benchvar", Member: "cas"})
+	if err != nil {
+		return err
+	}
+	v := p.rt.Spawn(va)
 	best := func(cur *float64, d time.Duration) {
 		us := float64(d) / float64(time.Microsecond) / float64(o.CAS)
 		if *cur == 0 || us < *cur {
@@ -306,7 +310,12 @@ func failovers(r *Result, o Options, urls string, bc coordination.BucketConfig) 
 		}))
 		c := cfg
 		c.Store, c.Member, c.Owner = p.store, name, owner
-		e := p.rt.Spawn(coordination.NewElection(c))
+		ea, err := coordination.NewElection(c)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		e := p.rt.Spawn(ea)
 		p.rt.Send(e, coordination.Campaign{})
 		return p, nil
 	}
@@ -380,7 +389,11 @@ func barriers(n int, o Options, urls string, bc coordination.BucketConfig) (Barr
 			return res, err
 		}
 		ps = append(ps, p)
-		bars = append(bars, p.rt.Spawn(coordination.NewBarriers(coordination.BarriersConfig{Store: p.store, Member: fmt.Sprintf("p%d", i)})))
+		ba, err := coordination.NewBarriers(coordination.BarriersConfig{Store: p.store, Member: fmt.Sprintf("p%d", i)})
+		if err != nil {
+			return res, err
+		}
+		bars = append(bars, p.rt.Spawn(ba))
 	}
 	for round := 0; round < o.Rounds; round++ {
 		raw, err := rawBarrier(ps, fmt.Sprintf("raw%d_%d", n, round))
