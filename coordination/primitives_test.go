@@ -410,3 +410,26 @@ func TestConstructorsRefuseBadConfig(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestConsensusUnderDelay: slow, jittery, lossy links: every member learns
+// the same decision, and it is the one the votes make.
+func TestConsensusUnderDelay(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		c := newCluster(t, seed, ModelConfig{})
+		c.net.base, c.net.jitter, c.net.loss = 2, 8, 0.05
+		var ns []*node
+		for i, ch := range []Choice{Accept, Accept, Accept, Reject, Reject} {
+			ch := ch
+			ns = append(ns, c.node(fmt.Sprintf("m%d", i), func(Proposal) Choice { return ch }))
+		}
+		c.run(80)
+		c.sim.Send(ns[4].at, call{to: ns[4].cons, msg: Propose{ID: "p", Timeout: 300}, timeout: actors.Forever})
+		c.run(500)
+		for _, n := range ns {
+			ds := decisions(n)
+			if len(ds) != 1 || ds[0].Outcome != Accepted || ds[0] != decisions(ns[0])[0] {
+				t.Fatalf("seed %d: %s saw %+v", seed, n.name, ds)
+			}
+		}
+	}
+}
