@@ -148,10 +148,11 @@
 // simulator (TTL 30, renewals and retries every 10, delays of 1 to 2 time
 // units) 24 to 39 units; live on one server (TTL 1 s, renewed every
 // 250 ms) 0.75 to 1.0 s, mean 0.83 to 0.92 of the TTL (coordbench). On an
-// R3 bucket, stopping the server of the leader's connection costs about
-// 2 s (reconnect, then a new election if the lease lapsed meanwhile);
-// stopping the server that leads the bucket's stream costs about 10 s, the
-// stream's own Raft election (TestLiveClusterFailover -slow).
+// R3 bucket, stopping the server of the leader's connection costs from
+// nothing to about 2 s (a reconnect, and a new election if the lease
+// lapsed meanwhile); stopping the server that leads the bucket's stream
+// costs 1.4 to 10 s, the stream's own Raft election, during which no
+// member can write (TestLiveClusterFailover -slow; 6 runs).
 //
 // # Partitions
 //

@@ -16,7 +16,7 @@ import (
 	"github.com/marlon-go/marlon/transport"
 )
 
-var slow = flag.Bool("slow", false, "also run the slow live cases (stopping the JetStream stream leader of an R3 bucket: 10 s or more)")
+var slow = flag.Bool("slow", false, "also run the slow live cases (stopping the JetStream stream leader of an R3 bucket: up to 10 s more)")
 
 // startJetStream starts an embedded server with JetStream on a random port
 // and a temporary store directory.
@@ -240,7 +240,7 @@ func TestLiveClusterFailover(t *testing.T) {
 	}
 	// Stop the server the new leader is connected to and, with -slow, then
 	// the one that leads the bucket's stream (a Raft leader election among
-	// the other two, about 10 s): each time, within a while, some member
+	// the other two, 1 to 10 s): each time, within a while, some member
 	// leads and its fenced write is accepted.
 	cur, curTerm := next, term2
 	phases := []string{"the leader's server"}
