@@ -224,10 +224,12 @@
 // embedded server, a compare-and-set through a member's store against a
 // raw kv.Update, through a Var (record and clock) likewise, a barrier of 3
 // and 10 parties (one process each) against one made of kv.Put and
-// kv.Watch, and the failover against the lease TTL. On a shared 2-core
-// machine: store CAS 1.0 to 1.5 times raw kv.Update (about 10 µs more: a
-// goroutine and two mailbox hops), Var CAS 1.5 to 1.8 times, barriers 0.6
-// to 1.3 times the raw barrier (the arrival is written while the watch is
-// being opened; the outcome key costs one more write), failover 0.8 to 0.95
-// of the TTL; the figures vary with the machine's load.
+// kv.Watch, and the failover against the lease TTL. On a 2-core machine
+// shared with other builds (load average 8 to 10), over six runs: a
+// compare-and-set through a store 1.2 to 1.8 times a raw kv.Update on R1
+// (about 10 to 30 µs more: a goroutine and two mailbox hops), through a
+// Var 1.7 to 2.1 times; barriers of 3 and 10 parties 0.3 to 1.3 times the
+// raw barrier (the arrival is written while the watch is being opened; the
+// outcome key costs one more write); failover 0.84 to 0.92 of the TTL. The
+// figures move with the machine's load; the ratios are the point.
 package coordination
