@@ -10,7 +10,8 @@ import (
 // consumers do: it pings the model every ProbeEvery with its watches, and
 // reopens a watch from the last revision it delivered when the model has
 // sent events it did not get. A ping that times out marks the member
-// isolated; the next answered one ends it.
+// isolated; the next answered one ends it. The pings (and the primitives'
+// renewals) never stop: drive the Sim with RunUntil, not Run.
 func NewSimStore(model actors.Addr, cfg StoreConfig) *Store {
 	return newStore(cfg, &simBackend{model: model, byModel: map[uint64]WatchID{}, watches: map[WatchID]*simWatch{}})
 }
