@@ -79,8 +79,23 @@ func (a *Agent) Return() float64 {
 	return a.ret
 }
 
+// Listens reports whether the agent's algorithm is to be told of other
+// agents joining and leaving (see learning.MembershipUser). A nil agent does
+// not listen.
+func (a *Agent) Listens() bool { return a != nil && learning.UsesMembership(a.Alg) }
+
 // Join is sent to the Roster by an actor that carries agent ID.
-type Join struct{ ID learning.AgentID }
+type Join struct {
+	ID learning.AgentID
+	// Deaf says that the agent is not to be told of the others (its
+	// algorithm does not use AgentJoined and AgentLeft, or the actor runs
+	// without one): the Roster then sends it nothing. The zero value, as
+	// the LearningAlgorithm contract says, tells it of every join and leave.
+	Deaf bool
+}
+
+// JoinOf is the Join the actor carrying agent a (nil: none) sends for id.
+func JoinOf(id learning.AgentID, a *Agent) Join { return Join{ID: id, Deaf: !a.Listens()} }
 
 // Joined tells a live agent's actor that agent ID has joined.
 type Joined struct{ ID learning.AgentID }
@@ -108,20 +123,81 @@ func (a *Agent) Handle(msg any) bool {
 
 // Roster is the actor that keeps the set of live agents. An actor carrying
 // an agent sends it Join when it starts; the Roster watches it, tells it who
-// is already there and tells everyone else it joined; when the actor stops,
-// crashes or its node fails, the Roster tells the others it left. Because it
-// works from Down messages, a worker on a machine that dies leaves the same
-// way as one that is stopped.
+// is already there and tells every listening agent already there that it
+// joined; when the actor stops, crashes or its node fails, the Roster tells
+// the listening agents that it left. Because it works from Down messages, a
+// worker on a machine that dies leaves the same way as one that is stopped.
+//
+// An agent that joins Deaf is told nothing. A join or leave then costs O(1)
+// plus one message per listening agent: with L listeners among P agents, an
+// episode's joins cost O(P + L*P) messages. Telling P listening agents of
+// each other is P^2 messages by the nature of the contract; agents whose
+// algorithms ignore membership should say so (learning.MembershipUser).
+// Messages go out in join order, so a run is reproducible.
 type Roster struct {
-	live  map[actors.Addr]learning.AgentID
-	order []actors.Addr // join order, for deterministic broadcasts
-	seen  *Membership
+	live      map[actors.Addr]*rosterEntry
+	all       rosterList // every live agent, in join order
+	listeners rosterList // the listening ones, in join order
+	seen      *Membership
+}
+
+type rosterEntry struct {
+	addr    actors.Addr
+	id      learning.AgentID
+	listens bool
+	all     rosterLinks
+	lis     rosterLinks
+}
+
+type rosterLinks struct{ prev, next *rosterEntry }
+
+// rosterList is an intrusive doubly linked list of entries, through the
+// links that at selects: O(1) append and removal, in order.
+type rosterList struct {
+	head, tail *rosterEntry
+	at         func(*rosterEntry) *rosterLinks
+}
+
+func (l *rosterList) push(e *rosterEntry) {
+	l.at(e).prev = l.tail
+	if l.tail != nil {
+		l.at(l.tail).next = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+}
+
+func (l *rosterList) remove(e *rosterEntry) {
+	k := l.at(e)
+	if k.prev != nil {
+		l.at(k.prev).next = k.next
+	} else {
+		l.head = k.next
+	}
+	if k.next != nil {
+		l.at(k.next).prev = k.prev
+	} else {
+		l.tail = k.prev
+	}
+	*k = rosterLinks{}
+}
+
+func (l *rosterList) each(f func(*rosterEntry)) {
+	for e := l.head; e != nil; e = l.at(e).next {
+		f(e)
+	}
 }
 
 // NewRoster returns a Roster that mirrors the live set into m (may be nil) so
 // that code outside the actors can read it.
 func NewRoster(m *Membership) *Roster {
-	return &Roster{live: map[actors.Addr]learning.AgentID{}, seen: m}
+	return &Roster{
+		live:      map[actors.Addr]*rosterEntry{},
+		all:       rosterList{at: func(e *rosterEntry) *rosterLinks { return &e.all }},
+		listeners: rosterList{at: func(e *rosterEntry) *rosterLinks { return &e.lis }},
+		seen:      m,
+	}
 }
 
 // Receive implements actors.Actor.
@@ -132,30 +208,38 @@ func (r *Roster) Receive(ctx actors.Context, msg any) {
 		if _, dup := r.live[from]; dup {
 			return
 		}
-		for _, a := range r.order {
-			ctx.Send(a, Joined(m))
-			ctx.Send(from, Joined{ID: r.live[a]})
+		e := &rosterEntry{addr: from, id: m.ID, listens: !m.Deaf}
+		if e.listens {
+			// It is told of everyone, and everyone listening of it, in
+			// join order.
+			r.all.each(func(a *rosterEntry) {
+				if a.listens {
+					ctx.Send(a.addr, Joined{ID: m.ID})
+				}
+				ctx.Send(from, Joined{ID: a.id})
+			})
+		} else {
+			r.listeners.each(func(a *rosterEntry) { ctx.Send(a.addr, Joined{ID: m.ID}) })
 		}
-		r.live[from] = m.ID
-		r.order = append(r.order, from)
+		r.live[from] = e
+		r.all.push(e)
+		if e.listens {
+			r.listeners.push(e)
+		}
 		ctx.Watch(from)
 		r.seen.set(m.ID, true)
 	case actors.Down:
-		id, ok := r.live[m.Actor]
+		e, ok := r.live[m.Actor]
 		if !ok {
 			return
 		}
 		delete(r.live, m.Actor)
-		for i, a := range r.order {
-			if a == m.Actor {
-				r.order = append(r.order[:i], r.order[i+1:]...)
-				break
-			}
+		r.all.remove(e)
+		if e.listens {
+			r.listeners.remove(e)
 		}
-		for _, a := range r.order {
-			ctx.Send(a, Left{ID: id})
-		}
-		r.seen.set(id, false)
+		r.listeners.each(func(a *rosterEntry) { ctx.Send(a.addr, Left{ID: e.id}) })
+		r.seen.set(e.id, false)
 	}
 }
 

@@ -7,7 +7,10 @@
 // (PossibleAgents) and gives each its observation schema and action space
 // (Spec); the live agents are those whose actors have joined the Roster and
 // not yet gone. Agents join and leave during an episode, and the live agents'
-// LearningAlgorithms that use membership are told (AgentJoined, AgentLeft).
+// LearningAlgorithms that use membership are told (AgentJoined, AgentLeft;
+// see learning.MembershipUser): telling P listening agents of each other is
+// P^2 messages by the nature of the contract, whereas an agent that does not
+// listen costs the Roster O(1) per join and leave.
 //
 // An environment's name carries the version of its dynamics
 // ("loadbalancing/v1"): any change of what happens in an episode makes a new

@@ -80,7 +80,7 @@ func (m *member) Receive(ctx actors.Context, msg any) {
 		panic("crash")
 	}
 	if _, ok := msg.(actors.Started); ok {
-		ctx.Send(m.roster, Join{ID: m.agent.ID})
+		ctx.Send(m.roster, JoinOf(m.agent.ID, m.agent))
 	}
 }
 
@@ -125,6 +125,99 @@ func TestRosterTellsLiveAgentsWhoJoinsAndLeaves(t *testing.T) {
 		if strings.Join(got, "|") != strings.Join(ws, "|") {
 			t.Errorf("%s was told %v, want %v", id, got, ws)
 		}
+	}
+}
+
+// deaf is a recorder that says it does not use AgentJoined and AgentLeft.
+type deaf struct{ recorder }
+
+func (deaf) UsesMembership() bool { return false }
+
+func TestRosterTellsOnlyListeningAgentsInOrder(t *testing.T) {
+	sim := actors.NewSim(1)
+	var members Membership
+	roster := sim.Spawn(NewRoster(&members))
+	var calls []string
+	addrs := map[learning.AgentID]actors.Addr{}
+	deafAddrs := map[actors.Addr]bool{}
+	spawn := func(id learning.AgentID, listens bool) {
+		var alg learning.LearningAlgorithm = &recorder{id: id, calls: &calls}
+		if !listens {
+			alg = &deaf{recorder{id: id, calls: &calls}}
+		}
+		a := sim.Spawn(&member{roster: roster, agent: Attach(id, alg)})
+		addrs[id] = a
+		if !listens {
+			deafAddrs[a] = true
+		}
+		sim.Run()
+	}
+	told := 0
+	sim.SetTracer(func(e actors.TraceEvent) {
+		switch e.Msg.(type) {
+		case Joined, Left:
+			if deafAddrs[e.To] {
+				t.Errorf("a deaf agent was sent %#v", e.Msg)
+			}
+			told++
+		}
+	})
+	spawn("a", true)
+	spawn("b", false)
+	spawn("c", true)
+	spawn("d", false)
+	spawn("e", true)
+	for _, m := range []struct {
+		id  learning.AgentID
+		msg string
+	}{{"b", "leave"}, {"a", "leave"}, {"d", "crash"}} {
+		sim.Send(addrs[m.id], m.msg)
+		sim.Run()
+	}
+	// A listener that joins is told of everyone there, deaf or not, in join
+	// order, and each listener there is told of it as the Roster walks them;
+	// a deaf one's join and every leave go to the listeners alone.
+	want := strings.Join([]string{
+		"a: joined b",
+		"a: joined c", "c: joined a", "c: joined b",
+		"a: joined d", "c: joined d",
+		"a: joined e", "e: joined a", "e: joined b", "c: joined e", "e: joined c", "e: joined d",
+		"a: left b", "c: left b", "e: left b",
+		"c: left a", "e: left a",
+		"c: left d", "e: left d",
+	}, "\n")
+	if got := strings.Join(calls, "\n"); got != want {
+		t.Fatalf("calls, in order:\n%s\nwant\n%s", got, want)
+	}
+	if told != 19 {
+		t.Fatalf("%d Joined and Left messages, want 19 (one per call above)", told)
+	}
+	if got := fmt.Sprint(members.Live()); got != "[c e]" || members.Count() != 2 {
+		t.Fatalf("live %s (Count %d), want [c e]", got, members.Count())
+	}
+	if j, l := members.Counts(); j != 5 || l != 3 {
+		t.Fatalf("joins %d leaves %d, want 5 and 3", j, l)
+	}
+}
+
+func TestDeafAgentsCostTheRosterNoMessages(t *testing.T) {
+	// P deaf agents joining: the only messages are theirs to the roster
+	// (and the Started each actor gets), not P^2.
+	const p = 300
+	sim := actors.NewSim(1)
+	var members Membership
+	roster := sim.Spawn(NewRoster(&members))
+	var calls []string
+	for i := 0; i < p; i++ {
+		id := learning.AgentID(fmt.Sprint(i))
+		sim.Spawn(&member{roster: roster, agent: Attach(id, &deaf{recorder{id: id, calls: &calls}})})
+	}
+	sim.Run()
+	if got, want := sim.Stats().Delivered, uint64(1+2*p); got != want {
+		t.Fatalf("%d messages delivered, want %d", got, want)
+	}
+	if members.Count() != p || len(calls) != 0 {
+		t.Fatalf("%d live, calls %v", members.Count(), calls)
 	}
 }
 

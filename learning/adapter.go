@@ -108,3 +108,6 @@ func (g *adaptedAgent) ActionProbabilities() []float64 {
 
 func (g *adaptedAgent) AgentJoined(id AgentID) { g.inner.AgentJoined(id) }
 func (g *adaptedAgent) AgentLeft(id AgentID)   { g.inner.AgentLeft(id) }
+
+// UsesMembership implements MembershipUser for the learner it wraps.
+func (g *adaptedAgent) UsesMembership() bool { return UsesMembership(g.inner) }

@@ -198,7 +198,8 @@ func (s ActionSpace) Label(a Action) string {
 // then SampleAction; after each action, Update with the next observation and
 // the reward the action earned, then SampleAction again; the last Update has
 // a Terminal observation. AgentJoined and AgentLeft tell it about the other
-// agents of the environment as they come and go.
+// agents of the environment as they come and go, unless it says it does not
+// use them (MembershipUser).
 //
 // Calls for one agent never overlap. In the live runtime calls for different
 // agents may run in parallel, so agents that share a model through their
@@ -222,6 +223,29 @@ type LearningAlgorithm interface {
 	AgentJoined(id AgentID)
 	// AgentLeft tells that another agent left the environment.
 	AgentLeft(id AgentID)
+}
+
+// MembershipUser is implemented by a LearningAlgorithm to say whether it
+// uses AgentJoined and AgentLeft. An environment need not call them on an
+// algorithm whose UsesMembership reports false; an algorithm that does not
+// implement MembershipUser is told of every join and leave, as the
+// LearningAlgorithm contract says.
+//
+// Telling every one of P listening agents of every other is P^2 calls (and,
+// in an actor environment, P^2 messages) by the nature of the contract: an
+// algorithm that ignores the others should say so, and then costs nothing per
+// join or leave.
+type MembershipUser interface {
+	UsesMembership() bool
+}
+
+// UsesMembership reports whether alg is to be told of other agents joining
+// and leaving: true unless it implements MembershipUser and says no.
+func UsesMembership(alg LearningAlgorithm) bool {
+	if u, ok := alg.(MembershipUser); ok {
+		return u.UsesMembership()
+	}
+	return true
 }
 
 // Policy makes the agents that share it: one for independent learners, one

@@ -49,3 +49,38 @@ func TestActionSpaceWithStart(t *testing.T) {
 		t.Fatal("Index/Action/Label")
 	}
 }
+
+type plainAlg struct{ LearningAlgorithm }
+
+type saysAlg struct {
+	LearningAlgorithm
+	uses bool
+}
+
+func (a saysAlg) UsesMembership() bool { return a.uses }
+
+func TestUsesMembershipDefaultsToTheContract(t *testing.T) {
+	if !UsesMembership(plainAlg{}) {
+		t.Error("an algorithm that does not say must be told of joins and leaves")
+	}
+	if UsesMembership(saysAlg{uses: false}) || !UsesMembership(saysAlg{uses: true}) {
+		t.Error("an algorithm that says must be taken at its word")
+	}
+	// Through an adapter, as the learner says.
+	for _, c := range []struct {
+		inner Policy
+		uses  bool
+	}{{newBandit(2, 1), true}, {deafPolicy{newBandit(2, 1)}, false}} {
+		a := Adapt(c.inner, twoToFive{}, ActionSpace{N: 5, Start: 1}).NewAgent("w")
+		if UsesMembership(a) != c.uses {
+			t.Errorf("adapted %T: UsesMembership %v, want %v", c.inner, !c.uses, c.uses)
+		}
+	}
+}
+
+// deafPolicy makes agents that say they ignore membership.
+type deafPolicy struct{ *bandit }
+
+func (p deafPolicy) NewAgent(id AgentID) LearningAlgorithm {
+	return saysAlg{p.bandit.NewAgent(id), false}
+}

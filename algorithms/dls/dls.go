@@ -208,3 +208,7 @@ func (a *agent) ActionProbabilities() []float64 {
 
 func (a *agent) AgentJoined(learning.AgentID) {}
 func (a *agent) AgentLeft(learning.AgentID)   {}
+
+// UsesMembership implements learning.MembershipUser: a technique reads the
+// live workers from its observations, not from AgentJoined and AgentLeft.
+func (a *agent) UsesMembership() bool { return false }

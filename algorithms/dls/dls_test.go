@@ -349,6 +349,9 @@ func TestTechniquesAndNames(t *testing.T) {
 		if p.NewAgent("a").IsLearning() {
 			t.Errorf("%s: IsLearning() = true", tech)
 		}
+		if learning.UsesMembership(p.NewAgent("a")) {
+			t.Errorf("%s: UsesMembership() = true: every worker would be told of every other", tech)
+		}
 	}
 	want := []string{"static", "ss", "fsc", "mfsc", "gss", "tss", "fac2", "wf", "awf-b", "awf-c", "af"}
 	if !reflect.DeepEqual(names, want) {

@@ -96,6 +96,9 @@ func TestGreedyWhenNotLearning(t *testing.T) {
 	if a.IsLearning() || p.IsLearning() {
 		t.Fatal("learning after SetLearning(false)")
 	}
+	if learning.UsesMembership(a) {
+		t.Fatal("UsesMembership() = true: every agent would be told of every other")
+	}
 	rng := rand.New(rand.NewPCG(5, 5))
 	for range 50 {
 		a.InitAgent(obs(rng.Float64(), rng.NormFloat64(), false))

@@ -414,3 +414,7 @@ func (a *agent) AgentJoined(learning.AgentID) {}
 
 // AgentLeft does nothing: the state is the agent's own observation.
 func (a *agent) AgentLeft(learning.AgentID) {}
+
+// UsesMembership implements learning.MembershipUser: the agent ignores the
+// others' joins and leaves, so the environment need not tell it.
+func (a *agent) UsesMembership() bool { return false }

@@ -210,6 +210,9 @@ func TestGreedyWhenNotLearning(t *testing.T) {
 	if a.IsLearning() {
 		t.Fatal("IsLearning after SetLearning(false)")
 	}
+	if learning.UsesMembership(a) {
+		t.Fatal("UsesMembership() = true: every agent would be told of every other")
+	}
 	for _, pos := range []float64{0, 1} {
 		a.InitAgent(obs(pos, false))
 		s := p.state(obs(pos, false))

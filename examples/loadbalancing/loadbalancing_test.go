@@ -412,3 +412,52 @@ func TestJoinersAreNumberedInTheOrderOfTheJoins(t *testing.T) {
 		}
 	}
 }
+
+type deafFixed struct{ fixed }
+
+func (deafFixed) UsesMembership() bool { return false }
+
+func TestOnlyListeningWorkersAreToldOfTheOthers(t *testing.T) {
+	sc := Default()
+	sc.Joins = []Join{{At: 50, Count: 2}}
+	sc.Leaves = []Leave{{At: 100, Worker: 3}}
+	for _, c := range []struct {
+		name         string
+		agents       env.Agents
+		joined, left int
+	}{
+		// The k-th worker to join is told of the k there and they of it:
+		// 2*(0+1+...+9) Joined. The 9 others are told that worker 3 left
+		// (at the end the workers stop together: the Left messages find
+		// them gone).
+		{"listening", fixedAgents(50), 2 * 45, 9},
+		{"deaf", func(learning.AgentID) learning.LearningAlgorithm { return &deafFixed{fixed{50}} }, 0, 0},
+		{"no agent", nil, 0, 0},
+	} {
+		e, err := New(sc, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim := actors.NewSim(1)
+		joined, left := 0, 0
+		sim.SetTracer(func(ev actors.TraceEvent) {
+			switch ev.Msg.(type) {
+			case env.Joined:
+				joined++
+			case env.Left:
+				left++
+			}
+		})
+		ep, _ := e.Start(sim, 1, c.agents)
+		sim.Run()
+		if r := ep.(*Episode).Result(); r.UnitsDone != sc.Job {
+			t.Fatalf("%s: %d units done", c.name, r.UnitsDone)
+		}
+		if joined != c.joined || left != c.left {
+			t.Errorf("%s: %d Joined and %d Left delivered, want %d and %d", c.name, joined, left, c.joined, c.left)
+		}
+		if j, l := ep.(*Episode).AgentCounts(); j != 10 || l != 10 {
+			t.Errorf("%s: %d joins and %d leaves on the roster, want 10 and 10", c.name, j, l)
+		}
+	}
+}

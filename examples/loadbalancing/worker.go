@@ -142,7 +142,7 @@ func (w *Worker) Receive(ctx actors.Context, msg any) {
 	switch m := msg.(type) {
 	case actors.Started:
 		w.joined, w.rewardedAt = ctx.Now(), ctx.Now()
-		ctx.Send(w.Roster, env.Join{ID: AgentID(w.ID)})
+		ctx.Send(w.Roster, env.JoinOf(AgentID(w.ID), w.Agent))
 		ctx.Watch(w.Master)
 		w.request(ctx, ChunkDone{})
 	case WaitNotice:

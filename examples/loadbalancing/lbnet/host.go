@@ -309,6 +309,13 @@ func (a *lockedAgent) AgentJoined(id learning.AgentID) {
 	a.inner.AgentJoined(id)
 }
 
+// UsesMembership implements learning.MembershipUser for the agent it guards.
+func (a *lockedAgent) UsesMembership() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return learning.UsesMembership(a.inner)
+}
+
 func (a *lockedAgent) AgentLeft(id learning.AgentID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
