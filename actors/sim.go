@@ -28,6 +28,7 @@ type Sim struct {
 	heap  eventHeap // events later than now
 	fifo  eventRing // events at now, in sequence order
 	cells []*simCell
+	nodes map[string][]uint64 // IDs of the cells spawned on each node (the dead too) since its last KillNode
 	ctx   simContext
 
 	stats   Stats
@@ -101,12 +102,98 @@ type event struct {
 type pendingReq struct{ then Then }
 
 type simCell struct {
-	addr     Addr
-	actor    Actor
-	pending  map[RequestID]pendingReq
-	timers   map[Timer]struct{}
-	watchers []Addr
-	rng      *rand.Rand
+	addr    Addr
+	actor   Actor
+	pending map[RequestID]pendingReq
+	timers  map[Timer]struct{}
+	watch   watcherSet
+	rng     *rand.Rand
+}
+
+// watcherSet is a cell's watchers in the order they started watching, so
+// that Down messages go out in a reproducible order. Adding and removing one
+// is O(1) (amortised), however many watch: a Master watched by every one of
+// P workers must not cost O(P) per Watch.
+type watcherSet struct {
+	list  []Addr       // in order; the zero Addr marks one that unwatched
+	index map[Addr]int // position in list, once the list is long
+	holes int
+}
+
+const watcherScan = 8 // below this many, a scan beats a map
+
+func (w *watcherSet) find(a Addr) int {
+	if w.index != nil {
+		if i, ok := w.index[a]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, x := range w.list {
+		if x == a {
+			return i
+		}
+	}
+	return -1
+}
+
+// add adds a unless it is there.
+func (w *watcherSet) add(a Addr) {
+	if w.find(a) >= 0 {
+		return
+	}
+	w.list = append(w.list, a)
+	if w.index == nil && len(w.list) > watcherScan {
+		w.reindex()
+		return
+	}
+	if w.index != nil {
+		w.index[a] = len(w.list) - 1
+	}
+}
+
+// remove removes a if it is there.
+func (w *watcherSet) remove(a Addr) {
+	i := w.find(a)
+	if i < 0 {
+		return
+	}
+	w.list[i] = Addr{}
+	w.holes++
+	if w.index != nil {
+		delete(w.index, a)
+	}
+	if w.holes > len(w.list)/2 {
+		kept := w.list[:0]
+		for _, x := range w.list {
+			if x != (Addr{}) {
+				kept = append(kept, x)
+			}
+		}
+		clear(w.list[len(kept):])
+		w.list, w.holes = kept, 0
+		if w.index != nil {
+			w.reindex()
+		}
+	}
+}
+
+func (w *watcherSet) reindex() {
+	w.index = make(map[Addr]int, len(w.list))
+	for i, x := range w.list {
+		if x != (Addr{}) {
+			w.index[x] = i
+		}
+	}
+}
+
+// each calls f for every watcher, in order.
+func (w *watcherSet) each(f func(Addr)) {
+	for _, x := range w.list {
+		if x != (Addr{}) {
+			f(x)
+		}
+	}
 }
 
 // NewSim returns a simulator whose actors live on node "sim" and whose random
@@ -146,6 +233,10 @@ func (s *Sim) SpawnOn(node string, a Actor) Addr {
 	id := uint64(len(s.cells))
 	c := &simCell{addr: Addr{Node: node, ID: id}, actor: a}
 	s.cells = append(s.cells, c)
+	if s.nodes == nil {
+		s.nodes = map[string][]uint64{}
+	}
+	s.nodes[node] = append(s.nodes[node], id)
 	s.stats.Spawned++
 	s.push(0, event{kind: evDeliver, env: Envelope{To: c.addr, Msg: Started{}}})
 	return c.addr
@@ -168,8 +259,10 @@ func (s *Sim) Stop(a Addr) { s.push(0, event{kind: evStop, env: Envelope{To: a}}
 // died: they receive nothing more and their watchers receive Down with reason
 // NodeDown.
 func (s *Sim) KillNode(node string) {
-	for _, c := range s.cells {
-		if c != nil && c.addr.Node == node {
+	ids := s.nodes[node]
+	delete(s.nodes, node)
+	for _, id := range ids {
+		if c := s.cells[id]; c != nil {
 			s.kill(c, NodeDown, "node "+node+" killed")
 		}
 	}
@@ -376,9 +469,9 @@ func traceMsg(e *Envelope) any {
 func (s *Sim) kill(c *simCell, reason DownReason, detail string) {
 	s.cells[c.addr.ID] = nil
 	s.stats.Stopped++
-	for _, w := range c.watchers {
+	c.watch.each(func(w Addr) {
 		s.deliver(Envelope{From: c.addr, To: w, Msg: Down{Actor: c.addr, Reason: reason, Detail: detail}})
-	}
+	})
 }
 
 // simContext is the Context of the actor the Sim is running. There is one per
@@ -461,12 +554,7 @@ func (x *simContext) Watch(a Addr) {
 		x.s.deliver(Envelope{From: a, To: x.c.addr, Msg: Down{Actor: a, Reason: NoActor}})
 		return
 	}
-	for _, w := range t.watchers {
-		if w == x.c.addr {
-			return
-		}
-	}
-	t.watchers = append(t.watchers, x.c.addr)
+	t.watch.add(x.c.addr)
 }
 
 func (x *simContext) Unwatch(a Addr) {
@@ -474,12 +562,7 @@ func (x *simContext) Unwatch(a Addr) {
 	if t == nil {
 		return
 	}
-	for i, w := range t.watchers {
-		if w == x.c.addr {
-			t.watchers = append(t.watchers[:i], t.watchers[i+1:]...)
-			return
-		}
-	}
+	t.watch.remove(x.c.addr)
 }
 
 // eventHeap is a binary min-heap on (at, seq).

@@ -121,6 +121,68 @@ func TestSimKillNodeTellsWatchersAndDropsMessages(t *testing.T) {
 	}
 }
 
+func TestSimDownGoesToEachWatcherOnceInWatchOrder(t *testing.T) {
+	// Enough watchers that the set indexes them, some watching twice, and
+	// enough unwatching that it compacts.
+	s := NewSim(1)
+	victim := s.SpawnOn("n1", ActorFunc(func(Context, any) {}))
+	survivor := s.SpawnOn("n2", ActorFunc(func(Context, any) {}))
+	var got []int
+	const n = 40
+	var watchers []Addr
+	for i := 0; i < n; i++ {
+		watchers = append(watchers, s.Spawn(ActorFunc(func(ctx Context, msg any) {
+			switch m := msg.(type) {
+			case Started:
+				ctx.Watch(victim)
+				ctx.Watch(survivor)
+				if i%3 == 0 {
+					ctx.Watch(victim) // twice: still one Down
+				}
+			case string:
+				ctx.Unwatch(victim)
+				if i == 5 {
+					ctx.Watch(victim) // back, at the end of the order
+				}
+			case Down:
+				if m.Actor != victim {
+					t.Errorf("watcher %d told that %v went down", i, m.Actor)
+				}
+				got = append(got, i)
+			}
+		})))
+	}
+	s.Run()
+	for i := 0; i < n; i++ {
+		if i < 36 && i%3 != 0 {
+			s.Send(watchers[i], "unwatch")
+		}
+	}
+	s.Run()
+	s.KillNode("n1")
+	s.Run()
+	var want []int
+	for i := 0; i < n; i++ {
+		if !(i < 36 && i%3 != 0) {
+			want = append(want, i)
+		}
+	}
+	want = append(want, 5)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Down went to\n%v\nwant\n%v", got, want)
+	}
+	if s.cell(survivor) == nil {
+		t.Fatal("KillNode killed an actor of another node")
+	}
+	// A node killed again: the actors spawned on it since go too.
+	again := s.SpawnOn("n1", ActorFunc(func(Context, any) {}))
+	s.Run()
+	s.KillNode("n1")
+	if s.cell(again) != nil {
+		t.Fatal("an actor spawned on a node after it was killed survived its next kill")
+	}
+}
+
 func TestSimRunUntilStopsAtLimitAndOnCondition(t *testing.T) {
 	s := NewSim(1)
 	n := 0
