@@ -33,6 +33,7 @@ type Environment struct {
 	scenario Scenario
 	speeds   []float64
 	agents   []learning.AgentID
+	onState  func(m *Master, s MasterState, now float64) // for tests: see Master.onState
 }
 
 var (
@@ -178,7 +179,7 @@ func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents, p
 	ep := &Episode{env: e, seed: seed, costs: NewCosts(sc.Job, sc.Variability, seed), workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}, fate: map[int]int{}}
 	ep.members.OnChange(ep.check)
 	ep.roster = rt.Spawn(env.NewRoster(&ep.members))
-	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone}
+	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone, onState: e.onState}
 	if place != nil && e.StartBy > 0 {
 		m.Expect, m.StartBy = sc.Workers, e.StartBy
 	}

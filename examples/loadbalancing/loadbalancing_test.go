@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"testing"
 	"time"
 
@@ -459,5 +460,89 @@ func TestOnlyListeningWorkersAreToldOfTheOthers(t *testing.T) {
 		if j, l := ep.(*Episode).AgentCounts(); j != 10 || l != 10 {
 			t.Errorf("%s: %d joins and %d leaves on the roster, want 10 and 10", c.name, j, l)
 		}
+	}
+}
+
+// recount is the Master's state computed afresh from every worker, as the
+// Master did before it kept its sums as it went: O(P) per service.
+func recount(m *Master, now float64) MasterState {
+	ws := make([]*workerState, 0, len(m.workers))
+	for _, w := range m.workers {
+		ws = append(ws, w)
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].id < ws[j].id })
+	s := MasterState{Job: m.Job, Remaining: m.pool.Len(), Granted: m.acc.Chunks, CommTime: m.CommTime}
+	for _, r := range m.queue {
+		if !r.written {
+			s.Queue++
+		}
+	}
+	s.Unfinished = float64(s.Remaining)
+	for _, w := range ws {
+		if !w.live {
+			continue
+		}
+		if c := w.out; c != nil {
+			s.Unfinished += math.Max(0, float64(c.units)-(now-c.granted)*m.rate(w))
+		}
+		s.Workers++
+		s.SpeedSum += w.speed
+		if w.stats.N > 0 && w.stats.Mean > 0 {
+			s.Measured++
+			s.MuMean += w.stats.Mean
+			s.SigmaMean += w.stats.Sd
+			s.InvMuSum += 1 / w.stats.Mean
+			s.DSum += w.stats.Sd * w.stats.Sd / w.stats.Mean
+		}
+	}
+	if s.Measured > 0 {
+		s.MuMean /= float64(s.Measured)
+		s.SigmaMean /= float64(s.Measured)
+	}
+	return s
+}
+
+func TestMasterStateMatchesARecountOnRandomSchedules(t *testing.T) {
+	checked := 0
+	for seed := uint64(1); seed <= 120; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		sc := Scenario{
+			Workers: 1 + r.IntN(30), SpeedMin: 1, SpeedMax: 1 + r.IntN(20), Job: 1 + r.IntN(5000),
+			UnitTime: 0.01 + r.Float64()*3, CommTime: r.Float64(), Variability: r.Float64() * 2,
+		}
+		for k := r.IntN(5); k > 0; k-- {
+			sc.Joins = append(sc.Joins, Join{At: r.Float64() * 200, Count: 1 + r.IntN(5)})
+		}
+		total := sc.TotalWorkers()
+		joins := sc.joinTimes()
+		for _, w := range r.Perm(total)[:r.IntN(total)] {
+			sc.Leaves = append(sc.Leaves, Leave{At: joins[w] + r.Float64()*200, Worker: w})
+		}
+		e, err := New(sc, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.onState = func(m *Master, got MasterState, now float64) {
+			checked++
+			want := recount(m, now)
+			close := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+			if got.Job != want.Job || got.Remaining != want.Remaining || got.Granted != want.Granted ||
+				got.Queue != want.Queue || got.Workers != want.Workers || got.Measured != want.Measured ||
+				got.CommTime != want.CommTime || !close(got.Unfinished, want.Unfinished) ||
+				!close(got.SpeedSum, want.SpeedSum) || !close(got.MuMean, want.MuMean) ||
+				!close(got.SigmaMean, want.SigmaMean) || !close(got.InvMuSum, want.InvMuSum) || !close(got.DSum, want.DSum) {
+				t.Fatalf("seed %d at t=%v: the Master tells\n%+v\na recount gives\n%+v", seed, now, got, want)
+			}
+		}
+		max := 1 + r.IntN(max(1, sc.Job/sc.Workers))
+		agents := func(id learning.AgentID) learning.LearningAlgorithm {
+			return &random{r: rand.New(rand.NewPCG(seed, uint64(len(id)))), max: max, t: t}
+		}
+		if res, err := e.Run(seed, agents); err != nil || res.UnitsDone != sc.Job {
+			t.Fatalf("seed %d: %d units done, %v", seed, res.UnitsDone, err)
+		}
+	}
+	if checked < 5000 {
+		t.Fatalf("only %d states checked", checked)
 	}
 }

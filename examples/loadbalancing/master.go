@@ -1,8 +1,6 @@
 package loadbalancing
 
 import (
-	"math"
-
 	"github.com/marlon-go/marlon/actors"
 )
 
@@ -36,9 +34,11 @@ type Master struct {
 	pool     *Pool
 	ledger   *Ledger
 	workers  map[actors.Addr]*workerState
-	order    []*workerState // registration order: deterministic sums
+	live     liveStats // sums over the live workers
+	out      inFlight  // the chunks out
 	queue    []*chunkReq
 	parked   []*chunkReq
+	queued   int // requests in queue not written off
 	serving  *chunkReq
 	waking   bool // a serveNow is on its way
 	holding  bool // waiting for the Expect workers
@@ -47,6 +47,8 @@ type Master struct {
 	nextID   uint64
 	done     bool
 	acc      MasterReport
+	// onState, if set, sees every state the Master tells (for tests).
+	onState func(m *Master, s MasterState, now float64)
 }
 
 // MasterReport is the Master's account of an episode.
@@ -85,6 +87,7 @@ type workerState struct {
 	stats UnitStats
 	live  bool
 	out   *heldChunk
+	reqs  []*chunkReq // its requests in queue or parked, in the order they entered
 }
 
 type heldChunk struct {
@@ -93,14 +96,20 @@ type heldChunk struct {
 	units   int
 	granted float64
 	record  int // index in History
+	// For the estimate of the unfinished work (inFlight):
+	rate   float64 // the worker's rate when granted
+	finish float64 // when it is expected done
+	pos    int     // in inFlight's heap; -1: not there
 }
 
 type chunkReq struct {
-	w      *workerState
-	reply  actors.ReplyTo
-	want   int
-	took   bool // the worker has answered the Offer
-	served bool // the communication time has passed
+	w       *workerState
+	reply   actors.ReplyTo
+	want    int
+	took    bool // the worker has answered the Offer
+	served  bool // the communication time has passed
+	parked  bool // in parked rather than queue
+	written bool // written off: its worker is gone (skipped where it waits)
 }
 
 // Receive implements actors.Actor.
@@ -140,7 +149,7 @@ func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
 	if w == nil {
 		w = &workerState{addr: ctx.Sender(), id: x.Worker, speed: x.Speed, live: true}
 		m.workers[w.addr] = w
-		m.order = append(m.order, w)
+		m.live.count(w, 1)
 		ctx.Watch(w.addr)
 	}
 	if !w.live {
@@ -166,9 +175,9 @@ func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
 		ctx.Reply(r.reply, Finished{})
 		return
 	}
-	m.queue = append(m.queue, r)
+	m.enqueue(r)
 	if m.pool.Len() > 0 {
-		wait := float64(len(m.queue)) * m.CommTime
+		wait := float64(m.queued) * m.CommTime
 		if m.serving != nil {
 			wait += m.busyTill - ctx.Now()
 		}
@@ -193,7 +202,10 @@ func (m *Master) wake(ctx actors.Context) {
 func (m *Master) complete(ctx actors.Context, w *workerState, d ChunkDone) {
 	c := w.out
 	w.out = nil
+	m.out.remove(c)
+	m.live.count(w, -1)
 	w.stats = d.Stats
+	m.live.count(w, 1)
 	dups := m.ledger.Done(c.ranges)
 	m.acc.Duplicates += dups
 	m.acc.Units[w.id] += c.units - dups
@@ -211,27 +223,67 @@ func (m *Master) handBack(ctx actors.Context, w *workerState) {
 		return
 	}
 	w.out = nil
+	m.out.remove(c)
 	if err := m.pool.Put(c.ranges); err != nil {
 		panic("loadbalancing: " + err.Error()) // a broken ledger must stop the run loudly
 	}
 	m.acc.Returned += c.units
 	rec := &m.acc.History[c.record]
 	rec.Done, rec.Returned = ctx.Now(), true
-	if len(m.parked) > 0 {
-		m.queue = append(m.queue, m.parked...)
-		m.parked = m.parked[:0]
+	for _, r := range m.parked {
+		if !r.written {
+			r.parked = false
+			m.queue = append(m.queue, r)
+			m.queued++
+		}
+	}
+	clear(m.parked)
+	m.parked = m.parked[:0]
+}
+
+// enqueue puts r at the end of the queue.
+func (m *Master) enqueue(r *chunkReq) {
+	m.queue = append(m.queue, r)
+	m.queued++
+	r.w.reqs = append(r.w.reqs, r)
+}
+
+// dequeue takes the first request not written off from the queue, or nil.
+func (m *Master) dequeue() *chunkReq {
+	for len(m.queue) > 0 {
+		r := m.queue[0]
+		m.queue[0] = nil
+		m.queue = m.queue[1:]
+		if !r.written {
+			m.queued--
+			return r
+		}
+	}
+	return nil
+}
+
+// forget takes r off its worker's list of waiting requests.
+func (r *chunkReq) forget() {
+	rs := r.w.reqs
+	for i, x := range rs {
+		if x == r {
+			copy(rs[i:], rs[i+1:])
+			rs[len(rs)-1] = nil
+			r.w.reqs = rs[:len(rs)-1]
+			return
+		}
 	}
 }
 
 func (m *Master) serveNext(ctx actors.Context) {
-	for m.serving == nil && !m.done && !m.holding && len(m.queue) > 0 {
-		r := m.queue[0]
-		m.queue[0] = nil
-		m.queue = m.queue[1:]
+	for m.serving == nil && !m.done && !m.holding && m.queued > 0 {
+		r := m.dequeue()
 		if m.pool.Len() == 0 {
+			r.parked = true
 			m.parked = append(m.parked, r)
 			continue
 		}
+		r.forget()
 		m.serving = r
 		m.busyTill = ctx.Now() + m.CommTime
 		m.timer = ctx.After(m.CommTime, serviceDone{})
@@ -254,7 +306,7 @@ func (m *Master) onTake(ctx actors.Context, r *chunkReq, reply any, err error) {
 			// An unresponsive worker: serve the others and try it again later.
 			ctx.Cancel(m.timer)
 			m.serving = nil
-			m.queue = append(m.queue, r)
+			m.enqueue(r)
 			m.serveNext(ctx)
 		}
 		return // ErrNoActor: its Down is on the way
@@ -277,6 +329,7 @@ func (m *Master) grant(ctx actors.Context, r *chunkReq) {
 	m.nextID++
 	m.acc.History = append(m.acc.History, ChunkRecord{Worker: r.w.id, Chunk: m.nextID, Units: units, Granted: ctx.Now(), Done: -1})
 	r.w.out = &heldChunk{id: m.nextID, ranges: rs, units: units, granted: ctx.Now(), record: len(m.acc.History) - 1}
+	m.out.add(r.w.out, m.rate(r.w))
 	m.acc.Chunks++
 	m.acc.Granted += units
 	ctx.Reply(r.reply, Grant{Chunk: m.nextID, Ranges: rs})
@@ -289,6 +342,7 @@ func (m *Master) onDown(ctx actors.Context, d actors.Down) {
 		return
 	}
 	w.live = false
+	m.live.count(w, -1)
 	m.acc.WorkersGone++
 	m.handBack(ctx, w)
 	// Its waiting request is answered, in case it is alive after all.
@@ -297,24 +351,22 @@ func (m *Master) onDown(ctx actors.Context, d actors.Down) {
 		ctx.Reply(m.serving.reply, WrittenOff{})
 		m.serving = nil
 	}
-	m.queue = m.writeOff(ctx, w, m.queue)
-	m.parked = m.writeOff(ctx, w, m.parked)
-	m.serveNext(ctx)
-}
-
-// writeOff answers w's requests in rs with WrittenOff and returns the
-// others.
-func (m *Master) writeOff(ctx actors.Context, w *workerState, rs []*chunkReq) []*chunkReq {
-	kept := rs[:0]
-	for _, r := range rs {
-		if r.w == w {
-			ctx.Reply(r.reply, WrittenOff{})
-		} else {
-			kept = append(kept, r)
+	// Its requests waiting in the queue, then those parked, are answered
+	// and left where they are, to be skipped.
+	for _, parked := range []bool{false, true} {
+		for _, r := range w.reqs {
+			if r.parked == parked {
+				ctx.Reply(r.reply, WrittenOff{})
+				r.written = true
+				if !parked {
+					m.queued--
+				}
+			}
 		}
 	}
-	clear(rs[len(kept):])
-	return kept
+	clear(w.reqs)
+	w.reqs = nil
+	m.serveNext(ctx)
 }
 
 func (m *Master) finish(ctx actors.Context) {
@@ -327,7 +379,9 @@ func (m *Master) finish(ctx actors.Context) {
 		m.serving = nil
 	}
 	for _, r := range append(m.queue, m.parked...) {
-		ctx.Reply(r.reply, Finished{})
+		if !r.written {
+			ctx.Reply(r.reply, Finished{})
+		}
 	}
 	m.queue, m.parked = nil, nil
 	if m.Report != nil {
@@ -349,28 +403,11 @@ func (m *Master) rate(w *workerState) float64 {
 
 // state is what the Master tells the worker it is serving.
 func (m *Master) state(now float64) MasterState {
-	s := MasterState{Job: m.Job, Remaining: m.pool.Len(), Granted: m.acc.Chunks, Queue: len(m.queue), CommTime: m.CommTime}
-	s.Unfinished = float64(s.Remaining)
-	for _, w := range m.order {
-		if !w.live {
-			continue
-		}
-		if c := w.out; c != nil {
-			s.Unfinished += math.Max(0, float64(c.units)-(now-c.granted)*m.rate(w))
-		}
-		s.Workers++
-		s.SpeedSum += w.speed
-		if w.stats.N > 0 && w.stats.Mean > 0 {
-			s.Measured++
-			s.MuMean += w.stats.Mean
-			s.SigmaMean += w.stats.Sd
-			s.InvMuSum += 1 / w.stats.Mean
-			s.DSum += w.stats.Sd * w.stats.Sd / w.stats.Mean
-		}
-	}
-	if s.Measured > 0 {
-		s.MuMean /= float64(s.Measured)
-		s.SigmaMean /= float64(s.Measured)
+	s := MasterState{Job: m.Job, Remaining: m.pool.Len(), Granted: m.acc.Chunks, Queue: m.queued, CommTime: m.CommTime}
+	s.Unfinished = float64(s.Remaining) + m.out.estimate(now)
+	m.live.fill(&s)
+	if m.onState != nil {
+		m.onState(m, s, now)
 	}
 	return s
 }
