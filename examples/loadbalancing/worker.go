@@ -95,6 +95,7 @@ type Worker struct {
 	chunkUnits  int
 	chunkStart  float64
 	chunkTime   float64
+	chunkCost   [2]float64 // the chunk's units' summed costs and squared costs
 	state       MasterState
 	wait        float64
 	timed       int
@@ -151,7 +152,7 @@ func (w *Worker) Receive(ctx actors.Context, msg any) {
 		w.state = m.State
 		ctx.Reply(ctx.ReplyTo(), Take{Units: w.decide(ctx)})
 	case chunkDone:
-		sum, sum2 := w.Costs.Of(w.chunk.Ranges)
+		sum, sum2 := w.chunkCost[0], w.chunkCost[1]
 		k := w.UnitTime / w.Speed
 		w.sumT += k * sum
 		w.sumT2 += k * k * sum2
@@ -191,7 +192,8 @@ func (w *Worker) onReply(ctx actors.Context, reply any, err error) {
 	case Grant:
 		w.chunk = g
 		w.chunkUnits = unitsOf(g.Ranges)
-		sum, _ := w.Costs.Of(g.Ranges)
+		sum, sum2 := w.Costs.Of(g.Ranges)
+		w.chunkCost = [2]float64{sum, sum2}
 		w.chunkTime = w.UnitTime * sum / w.Speed
 		w.chunkStart = ctx.Now()
 		ctx.After(w.chunkTime, chunkDone{})
