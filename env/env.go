@@ -77,6 +77,15 @@ type Episode interface {
 	Metrics() Metrics
 }
 
+// Trimmer is implemented by an Episode that can let go, once it has run, of
+// what only a detailed view of it needs (a record per step, say), keeping
+// its metrics and its summary. Run keeps the first evaluation episode whole
+// and trims the others: ten episodes' records, each linear in the episode's
+// length, would otherwise be most of a long run's memory.
+type Trimmer interface {
+	Trim()
+}
+
 // Ending implements Episode.Done: an episode embeds it and calls End once
 // it has reached its end. The zero Ending is ready to use.
 type Ending struct {

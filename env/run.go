@@ -55,7 +55,8 @@ type RunResult struct {
 	// (learning.Algorithm.Baseline).
 	Baseline bool
 	// Eval are the evaluation episodes, in order: the same seeds for every
-	// algorithm run with the same RunOptions.Seed.
+	// algorithm run with the same RunOptions.Seed. All but the first are
+	// trimmed (Trimmer).
 	Eval []Outcome
 	// Mean is the mean of each metric over Eval.
 	Mean Metrics
@@ -221,6 +222,9 @@ func Run(e Environment, name string, opts RunOptions) (RunResult, error) {
 			return nil, fmt.Errorf("%s, episode seed %d: %w (t = %v)", e.Name(), seed, ErrTimeLimit, o.Time)
 		}
 		if k, ok := evals[seed]; ok {
+			if t, ok := o.Episode.(Trimmer); ok && k > 0 {
+				t.Trim()
+			}
 			out.Eval[k] = o
 		}
 		return o.Metrics, nil

@@ -2,6 +2,7 @@ package env
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -59,7 +60,10 @@ type armsEpisode struct {
 	mu         sync.Mutex
 	pay, pulls float64
 	left       int
+	trimmed    bool
 }
+
+func (ep *armsEpisode) Trim() { ep.trimmed = true }
 
 func (ep *armsEpisode) Metrics() Metrics {
 	ep.mu.Lock()
@@ -218,6 +222,22 @@ func TestRunTrainsLearnersAndMeasuresEveryAlgorithmOnTheSameEpisodes(t *testing.
 	}
 	if _, err := Run(arms{version: "v2", agents: 3}, "greedy", RunOptions{Seed: 9, EvalEpisodes: 2, Load: c}); !errors.Is(err, learning.ErrCheckpoint) || !strings.Contains(err.Error(), "armstest/v1, not armstest/v2") {
 		t.Fatalf("a checkpoint of v1 loaded into v2: %v", err)
+	}
+}
+
+func TestRunKeepsTheFirstEvaluationEpisodeWholeAndTrimsTheOthers(t *testing.T) {
+	for _, name := range []string{"first", "greedy"} {
+		r, err := Run(arms{version: "v1", agents: 2}, name, RunOptions{Seed: 1, Episodes: 4, EvalEpisodes: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trimmed []bool
+		for _, o := range r.Eval {
+			trimmed = append(trimmed, o.Episode.(*armsEpisode).trimmed)
+		}
+		if fmt.Sprint(trimmed) != "[false true true]" {
+			t.Fatalf("%s: evaluation episodes trimmed %v, want [false true true]", name, trimmed)
+		}
 	}
 }
 

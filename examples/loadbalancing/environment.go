@@ -405,7 +405,10 @@ func (ep *Episode) check() {
 	}
 }
 
-var _ env.Episode = (*Episode)(nil)
+var (
+	_ env.Episode = (*Episode)(nil)
+	_ env.Trimmer = (*Episode)(nil)
+)
 
 func (ep *Episode) masterDone(r MasterReport) {
 	defer ep.check()
@@ -472,6 +475,16 @@ func (r Result) Metrics() env.Metrics {
 		"makespan": r.Makespan, "lower_bound": r.LowerBound, "ratio": r.Ratio,
 		"idle_time": r.IdleTime, "requests": float64(r.Requests), "chunks": float64(r.Chunks),
 		"units_done": float64(r.UnitsDone), "load_imbalance": r.Imbalance, "return": r.Return,
+	}
+}
+
+// Trim implements env.Trimmer: it lets go of the chunks' History (a record
+// per chunk, for a Gantt chart). Result has none after it.
+func (ep *Episode) Trim() {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.report != nil {
+		ep.report.History = nil
 	}
 }
 

@@ -60,6 +60,9 @@ func TestEveryAlgorithmIsMeasuredOnTheSameEpisodes(t *testing.T) {
 		if !reflect.DeepEqual(seeds, want) {
 			t.Fatalf("%s ran on seeds %v, want %v", name, seeds, want)
 		}
+		if len(o.Results[0].History) == 0 || o.Results[1].History != nil || o.Results[2].History != nil {
+			t.Fatalf("%s: the first evaluation episode keeps its chunks' history (for its Gantt chart), the others none", name)
+		}
 		if o.Results[0].LowerBound != outs["ss"].Results[0].LowerBound {
 			t.Fatalf("%s: another lower bound: not the same episodes", name)
 		}
