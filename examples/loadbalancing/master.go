@@ -88,6 +88,7 @@ type workerState struct {
 	live  bool
 	out   *heldChunk
 	reqs  []*chunkReq // its requests in queue or parked, in the order they entered
+	done  int         // units the ledger counts done by it
 }
 
 type heldChunk struct {
@@ -119,7 +120,6 @@ func (m *Master) Receive(ctx actors.Context, msg any) {
 		m.pool = NewPool(m.Job)
 		m.ledger = NewLedger(m.Job)
 		m.workers = map[actors.Addr]*workerState{}
-		m.acc.Units = map[int]int{}
 		if m.Expect > 0 {
 			m.holding = true
 			ctx.After(m.StartBy, startNow{})
@@ -208,7 +208,7 @@ func (m *Master) complete(ctx actors.Context, w *workerState, d ChunkDone) {
 	m.live.count(w, 1)
 	dups := m.ledger.Done(c.ranges)
 	m.acc.Duplicates += dups
-	m.acc.Units[w.id] += c.units - dups
+	w.done += c.units - dups
 	m.acc.History[c.record].Done = ctx.Now()
 	m.acc.Makespan = ctx.Now()
 	if m.ledger.Count() == m.Job {
@@ -373,6 +373,12 @@ func (m *Master) finish(ctx actors.Context) {
 	m.done = true
 	m.acc.Finished = true
 	m.acc.UnitsDone = m.ledger.Count()
+	m.acc.Units = make(map[int]int, len(m.workers))
+	for _, w := range m.workers {
+		if w.done != 0 {
+			m.acc.Units[w.id] += w.done
+		}
+	}
 	if m.serving != nil {
 		ctx.Cancel(m.timer)
 		ctx.Reply(m.serving.reply, Finished{})
