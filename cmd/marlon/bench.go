@@ -18,6 +18,7 @@ type benchResult struct {
 	actorbench.Result
 	Transport    []transport.BenchResult `json:"transport,omitempty"`
 	Coordination *coordbench.Result      `json:"coordination,omitempty"`
+	Scale        []scalePoint            `json:"scale,omitempty"`
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
@@ -30,6 +31,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	withCoord := fs.Bool("coordination", true, "also measure the coordination primitives on embedded JetStream against raw nats.go (about 10s); --coordination=false skips it")
 	coordCAS := fs.Int("coordination-cas", 1000, "compare-and-sets per round of the coordination's KV latency")
 	coordReplicas := fs.Int("coordination-replicas", 1, "replicas of the coordination's bucket: 1 (one embedded server) or 3 (a local cluster of three)")
+	scale := fs.Bool("scale", false, "also measure the load-balancing simulator at growing sizes: time and peak heap per worker and per unit (about 30 s and 0.5 GB at the default sizes)")
+	scaleWorkers := fs.String("scale-workers", "64,1000,10000,100000", "with --scale: the worker counts, 100 units each")
+	scaleUnits := fs.String("scale-units", "1000000,100000000", "with --scale: the job sizes, with 64 workers")
 	jsonOut := fs.Bool("json", false, "print JSON instead of tables")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: marlon bench [flags]
@@ -47,9 +51,14 @@ compare-and-set through a member's store and through a variable against
 kv.Update, a barrier of 3 and 10 parties against one made of kv.Put and
 kv.Watch, and a leader's failover against its lease's TTL (1s).
 
+With --scale it also runs one simulated load-balancing episode (FAC2) at
+each of several sizes, growing the workers (100 units each) and the job (64
+workers), and prints the time and the peak heap per worker and per unit, as
+ratios to the smallest size: they stay near 1 when the simulator is linear.
+
 Flags:`)
 		fs.PrintDefaults()
-		fmt.Fprintln(fs.Output(), "\nExamples:\n  marlon bench\n  marlon bench --messages 5000000 --transport=false --json")
+		fmt.Fprintln(fs.Output(), "\nExamples:\n  marlon bench\n  marlon bench --messages 5000000 --transport=false --json\n  marlon bench --transport=false --coordination=false --scale")
 	}
 	if code, done := parse(fs, args, stderr); done {
 		return code
@@ -65,6 +74,16 @@ Flags:`)
 		return fail(stderr, usageError{fmt.Errorf("--coordination-cas: must be at least 10, got %d", *coordCAS)})
 	case *coordReplicas != 1 && *coordReplicas != 3:
 		return fail(stderr, usageError{fmt.Errorf("--coordination-replicas: must be 1 or 3, got %d", *coordReplicas)})
+	}
+	var workers, units []int
+	if *scale {
+		var err error
+		if workers, err = parseSizes("scale-workers", *scaleWorkers, 1, 100_000); err != nil {
+			return fail(stderr, err)
+		}
+		if units, err = parseSizes("scale-units", *scaleUnits, 1, 100_000_000); err != nil {
+			return fail(stderr, err)
+		}
 	}
 	r := benchResult{Result: actorbench.Run(*messages)}
 	if *withTransport {
@@ -83,6 +102,12 @@ Flags:`)
 		}
 		r.Coordination = &c
 	}
+	if *scale {
+		var err error
+		if r.Scale, err = measureScale(workers, units, stderr); err != nil {
+			return fail(stderr, fmt.Errorf("scale bench: %w", err))
+		}
+	}
 	if *jsonOut {
 		writeJSON(stdout, r)
 		return 0
@@ -99,6 +124,10 @@ Flags:`)
 	}
 	if r.Coordination != nil {
 		printCoordination(stdout, *r.Coordination)
+	}
+	if len(r.Scale) > 0 {
+		fmt.Fprintln(stdout)
+		printScale(stdout, r.Scale)
 	}
 	return 0
 }

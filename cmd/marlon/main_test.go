@@ -233,6 +233,42 @@ func TestBenchReportsRatios(t *testing.T) {
 	}
 }
 
+func TestBenchScale(t *testing.T) {
+	code, out, errs := marlon(t, "bench", "--messages", "2000", "--transport=false", "--coordination=false", "--scale", "--scale-workers", "4,16", "--scale-units", "1000,5000", "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var r struct {
+		Scale []scalePoint `json:"scale"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		series         string
+		workers, units int
+	}{{"workers", 4, 400}, {"workers", 16, 1600}, {"units", 64, 1000}, {"units", 64, 5000}}
+	if len(r.Scale) != len(want) {
+		t.Fatalf("scale points %+v", r.Scale)
+	}
+	for i, w := range want {
+		p := r.Scale[i]
+		if p.Series != w.series || p.Workers != w.workers || p.Units != w.units || !(p.Seconds > 0) || p.Chunks < 1 || p.Events < uint64(p.Chunks) {
+			t.Fatalf("point %d: %+v, want %+v", i, p, w)
+		}
+		if (i == 0 || i == 2) && (p.TimeRatio != 1 || p.MemoryRatio != 1) {
+			t.Fatalf("the first size of a series is its own baseline: %+v", p)
+		}
+	}
+	code, out, _ = marlon(t, "bench", "--messages", "2000", "--transport=false", "--coordination=false", "--scale", "--scale-workers", "4", "--scale-units", "1000")
+	if code != 0 || !strings.Contains(out, "µs/worker") || !strings.Contains(out, "ns/unit") {
+		t.Fatalf("scale table:\n%s", out)
+	}
+	if code, _, errs := marlon(t, "bench", "--scale", "--scale-workers", "4,0"); code != 2 || !strings.Contains(errs, "--scale-workers") {
+		t.Fatalf("a bad size: exit %d %s", code, errs)
+	}
+}
+
 func TestTrainSaveLoadAndFigures(t *testing.T) {
 	dir := t.TempDir()
 	ckpt, logf := filepath.Join(dir, "q.ckpt"), filepath.Join(dir, "q.jsonl")
