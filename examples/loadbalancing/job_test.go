@@ -207,7 +207,7 @@ func TestPoolTakesTheLowestAndMergesWhatComesBack(t *testing.T) {
 		m[u] = true
 	}
 	var out [][]Range // chunks handed out
-	for step := 0; step < 5000; step++ {
+	for step := 0; step < 3000; step++ {
 		if r.IntN(2) == 0 || len(out) == 0 {
 			k := 1 + r.IntN(20)
 			got := p.Take(k)
