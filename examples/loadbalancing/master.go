@@ -328,6 +328,9 @@ func (m *Master) grant(ctx actors.Context, r *chunkReq) {
 	units := unitsOf(rs)
 	m.nextID++
 	m.acc.History = append(m.acc.History, ChunkRecord{Worker: r.w.id, Chunk: m.nextID, Units: units, Granted: ctx.Now(), Done: -1})
+	if c := r.w.out; c != nil {
+		m.out.remove(c) // a worker asks again only once its chunk is accounted for; if not, the estimate stays right
+	}
 	r.w.out = &heldChunk{id: m.nextID, ranges: rs, units: units, granted: ctx.Now(), record: len(m.acc.History) - 1}
 	m.out.add(r.w.out, m.rate(r.w))
 	m.acc.Chunks++
