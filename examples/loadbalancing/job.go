@@ -24,7 +24,7 @@ func (r Range) Len() int { return r.End - r.Start }
 // the schedule. Of sums the costs of ranges of units.
 //
 // A job has up to 10^8 units: Costs does not keep one number per unit.
-// The units are cut into blocks of costBlock units, each drawn from a source
+// The units are cut into blocks of 256 units (costBlock), each drawn from a source
 // seeded by the seed and the block's number, so that any block can be drawn
 // again on its own. Costs keeps each block's sum (and sum of squares) and
 // their prefix sums, 32 bytes per block; the sum over a range is the sums
@@ -36,8 +36,9 @@ func (r Range) Len() int { return r.End - r.Start }
 // (Total draws the rest), so that in an episode most units are drawn once.
 //
 // Every figure is a function of the seed and the range alone, not of which
-// ranges were asked for before: Costs made from the same seed on different
-// machines agree to the bit. Costs is safe for concurrent use.
+// ranges were asked for before: the Costs that nodes of a live run make from
+// an episode's seed give the workers the same figures as the director's.
+// Costs is safe for concurrent use.
 type Costs struct {
 	n     int
 	alpha float64 // the gamma distribution's shape (and rate): mean 1, cv^2 = 1/alpha; 0: every unit costs 1
