@@ -176,7 +176,8 @@ func (e *Environment) StartPlaced(rt actors.Runtime, seed uint64, place Place) *
 
 func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents, place Place) *Episode {
 	sc := e.scenario
-	ep := &Episode{env: e, seed: seed, costs: NewCosts(sc.Job, sc.Variability, seed), workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}, fate: map[int]int{}}
+	costs := NewCosts(sc.Job, sc.Variability, seed)
+	ep := &Episode{env: e, seed: seed, costs: costs, workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}, fate: map[int]int{}}
 	ep.members.OnChange(ep.check)
 	ep.roster = rt.Spawn(env.NewRoster(&ep.members))
 	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone, onState: e.onState}
@@ -184,7 +185,7 @@ func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents, p
 		m.Expect, m.StartBy = sc.Workers, e.StartBy
 	}
 	ep.master = rt.Spawn(m)
-	ep.director = rt.Spawn(&director{ep: ep, agents: agents, place: place, speeds: e.Speeds(), ids: map[actors.Addr]int{}, leaving: map[int]bool{}})
+	ep.director = rt.Spawn(&director{ep: ep, costs: costs, agents: agents, place: place, speeds: e.Speeds(), ids: map[actors.Addr]int{}, leaving: map[int]bool{}})
 	return ep
 }
 
@@ -205,6 +206,7 @@ func (e *Environment) Run(seed uint64, agents env.Agents) (Result, error) {
 // schedule.
 type director struct {
 	ep      *Episode
+	costs   *Costs // the episode's, for the workers it spawns
 	agents  env.Agents
 	place   Place
 	speeds  []float64           // every worker's, by ID
@@ -280,7 +282,7 @@ func (d *director) spawn(ctx actors.Context, i int, joined float64) {
 		if d.agents != nil {
 			alg = d.agents(AgentID(i))
 		}
-		d.spawned[i] = ctx.Spawn(spec.Worker(ep.costs, env.Attach(AgentID(i), alg), ep.workerDone))
+		d.spawned[i] = ctx.Spawn(spec.Worker(d.costs, env.Attach(AgentID(i), alg), ep.workerDone))
 		if d.leaving[i] {
 			ctx.Stop(d.spawned[i])
 		}
@@ -307,13 +309,14 @@ type Episode struct {
 	env.Ending
 	env      *Environment
 	seed     uint64
-	costs    *Costs
 	roster   actors.Addr
 	master   actors.Addr
 	director actors.Addr
 	members  env.Membership
 
 	mu      sync.Mutex
+	costs   *Costs  // the units' costs, until the job is done
+	work    float64 // then their total
 	report  *MasterReport
 	workers map[int]WorkerReport
 	// Episodes started with StartPlaced (remote) only:
@@ -415,6 +418,9 @@ func (ep *Episode) masterDone(r MasterReport) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	ep.report = &r
+	// The costs (32 bytes per 256 units) go with the episode's actors: a
+	// run keeps its evaluation episodes.
+	ep.work, ep.costs = ep.costs.Total(), nil
 	ids := make([]int, 0, len(ep.workers))
 	for id, w := range ep.workers {
 		if w.finish != nil {
@@ -495,7 +501,11 @@ func (ep *Episode) Result() Result {
 	defer ep.mu.Unlock()
 	sc := ep.env.scenario
 	res := Result{Seed: ep.seed, Job: sc.Job}
-	work := sc.UnitTime * ep.costs.Total()
+	work := ep.work
+	if ep.costs != nil {
+		work = ep.costs.Total()
+	}
+	work *= sc.UnitTime
 	if !ep.remote {
 		res.LowerBound = LowerBound(ep.env.speeds, sc.joinTimes(), sc.leaveTimes(), sc.CommTime, work)
 	} else {

@@ -124,7 +124,7 @@ func TestPlacedWorkers(t *testing.T) {
 		t.Fatalf("worker 1 was dismissed at 50: %+v; %d reports", r, len(res.Workers))
 	}
 	// The bound counts the workers that were placed, as they came and went.
-	lb := LowerBound([]float64{1, 2, 4}, []float64{0, 0, 30}, []float64{math.Inf(1), 50, math.Inf(1)}, 1, ep.costs.Total())
+	lb := LowerBound([]float64{1, 2, 4}, []float64{0, 0, 30}, []float64{math.Inf(1), 50, math.Inf(1)}, 1, NewCosts(ep.env.scenario.Job, ep.env.scenario.Variability, ep.seed).Total())
 	if res.LowerBound != lb || res.Ratio < 1 {
 		t.Fatalf("lower bound %v, want %v; ratio %v", res.LowerBound, lb, res.Ratio)
 	}
