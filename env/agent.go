@@ -283,6 +283,9 @@ func (m *Membership) set(id learning.AgentID, live bool) {
 	} else {
 		delete(m.live, id)
 		m.leaves++
+		if len(m.live) == 0 {
+			m.live = nil // a map keeps its room when emptied: an ended episode's is P entries' worth
+		}
 	}
 }
 
