@@ -31,9 +31,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	withCoord := fs.Bool("coordination", true, "also measure the coordination primitives on embedded JetStream against raw nats.go (about 10s); --coordination=false skips it")
 	coordCAS := fs.Int("coordination-cas", 1000, "compare-and-sets per round of the coordination's KV latency")
 	coordReplicas := fs.Int("coordination-replicas", 1, "replicas of the coordination's bucket: 1 (one embedded server) or 3 (a local cluster of three)")
-	scale := fs.Bool("scale", false, "also measure the load-balancing simulator at growing sizes: time and peak heap per worker and per unit (about 30 s and 0.5 GB at the default sizes)")
+	scale := fs.Bool("scale", false, "also measure the load-balancing simulator at growing sizes: time and peak heap per worker and per unit (under a minute and 0.5 GB at the default sizes)")
 	scaleWorkers := fs.String("scale-workers", "64,1000,10000,100000", "with --scale: the worker counts, 100 units each")
 	scaleUnits := fs.String("scale-units", "1000000,100000000", "with --scale: the job sizes, with 64 workers")
+	scaleRounds := fs.Int("scale-rounds", 3, "with --scale: episodes per size; the fastest is reported")
 	jsonOut := fs.Bool("json", false, "print JSON instead of tables")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: marlon bench [flags]
@@ -52,9 +53,10 @@ kv.Update, a barrier of 3 and 10 parties against one made of kv.Put and
 kv.Watch, and a leader's failover against its lease's TTL (1s).
 
 With --scale it also runs one simulated load-balancing episode (FAC2) at
-each of several sizes, growing the workers (100 units each) and the job (64
-workers), and prints the time and the peak heap per worker and per unit, as
-ratios to the smallest size: they stay near 1 when the simulator is linear.
+each of several sizes (the fastest of --scale-rounds), growing the workers
+(100 units each) and the job (64 workers), and prints the time and the peak
+heap per worker and per unit, as ratios to the smallest size: they stay
+near 1 when the simulator is linear.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -84,6 +86,9 @@ Flags:`)
 		if units, err = parseSizes("scale-units", *scaleUnits, 1, 100_000_000); err != nil {
 			return fail(stderr, err)
 		}
+		if *scaleRounds < 1 || *scaleRounds > 100 {
+			return fail(stderr, usageError{fmt.Errorf("--scale-rounds: from 1 to 100, got %d", *scaleRounds)})
+		}
 	}
 	r := benchResult{Result: actorbench.Run(*messages)}
 	if *withTransport {
@@ -104,7 +109,7 @@ Flags:`)
 	}
 	if *scale {
 		var err error
-		if r.Scale, err = measureScale(workers, units, stderr); err != nil {
+		if r.Scale, err = measureScale(workers, units, *scaleRounds, stderr); err != nil {
 			return fail(stderr, fmt.Errorf("scale bench: %w", err))
 		}
 	}

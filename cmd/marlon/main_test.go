@@ -234,7 +234,7 @@ func TestBenchReportsRatios(t *testing.T) {
 }
 
 func TestBenchScale(t *testing.T) {
-	code, out, errs := marlon(t, "bench", "--messages", "2000", "--transport=false", "--coordination=false", "--scale", "--scale-workers", "4,16", "--scale-units", "1000,5000", "--json")
+	code, out, errs := marlon(t, "bench", "--messages", "2000", "--transport=false", "--coordination=false", "--scale", "--scale-workers", "4,16", "--scale-units", "1000,5000", "--scale-rounds", "2", "--json")
 	if code != 0 {
 		t.Fatal(errs)
 	}
@@ -253,7 +253,7 @@ func TestBenchScale(t *testing.T) {
 	}
 	for i, w := range want {
 		p := r.Scale[i]
-		if p.Series != w.series || p.Workers != w.workers || p.Units != w.units || !(p.Seconds > 0) || p.Chunks < 1 || p.Events < uint64(p.Chunks) {
+		if p.Series != w.series || p.Workers != w.workers || p.Units != w.units || p.Rounds != 2 || !(p.Seconds > 0) || p.Chunks < 1 || p.Events < uint64(p.Chunks) {
 			t.Fatalf("point %d: %+v, want %+v", i, p, w)
 		}
 		if (i == 0 || i == 2) && (p.TimeRatio != 1 || p.MemoryRatio != 1) {
@@ -266,6 +266,9 @@ func TestBenchScale(t *testing.T) {
 	}
 	if code, _, errs := marlon(t, "bench", "--scale", "--scale-workers", "4,0"); code != 2 || !strings.Contains(errs, "--scale-workers") {
 		t.Fatalf("a bad size: exit %d %s", code, errs)
+	}
+	if code, _, errs := marlon(t, "bench", "--scale", "--scale-rounds", "0"); code != 2 || !strings.Contains(errs, "--scale-rounds") {
+		t.Fatalf("a bad number of rounds: exit %d %s", code, errs)
 	}
 }
 
