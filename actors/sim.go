@@ -104,10 +104,94 @@ type pendingReq struct{ then Then }
 type simCell struct {
 	addr    Addr
 	actor   Actor
-	pending map[RequestID]pendingReq
-	timers  map[Timer]struct{}
+	pending pendingSet
+	timers  timerSet
 	watch   watcherSet
 	rng     *rand.Rand
+}
+
+// timerSet is a cell's timers not yet fired or cancelled: a few inline (an
+// actor rarely has more than one or two), the rest in a map. A map per cell
+// cost an allocation and a hashed lookup per timer, for each of 100,000
+// workers.
+type timerSet struct {
+	few  [2]Timer // 0: a free slot (timers are numbered from 1)
+	many map[Timer]struct{}
+}
+
+func (t *timerSet) add(id Timer) {
+	for i := range t.few {
+		if t.few[i] == 0 {
+			t.few[i] = id
+			return
+		}
+	}
+	if t.many == nil {
+		t.many = map[Timer]struct{}{}
+	}
+	t.many[id] = struct{}{}
+}
+
+// remove removes id and reports whether it was there.
+func (t *timerSet) remove(id Timer) bool {
+	if id == 0 {
+		return false
+	}
+	for i := range t.few {
+		if t.few[i] == id {
+			t.few[i] = 0
+			return true
+		}
+	}
+	if _, ok := t.many[id]; ok {
+		delete(t.many, id)
+		return true
+	}
+	return false
+}
+
+// pendingSet is a cell's requests awaiting their reply, as timerSet keeps
+// timers.
+type pendingSet struct {
+	few  [2]pendingEntry // id 0: a free slot (requests are numbered from 1)
+	many map[RequestID]pendingReq
+}
+
+type pendingEntry struct {
+	id  RequestID
+	req pendingReq
+}
+
+func (p *pendingSet) add(id RequestID, r pendingReq) {
+	for i := range p.few {
+		if p.few[i].id == 0 {
+			p.few[i] = pendingEntry{id, r}
+			return
+		}
+	}
+	if p.many == nil {
+		p.many = map[RequestID]pendingReq{}
+	}
+	p.many[id] = r
+}
+
+// take removes request id and returns it, if it was there.
+func (p *pendingSet) take(id RequestID) (pendingReq, bool) {
+	if id == 0 {
+		return pendingReq{}, false
+	}
+	for i := range p.few {
+		if p.few[i].id == id {
+			r := p.few[i].req
+			p.few[i] = pendingEntry{}
+			return r, true
+		}
+	}
+	r, ok := p.many[id]
+	if ok {
+		delete(p.many, id)
+	}
+	return r, ok
 }
 
 // watcherSet is a cell's watchers in the order they started watching, so
@@ -391,28 +475,25 @@ func (s *Sim) process(ev *event) {
 	case evDeliver:
 		e := &ev.env
 		if e.Reply {
-			p, ok := c.pending[e.Corr]
+			p, ok := c.pending.take(e.Corr)
 			if !ok {
 				s.stats.LateReplies++
 				return
 			}
-			delete(c.pending, e.Corr)
 			s.invoke(c, ev, p.then, e.Corr)
 			return
 		}
 		s.invoke(c, ev, nil, 0)
 	case evTimer:
-		if _, ok := c.timers[Timer(ev.id)]; !ok {
+		if !c.timers.remove(Timer(ev.id)) {
 			return
 		}
-		delete(c.timers, Timer(ev.id))
 		s.invoke(c, ev, nil, 0)
 	case evTimeout:
-		p, ok := c.pending[RequestID(ev.id)]
+		p, ok := c.pending.take(RequestID(ev.id))
 		if !ok {
 			return
 		}
-		delete(c.pending, RequestID(ev.id))
 		ev.env.Err = ErrTimeout
 		ev.env.Reply = true
 		s.invoke(c, ev, p.then, RequestID(ev.id))
@@ -506,10 +587,7 @@ func (x *simContext) Request(to Addr, msg any, timeout float64, then Then) Reque
 	s := x.s
 	s.corr++
 	id := s.corr
-	if x.c.pending == nil {
-		x.c.pending = make(map[RequestID]pendingReq)
-	}
-	x.c.pending[id] = pendingReq{then: then}
+	x.c.pending.add(id, pendingReq{then: then})
 	s.deliver(Envelope{From: x.c.addr, To: to, Msg: msg, Corr: id})
 	if !math.IsInf(timeout, 1) {
 		s.push(timeout, event{kind: evTimeout, id: uint64(id), env: Envelope{From: x.c.addr, To: x.c.addr}})
@@ -528,20 +606,13 @@ func (x *simContext) After(d float64, msg any) Timer {
 	s := x.s
 	s.timer++
 	t := s.timer
-	if x.c.timers == nil {
-		x.c.timers = make(map[Timer]struct{})
-	}
-	x.c.timers[t] = struct{}{}
+	x.c.timers.add(t)
 	s.push(d, event{kind: evTimer, id: uint64(t), env: Envelope{To: x.c.addr, Msg: msg}})
 	return t
 }
 
 func (x *simContext) Cancel(t Timer) bool {
-	if _, ok := x.c.timers[t]; !ok {
-		return false
-	}
-	delete(x.c.timers, t)
-	return true
+	return x.c.timers.remove(t)
 }
 
 func (x *simContext) Spawn(a Actor) Addr { return x.s.SpawnOn(x.c.addr.Node, a) }

@@ -3,6 +3,8 @@ package actors
 import (
 	"fmt"
 	"hash/fnv"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -180,6 +182,64 @@ func TestSimDownGoesToEachWatcherOnceInWatchOrder(t *testing.T) {
 	s.KillNode("n1")
 	if s.cell(again) != nil {
 		t.Fatal("an actor spawned on a node after it was killed survived its next kill")
+	}
+}
+
+func TestSimKeepsManyTimersAndRequestsOfOneActor(t *testing.T) {
+	// More timers and requests at once than a cell keeps inline, cancelled
+	// and answered in an order that frees inline slots and map entries.
+	s := NewSim(1)
+	server := s.Spawn(ActorFunc(func(ctx Context, msg any) {
+		if n, ok := msg.(int); ok {
+			r := ctx.ReplyTo()
+			ctx.After(float64(n), r) // answers n later
+		}
+		if r, ok := msg.(ReplyTo); ok {
+			ctx.Reply(r, "done")
+		}
+	}))
+	var got []string
+	s.Spawn(ActorFunc(func(ctx Context, msg any) {
+		switch m := msg.(type) {
+		case Started:
+			var ts []Timer
+			for i := 1; i <= 6; i++ {
+				ts = append(ts, ctx.After(float64(10*i), fmt.Sprint("timer ", i)))
+			}
+			for _, i := range []int{0, 3, 5} { // inline, map, map
+				if !ctx.Cancel(ts[i]) || ctx.Cancel(ts[i]) {
+					t.Errorf("cancel of timer %d: pending once, then not", i+1)
+				}
+			}
+			if ctx.Cancel(Timer(0)) {
+				t.Error("the zero Timer was pending")
+			}
+			for i, d := range []int{7, 1, 12, 3, 30} { // request 5 times out at 20
+				ctx.Request(server, d, 20, func(ctx Context, reply any, err error) {
+					got = append(got, fmt.Sprintf("request %d at %v: %v %v", i+1, ctx.Now(), reply, err))
+				})
+			}
+		case string:
+			got = append(got, fmt.Sprintf("%s at %v", m, ctx.Now()))
+		}
+	}))
+	s.Run()
+	want := []string{
+		"request 2 at 1: done <nil>", "request 4 at 3: done <nil>", "request 1 at 7: done <nil>",
+		"timer 2 at 20", "request 3 at 12: done <nil>", "request 5 at 20: <nil> " + ErrTimeout.Error(),
+		"timer 3 at 30", "timer 5 at 50",
+	}
+	// Each at its time (the order among those of one time is the simulator's).
+	if len(got) != len(want) {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if st := s.Stats(); st.LateReplies != 1 {
+		t.Fatalf("late replies %d, want 1 (request 5's, at 30)", st.LateReplies)
 	}
 }
 
