@@ -34,8 +34,9 @@ type Master struct {
 	pool     *Pool
 	ledger   *Ledger
 	workers  map[actors.Addr]*workerState
-	live     liveStats // sums over the live workers
-	out      inFlight  // the chunks out
+	byID     []*workerState // the same by the ID they give, where it is dense: a lookup without hashing
+	live     liveStats      // sums over the live workers
+	out      inFlight       // the chunks out
 	queue    []*chunkReq
 	parked   []*chunkReq
 	queued   int // requests in queue not written off
@@ -145,10 +146,18 @@ func (m *Master) Receive(ctx actors.Context, msg any) {
 }
 
 func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
-	w := m.workers[ctx.Sender()]
+	w := m.worker(ctx.Sender(), x.Worker)
 	if w == nil {
 		w = &workerState{addr: ctx.Sender(), id: x.Worker, speed: x.Speed, live: true}
 		m.workers[w.addr] = w
+		if x.Worker >= 0 && x.Worker < len(m.workers)+1024 { // IDs are dense: 0, 1, ... in joining order
+			for len(m.byID) <= x.Worker {
+				m.byID = append(m.byID, nil)
+			}
+			if m.byID[x.Worker] == nil {
+				m.byID[x.Worker] = w
+			}
+		}
 		m.live.count(w, 1)
 		ctx.Watch(w.addr)
 	}
@@ -187,6 +196,16 @@ func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
 		m.holding = false
 	}
 	m.wake(ctx)
+}
+
+// worker is the worker at from, which says it is worker id, or nil.
+func (m *Master) worker(from actors.Addr, id int) *workerState {
+	if id >= 0 && id < len(m.byID) {
+		if w := m.byID[id]; w != nil && w.addr == from {
+			return w
+		}
+	}
+	return m.workers[from]
 }
 
 // wake starts serving once every request of this instant has arrived, so
