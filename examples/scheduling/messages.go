@@ -1,0 +1,190 @@
+package scheduling
+
+// The protocol between the resource agents (one per compute node, each on
+// its own node) and the auctioneer.
+//
+// Membership and failure detection:
+//
+//  1. A resource agent sends Register when it starts (and again at every
+//     heartbeat until it is answered); the auctioneer answers Registered
+//     with an Epoch, a number it never hands out again, which names this
+//     incarnation of the node in every later message.
+//  2. Every Heartbeat seconds the agent sends Heartbeat: its epoch, the
+//     attempts it is running, and those it finished whose completion the
+//     auctioneer has not acknowledged yet. The auctioneer answers
+//     HeartbeatAck: the completions it has recorded, and the attempts the
+//     node runs that are no longer the node's (Abort them).
+//  3. An incarnation not heard from for MissedHeartbeats intervals is
+//     declared failed: its epoch is fenced, and every job it was running
+//     goes back to the queue, to be assigned again under a new attempt
+//     number. A later message from a fenced epoch (a node that was only
+//     cut off, or slow) is counted, not applied, and answered with Fenced:
+//     the node drops every job it has and registers again, as a new
+//     incarnation with an empty slate.
+//
+// Auctions (the auctioneer offers queued jobs one at a time, in queue
+// order):
+//
+//  4. CallForBids (a request) goes to every registered node that has room
+//     for the job by the ledger (its capacity less the jobs assigned to it
+//     and not completed: the others would decline); the node answers an
+//     Offer: Decline, Defer (a bid that ranks below every plain one) or Bid,
+//     with the seed's multi-factor score. A node that cannot fit the job
+//     now declines; one with nothing running must bid (Defer or Bid), so
+//     that a queued job never waits on an idle cluster. Missing answers
+//     after Timeout count as declines.
+//  5. The best bid wins (level, then score, then the lower node number);
+//     the auctioneer sends the winner Assign (a request) with a new attempt
+//     number. The node answers Accepted and runs the job, or Refused. A
+//     refusal or no answer puts the job back in the queue (Abort goes to
+//     the node in case it started it after all).
+//  6. When the job ends the node sends Completed (and lists the attempt in
+//     its heartbeats until acknowledged). The auctioneer records a job
+//     completed once: for the attempt it last assigned, from the epoch it
+//     assigned it to, while that epoch is not fenced. A completion of any
+//     other attempt is stale: counted, never applied.
+//
+// So a job is never lost with a node (it is queued again when the node is
+// declared failed), and never completes twice: attempt numbers are never
+// reused, a job has one current attempt, and the auctioneer, one actor,
+// records its completion once. A node that comes back after being declared
+// failed cannot complete a job that was rescheduled: the attempt it holds
+// is no longer the job's.
+
+// JobInfo is a job as the auctioneer describes it in a call for bids:
+// everything but its run time, which nobody knows before it ends.
+type JobInfo struct {
+	ID        int
+	Needs     Resources
+	Requested float64
+	Wait      float64 // how long it has waited so far
+}
+
+// Info is what a call for bids says about j, at time now.
+func (j Job) Info(now float64) JobInfo {
+	return JobInfo{ID: j.ID, Needs: j.Needs, Requested: j.Requested, Wait: now - j.Submit}
+}
+
+// Register announces a resource agent.
+type Register struct {
+	Node     string
+	Index    int
+	Capacity Resources
+}
+
+// Registered answers Register with the incarnation's epoch.
+type Registered struct{ Epoch uint64 }
+
+// Heartbeat says a registered incarnation is alive.
+type Heartbeat struct {
+	Node    string
+	Epoch   uint64
+	Running []uint64 // attempts it is running
+	Done    []uint64 // attempts it finished and the auctioneer has not acknowledged
+}
+
+// HeartbeatAck answers a Heartbeat.
+type HeartbeatAck struct {
+	Acked []uint64 // completions recorded (or stale: either way, forget them)
+	Abort []uint64 // attempts the node runs that are not its own any more
+}
+
+// Fenced tells a node that its incarnation Epoch was declared failed.
+type Fenced struct{ Epoch uint64 }
+
+// Level is how a node bids.
+type Level int
+
+// The bid levels, the resource agents' actions.
+const (
+	// Decline: no bid.
+	Decline Level = iota
+	// Defer: a bid that wins only if no node bids plainly.
+	Defer
+	// Bid: a plain bid.
+	Bid
+)
+
+// Levels are the levels' names, by Level: the actions' labels.
+var Levels = []string{"decline", "defer", "bid"}
+
+func (l Level) String() string {
+	if l >= 0 && int(l) < len(Levels) {
+		return Levels[l]
+	}
+	return "invalid"
+}
+
+// QueueInfo is what the auctioneer tells bidders of its queue.
+type QueueInfo struct {
+	Length        int     // jobs waiting (that some registered node can hold)
+	Position      int     // of the job on offer, from 0
+	HeadWait      float64 // how long the oldest waiting job has waited
+	HeadRequested float64 // its requested time
+	HeadNeeds     Resources
+	MeanRequested float64 // the mean requested time of the waiting jobs
+	GPUJobs       int     // waiting jobs that need GPUs
+	LiveNodes     int     // registered nodes
+}
+
+// Record is a node's track record at the auctioneer: jobs completed on it
+// and jobs lost with it (its incarnations declared failed while running
+// them). A restarted node learns its record this way.
+type Record struct {
+	Completed int
+	Lost      int
+}
+
+// CallForBids asks a node, as a request, to bid for a job: the answer is
+// an Offer.
+type CallForBids struct {
+	Epoch  uint64
+	Job    JobInfo
+	Queue  QueueInfo
+	Record Record
+	// Cost is the episode's cost so far (see Episode): the node's agent is
+	// rewarded for its change between its decisions.
+	Cost float64
+}
+
+// Offer answers a CallForBids.
+type Offer struct {
+	Level Level
+	Score float64 // the node's multi-factor score for the job, in [0, 1]
+}
+
+// Assign gives a node, as a request, attempt Attempt of Job. The answer
+// is Accepted or Refused.
+type Assign struct {
+	Epoch   uint64
+	Attempt uint64
+	Job     Job
+}
+
+// Accepted: the node runs the job.
+type Accepted struct{}
+
+// Refused: the node does not run the job.
+type Refused struct{ Reason string }
+
+// Completed reports that a node finished an attempt.
+type Completed struct {
+	Node    string
+	Epoch   uint64
+	Attempt uint64
+	Job     int
+}
+
+// Abort tells a node to stop an attempt that is no longer its own.
+type Abort struct{ Attempt uint64 }
+
+// EpisodeOver tells a node the episode has ended: it stops sending
+// heartbeats.
+type EpisodeOver struct{}
+
+// Submit brings a job to the auctioneer (from the workload).
+type Submit struct{ Job Job }
+
+// SubmissionsOver tells the auctioneer that Count jobs have been submitted
+// and no more will be.
+type SubmissionsOver struct{ Count int }
