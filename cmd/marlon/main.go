@@ -1,6 +1,7 @@
 // Command marlon runs the toolkit's environments, algorithms and benchmarks.
 //
 //	marlon loadbalancing [flags]   run or compare scheduling algorithms, or run one live
+//	marlon scheduling [flags]      run or compare HPC job schedulers (bidding agents, FCFS, EASY, learners)
 //	marlon report [flags]          the learning-quality report
 //	marlon node [flags]            join a cluster and host load-balancing workers
 //	marlon nats [flags]            run a NATS server for a cluster
@@ -34,6 +35,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"loadbalancing", "run the load-balancing example: one algorithm, or --compare them all", runLoadBalancing},
+		{"scheduling", "run the HPC job scheduling example: bidding resource agents, FCFS, EASY, learners", runScheduling},
 		{"report", "the learning-quality report: learners against the classical techniques", runReport},
 		{"node", "join a cluster and host load-balancing workers for live runs", runNode},
 		{"nats", "run a NATS server for nodes on several machines", runNATS},
