@@ -15,7 +15,6 @@ import (
 	"github.com/marlon-go/marlon/examples/scheduling/learners"
 	"github.com/marlon-go/marlon/examples/scheduling/schedplot"
 	"github.com/marlon-go/marlon/examples/scheduling/swf"
-	"github.com/marlon-go/marlon/learning"
 	"github.com/marlon-go/marlon/learning/learnplot"
 )
 
@@ -34,7 +33,7 @@ Examples:
   marlon scheduling --algorithm qlearning --save q.ckpt --plot curve.png
   marlon scheduling --algorithm qlearning --load q.ckpt --episodes 0 --nodes 16
                                                      evaluate a saved (shared) learner on 16 nodes
-  marlon scheduling --write-trace jobs.swf           write the first evaluation episode's workload as SWF
+  marlon scheduling --write-trace jobs.swf           write the workload drawn from --seed as SWF
   marlon scheduling --show-scenario > my.json        then edit my.json and
   marlon scheduling --scenario my.json --compare     (flags given still override it)
 
@@ -71,7 +70,7 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 		strand       = fs.Float64("strand-timeout", def.StrandTimeout, "seconds a job waits with every node that can hold it down before it is lost")
 		crashes      listFlag
 		ganttFile    = fs.String("gantt", "", "draw the first evaluation episode, jobs on nodes over time, to `file` (.png, .svg or .pdf)")
-		writeTrace   = fs.String("write-trace", "", "write the first evaluation episode's workload to `file` in the Standard Workload Format, and exit")
+		writeTrace   = fs.String("write-trace", "", "write the workload drawn from --seed to `file` in the Standard Workload Format, and exit")
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
 		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
 	)
@@ -236,11 +235,13 @@ func readSchedulingScenario(path string) (scheduling.Scenario, error) {
 	return sc, nil
 }
 
-// writeWorkload writes the first evaluation episode's workload of e as
-// SWF, with a header that says how it was made.
+// writeWorkload writes the workload e draws from seed as SWF, with a
+// header that says how it was made. (It is drawn from the seed itself, not
+// from an episode's seed stream, so that a trace is reproducible whatever
+// becomes of those.)
 func writeWorkload(path string, e *scheduling.Environment, seed uint64, args []string) error {
 	sc := e.Scenario()
-	jobs := e.Workload(learning.EvalSeed(seed, 0))
+	jobs := e.Workload(seed)
 	maxProcs := 0
 	for _, c := range sc.Capacities() {
 		maxProcs = max(maxProcs, c.Cores)
@@ -259,7 +260,7 @@ func writeWorkload(path string, e *scheduling.Environment, seed uint64, args []s
 		"Version: 2.2",
 		"Computer: a cluster simulated by Marlon for Go (examples/scheduling)",
 		"Note: a synthetic workload, made by: marlon scheduling " + strings.Join(made, " ") + " --write-trace FILE",
-		fmt.Sprintf("Note: the jobs of the first evaluation episode of seed %d; jobs run on one node each, of %d cores and %d GB", seed, sc.NodeCores, sc.NodeMemory),
+		fmt.Sprintf("Note: the workload drawn from seed %d; a job runs on one node, of %d cores and %d GB", seed, sc.NodeCores, sc.NodeMemory),
 		fmt.Sprintf("MaxJobs: %d", len(jobs)),
 		fmt.Sprintf("MaxNodes: %d", sc.Nodes),
 		fmt.Sprintf("MaxProcs: %d", maxProcs),
