@@ -37,7 +37,7 @@ func TestSchedulingCompare(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range []string{"fcfs", "easy", "bidding", "bidding-reserve", "qlearning", "pg", "random", "fixed:decline", "fixed:defer", "fixed:bid"} {
+	for _, n := range []string{"fcfs", "easy", "bidding", "bidding-reserve", "qlearning", "pg", "random", "fixed:decline", "fixed:bid"} {
 		if !seen[n] {
 			t.Errorf("%s missing", n)
 		}

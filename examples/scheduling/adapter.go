@@ -56,7 +56,7 @@ func QBins() map[string][]float64 {
 }
 
 // Adapter presents the resource agents to generic learners: Features in,
-// the same three bid levels out (decline, defer, bid), with the same mask
+// the same bid levels out (decline, bid), with the same mask
 // (a node that cannot fit the job is not asked; an idle node may not
 // decline).
 type Adapter struct{}

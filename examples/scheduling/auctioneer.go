@@ -745,14 +745,14 @@ func (a *Auctioneer) decide(ctx actors.Context, js *jobState, targets []int, epo
 		switch {
 		case !got[i] || o.Level == Decline:
 			continue
-		case o.Level != Defer && o.Level != Bid, !(o.Score >= 0 && o.Score <= 1), !ns.capacity.Covers(js.job.Needs):
+		case o.Level != Bid, !(o.Score >= 0 && o.Score <= 1), !ns.capacity.Covers(js.job.Needs):
 			a.ledger.Counters.InvalidBids++
 			continue
 		case !ns.alive || ns.epoch != epochs[i]:
 			continue // failed or restarted since
 		}
 		a.ledger.Counters.Bids++
-		if best < 0 || o.Level > offers[best].Level || (o.Level == offers[best].Level && o.Score > offers[best].Score) {
+		if best < 0 || o.Score > offers[best].Score {
 			best = i
 		}
 	}

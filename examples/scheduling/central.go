@@ -73,7 +73,7 @@ func (a centralAgent) InitAgent(learning.Observation)       {}
 func (a centralAgent) IsLearning() bool                     { return false }
 func (a centralAgent) SampleAction() learning.Action        { return learning.Action(Bid) }
 func (a centralAgent) Update(learning.Observation, float64) {}
-func (a centralAgent) ActionProbabilities() []float64       { return []float64{0, 0, 1} }
+func (a centralAgent) ActionProbabilities() []float64       { return []float64{0, 1} }
 func (a centralAgent) AgentJoined(learning.AgentID)         {}
 func (a centralAgent) AgentLeft(learning.AgentID)           {}
 

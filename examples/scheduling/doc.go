@@ -17,7 +17,7 @@
 // messages.go for the protocol and why a job is never lost nor completed
 // twice).
 //
-// What the agents learn is their bid (Level: decline, defer, bid), from
+// What the agents learn is whether to bid (Level: decline or bid), from
 // what a node knows when it is asked (Schema; generic learners see
 // Features through Adapter, with a mask: a node that cannot fit a job is
 // not asked, an idle node may not decline). Their reward is the change of

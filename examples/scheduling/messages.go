@@ -28,12 +28,11 @@ package scheduling
 //  4. CallForBids (a request) goes to every registered node that has room
 //     for the job by the ledger (its capacity less the jobs assigned to it
 //     and not completed: the others would decline); the node answers an
-//     Offer: Decline, Defer (a bid that ranks below every plain one) or Bid,
-//     with the seed's multi-factor score. A node that cannot fit the job
-//     now declines; one with nothing running must bid (Defer or Bid), so
-//     that a queued job never waits on an idle cluster. Missing answers
+//     Offer: Decline, or Bid with the seed's multi-factor score. A node that
+//     cannot fit the job now declines; one with nothing running that can
+//     must bid, so that a queued job never waits on an idle cluster. Missing answers
 //     after Timeout count as declines.
-//  5. The best bid wins (level, then score, then the lower node number);
+//  5. The best bid wins (the highest score, then the lower node number);
 //     the auctioneer sends the winner Assign (a request) with a new attempt
 //     number. The node answers Accepted and runs the job, or Refused. A
 //     refusal or no answer puts the job back in the queue (Abort goes to
@@ -99,14 +98,19 @@ type Level int
 const (
 	// Decline: no bid.
 	Decline Level = iota
-	// Defer: a bid that wins only if no node bids plainly.
-	Defer
-	// Bid: a plain bid.
+	// Bid: a bid, with the node's score.
 	Bid
 )
 
 // Levels are the levels' names, by Level: the actions' labels.
-var Levels = []string{"decline", "defer", "bid"}
+//
+// There was a third level, "defer" (a bid ranked below every plain one),
+// and it was taken out: in most states it does what a bid does, so a
+// stochastic policy split the probability of taking a job between the two,
+// and its greedy action became "decline" where taking the job was the
+// likelier choice (policy gradient's greedy evaluation collapsed to
+// fixed:decline's slowdown on bursty loads).
+var Levels = []string{"decline", "bid"}
 
 func (l Level) String() string {
 	if l >= 0 && int(l) < len(Levels) {

@@ -116,7 +116,7 @@ func observe(c CallForBids, n nodeView, score float64) learning.Observation {
 		float64(q.Length), float64(q.Position), q.HeadWait, q.HeadRequested, q.MeanRequested, float64(q.GPUJobs), b2f(n.delaysHead), float64(q.LiveNodes),
 		float64(c.Record.Completed), float64(c.Record.Lost), score,
 	}
-	return learning.Observation{Schema: Schema, Values: v, Mask: []bool{n.running > 0, true, true}}
+	return learning.Observation{Schema: Schema, Values: v, Mask: []bool{n.running > 0, true}}
 }
 
 func b2f(b bool) float64 {

@@ -288,11 +288,11 @@ func TestAdapterFeatures(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, v)
 		}
 	}
-	if len(f.Mask) != 3 || !f.Mask[Decline] || !f.Mask[Bid] {
+	if len(f.Mask) != 2 || !f.Mask[Decline] || !f.Mask[Bid] {
 		t.Errorf("mask %v: a busy node may decline", f.Mask)
 	}
 	n.running = 0
-	if m := observe(c, n, 0.5).Mask; m[Decline] || !m[Defer] || !m[Bid] {
+	if m := observe(c, n, 0.5).Mask; m[Decline] || !m[Bid] {
 		t.Errorf("mask %v: an idle node may not decline", m)
 	}
 	// The terminal observation has no job: features stay finite.

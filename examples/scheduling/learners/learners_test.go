@@ -23,7 +23,7 @@ func small(t *testing.T) *scheduling.Environment {
 
 func TestEveryAlgorithmIsRegistered(t *testing.T) {
 	names := Names()
-	for _, want := range []string{FCFS, EASY, Bidding, Reserve, QLearning, PolicyGradient, "random", "fixed:decline", "fixed:defer", "fixed:bid"} {
+	for _, want := range []string{FCFS, EASY, Bidding, Reserve, QLearning, PolicyGradient, "random", "fixed:decline", "fixed:bid"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("%s missing from %v", want, names)
 		}
@@ -35,12 +35,11 @@ func TestEveryAlgorithmIsRegistered(t *testing.T) {
 	}
 }
 
-// The heuristic is a fixed choice of the learners' action space: every
-// node bidding plainly, or every node deferring, is the same auction.
+// The heuristic is a fixed choice of the learners' action space.
 func TestBiddingIsFixedBid(t *testing.T) {
 	e := small(t)
 	opts := env.RunOptions{Seed: 3, EvalEpisodes: 3}
-	rs, err := env.Compare(e, []string{Bidding, "fixed:bid", "fixed:defer"}, opts)
+	rs, err := env.Compare(e, []string{Bidding, "fixed:bid"}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
