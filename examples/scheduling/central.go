@@ -62,7 +62,7 @@ type centralPolicy struct{ d Discipline }
 func (p centralPolicy) Name() string { return p.d.Name() }
 
 func (p centralPolicy) NewAgent(learning.AgentID) learning.LearningAlgorithm {
-	return centralAgent{p.d}
+	return centralAgent(p)
 }
 
 // centralAgent is never asked to act: it only carries the discipline.
