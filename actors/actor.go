@@ -219,7 +219,7 @@ type Envelope struct {
 // Stats counts what a runtime did. DeadLetters are messages to actors that
 // had stopped; LateReplies are replies that arrived after their request timed
 // out; Crashes are handlers that panicked; Lost are messages a simulated
-// network lost (Sim.SetNetwork).
+// network lost and Refused those it refused (Sim.SetNetwork, Refusing).
 type Stats struct {
 	Delivered   uint64
 	DeadLetters uint64
@@ -228,6 +228,7 @@ type Stats struct {
 	Spawned     uint64
 	Stopped     uint64
 	Lost        uint64
+	Refused     uint64
 }
 
 // crashDetail formats a recovered panic value for Down.Detail.

@@ -51,13 +51,28 @@ type Sim struct {
 // whatever delays Link returns. A lost request is not answered: its
 // requester's timeout fires (or, with Forever, it waits for ever, as a real
 // one would). A lost Down is lost: failure detection across a partition is
-// the model's business (a delay on Down messages models a detector's
-// latency).
+// the model's business: a delay on Down messages models a detector's
+// latency, and DeclareDown tells the watchers on one side of a partition
+// that the other side's actors are gone without stopping them.
 //
 // Link is called in the Sim's deterministic order, so a model that draws its
 // randomness from its own seeded source keeps the run reproducible.
 type Network interface {
 	Link(from, to string, msg any) (delay float64, lost bool)
+}
+
+// Refusing is a Network that can also refuse a message, as the transport
+// does when the target's node has been declared down (or is declared down
+// before the message is acknowledged): the message is not delivered and
+// its sender is told after the returned delay, as the live runtime tells
+// it, by its own node, without crossing the network: a request fails with
+// ErrUndeliverable, a plain message comes back as Undeliverable; a refused
+// reply is dropped (nobody is waiting to be told). The Sim asks Refuse
+// before Link, for the same messages, and counts refusals in
+// Stats.Refused.
+type Refusing interface {
+	Network
+	Refuse(from, to string, msg any) (after float64, refused bool)
 }
 
 type link struct{ from, to string }
@@ -341,7 +356,7 @@ func (s *Sim) Stop(a Addr) { s.push(0, event{kind: evStop, env: Envelope{To: a}}
 
 // KillNode makes every actor on node go away at once, as if the machine had
 // died: they receive nothing more and their watchers receive Down with reason
-// NodeDown.
+// NodeDown (across the network for watchers on other nodes).
 func (s *Sim) KillNode(node string) {
 	ids := s.nodes[node]
 	delete(s.nodes, node)
@@ -350,6 +365,36 @@ func (s *Sim) KillNode(node string) {
 			s.kill(c, NodeDown, "node "+node+" killed")
 		}
 	}
+}
+
+// DeclareDown tells the watchers of the actors on the nodes gone accepts,
+// if those watchers are on other nodes accepted by observers, that the
+// actors went away (Down, reason NodeDown, with detail), as the failure
+// detector of the observers' side of a partition does: the actors are not
+// stopped, they keep running, and their other watchers are not told. The
+// Down messages are produced now at the observers' own nodes, so they do
+// not cross the network. Each watch it reports ends, as a watch does once
+// its Down is sent. It returns the number of Down messages sent.
+func (s *Sim) DeclareDown(gone, observers func(node string) bool, detail string) int {
+	n := 0
+	var told []Addr
+	for _, c := range s.cells {
+		if c == nil || !gone(c.addr.Node) {
+			continue
+		}
+		told = told[:0]
+		c.watch.each(func(w Addr) {
+			if w.Node != c.addr.Node && observers(w.Node) {
+				told = append(told, w)
+			}
+		})
+		for _, w := range told {
+			s.push(0, event{kind: evDeliver, env: Envelope{From: c.addr, To: w, Msg: Down{Actor: c.addr, Reason: NodeDown, Detail: detail}}})
+			c.watch.remove(w)
+			n++
+		}
+	}
+	return n
 }
 
 // Step processes the next event and reports whether there was one.
@@ -410,6 +455,12 @@ func (s *Sim) next(limit float64) (event, bool) {
 func (s *Sim) deliver(e Envelope) {
 	d := 0.0
 	if s.net != nil && e.From.Node != "" && e.From.Node != e.To.Node {
+		if r, ok := s.net.(Refusing); ok {
+			if after, refused := r.Refuse(e.From.Node, e.To.Node, e.Msg); refused {
+				s.refuse(e, after)
+				return
+			}
+		}
 		var lost bool
 		d, lost = s.net.Link(e.From.Node, e.To.Node, e.Msg)
 		if lost {
@@ -429,6 +480,23 @@ func (s *Sim) deliver(e Envelope) {
 		s.links[k] = s.now + d
 	}
 	s.push(d, event{kind: evDeliver, env: e})
+}
+
+// refuse tells e's sender, after the given delay, that the network refused
+// e (see Refusing).
+func (s *Sim) refuse(e Envelope, after float64) {
+	if !(after >= 0) || math.IsInf(after, 1) {
+		panic(fmt.Sprintf("actors: refusal delay must be a finite number >= 0, got %v", after))
+	}
+	s.stats.Refused++
+	switch {
+	case e.Reply:
+		// Nobody to tell, as for the transport's lost replies.
+	case e.Corr != 0:
+		s.push(after, event{kind: evDeliver, env: Envelope{From: e.To, To: e.From, Corr: e.Corr, Reply: true, Err: ErrUndeliverable}})
+	default:
+		s.push(after, event{kind: evDeliver, env: Envelope{To: e.From, Msg: Undeliverable{To: e.To, Msg: e.Msg, Err: ErrUndeliverable}}})
+	}
 }
 
 func (s *Sim) push(d float64, ev event) {
