@@ -66,7 +66,7 @@ func (l *liar) Update(obs learning.Observation, reward float64) {
 	l.inner.Update(obs, reward)
 }
 
-func (l *liar) ActionProbabilities() []float64 { return l.inner.ActionProbabilities() }
+func (l *liar) ActionProbabilities() []float64  { return l.inner.ActionProbabilities() }
 func (l *liar) AgentJoined(id learning.AgentID) { l.inner.AgentJoined(id) }
 func (l *liar) AgentLeft(id learning.AgentID)   { l.inner.AgentLeft(id) }
 

@@ -125,7 +125,9 @@ func (in *Injector) cut(a, b string) *partition {
 }
 
 // long reports whether p lasts longer than the detection time.
-func (in *Injector) long(p *partition) bool { return p.f.Duration == 0 || p.f.Duration > in.plan.Detect }
+func (in *Injector) long(p *partition) bool {
+	return p.f.Duration == 0 || p.f.Duration > in.plan.Detect
+}
 
 // told is when a node on peer learns that the crashed node n is gone: the
 // detection time after it last heard from n (when n crashed, or when a

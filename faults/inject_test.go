@@ -154,9 +154,9 @@ func TestCrashIsDetectedAfterTheDetectionTimeAndRestarts(t *testing.T) {
 		map[float64][]send{9: {{n: 1}}, 11: {{n: 2, request: true}, {n: 3}}})
 	w.log.has(t,
 		"9 a got 1",
-		"13 observer saw a/1 node down",   // crash at 10 + detection 3
-		"13 request 2 failed: true",       // refused: ErrUndeliverable when declared down
-		"13 observer: 3 undeliverable",    // a plain message comes back
+		"13 observer saw a/1 node down", // crash at 10 + detection 3
+		"13 request 2 failed: true",     // refused: ErrUndeliverable when declared down
+		"13 observer: 3 undeliverable",  // a plain message comes back
 	)
 	w.log.lacks(t, "a got 2")
 	if fmt.Sprint(w.back) != "[a@18]" {

@@ -203,12 +203,16 @@ func TestBadSpecsAndPlansAreRefused(t *testing.T) {
 		edit func(*Plan)
 		want string
 	}{
-		{func(p *Plan) { p.Faults = append(p.Faults, Fault{ID: 3, Kind: Partition, At: 15, Duration: 1, Nodes: []string{"c"}}) }, "overlap"},
+		{func(p *Plan) {
+			p.Faults = append(p.Faults, Fault{ID: 3, Kind: Partition, At: 15, Duration: 1, Nodes: []string{"c"}})
+		}, "overlap"},
 		{func(p *Plan) { p.Faults[1].Cause = 1 }, "not an earlier crash"},
 		{func(p *Plan) { p.Faults[1].Nodes = []string{Node} }, "node names"},
 		{func(p *Plan) { p.Faults[1].ID = 1 }, "distinct"},
 		{func(p *Plan) { p.Faults[0].Duration = -1 }, "duration"},
-		{func(p *Plan) { p.Faults = append(p.Faults, Fault{ID: 3, Kind: Loss, At: 1, Nodes: []string{"c"}, Rate: 1}) }, "rate"},
+		{func(p *Plan) {
+			p.Faults = append(p.Faults, Fault{ID: 3, Kind: Loss, At: 1, Nodes: []string{"c"}, Rate: 1})
+		}, "rate"},
 		{func(p *Plan) { p.RTO = 0 }, "rto"},
 	} {
 		p := good

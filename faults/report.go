@@ -59,7 +59,9 @@ type Report struct {
 }
 
 // Empty reports whether nothing was planned.
-func (r Report) Empty() bool { return len(r.Timeline) == 0 && r.Crashes == 0 && r.Delayed == 0 && r.Retransmitted == 0 }
+func (r Report) Empty() bool {
+	return len(r.Timeline) == 0 && r.Crashes == 0 && r.Delayed == 0 && r.Retransmitted == 0
+}
 
 // WriteText writes the report as a table of events and a line of counts.
 func (r Report) WriteText(w io.Writer) error {
