@@ -178,7 +178,7 @@ func TestBadSpecsAndPlansAreRefused(t *testing.T) {
 		{Spec{Intensity: Light, Targets: 1.5}, "fault-targets"},
 		{Spec{Intensity: Light, Severity: 9}, "fault-severity"},
 		{Spec{Intensity: Light, Kinds: []Kind{"meteor"}}, "fault-kinds"},
-		{Spec{Intensity: Light, Heartbeat: math.NaN()}, "heartbeat"},
+		{Spec{Intensity: Light, Heartbeat: math.NaN()}, "fault-heartbeat"},
 	} {
 		err := c.s.Validate()
 		var fe *FieldError

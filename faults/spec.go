@@ -236,9 +236,9 @@ func (s Spec) Validate() error {
 	case s.Severity < 0 || s.Severity > 4:
 		return bad("fault-severity", "must be between 1 (low) and 4 (critical), or 0 for the intensity's", s.Severity)
 	case !(s.Heartbeat >= 0) || !finite(s.Heartbeat):
-		return bad("heartbeat", "must be a finite number > 0 (0: the default, 1)", s.Heartbeat)
+		return bad("fault-heartbeat", "must be a finite number > 0 (0: the default, 1)", s.Heartbeat)
 	case s.Missed < 0 || s.Missed > 1000:
-		return bad("missed-heartbeats", "must be between 1 and 1000 (0: the default, 3)", s.Missed)
+		return bad("fault-missed-heartbeats", "must be between 1 and 1000 (0: the default, 3)", s.Missed)
 	}
 	for _, k := range s.Kinds {
 		if !slices.Contains(Kinds(), k) {

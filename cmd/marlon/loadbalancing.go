@@ -15,6 +15,7 @@ import (
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/lbplot"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
+	"github.com/marlon-go/marlon/faults"
 	"github.com/marlon-go/marlon/learning/learnplot"
 )
 
@@ -28,6 +29,10 @@ Examples:
   marlon loadbalancing --algorithm fac2                 one classical technique, with a per-worker table
   marlon loadbalancing --workers 16 --speeds 1-3 --comm-time 0.2 --compare
   marlon loadbalancing --join 2@100 --leave 3@200 --algorithm af --json
+  marlon loadbalancing --faults medium                  compare them all with worker nodes crashing and
+                                                        restarting, partitions, slow and lossy links
+  marlon loadbalancing --faults heavy --fault-pattern cascading --algorithm af --json
+                                                        one technique; the JSON carries the fault timeline
   marlon loadbalancing --show-scenario > my.json        then edit my.json and
   marlon loadbalancing --scenario my.json --compare     (flags given still override it)
   marlon loadbalancing --live --algorithm tss           one episode in real time, through NATS (an
@@ -38,7 +43,18 @@ Examples:
       --nodes 3 --algorithm af --leave 2@100 --json     the workers come from 3 marlon nodes
 
 Times are in virtual time units. Workers are numbered from 0; joiners come after
-the starting workers. The seed fixes the drawn speeds, the training episodes and
+the starting workers.
+
+With --faults (environment loadbalancing/v2, the default) every worker runs on a
+simulated node of its own and each episode draws a fault plan from its seed: at
+light, medium, heavy or chaos intensity, incidents hit a share of the nodes
+(--fault-targets) in a random, cascading or partition pattern. Faults are
+modelled as the NATS transport experiences them: a crashed or long-partitioned
+node is declared down after --fault-heartbeat x --fault-missed-heartbeats, its
+worker's chunk goes back to the pool, and the node comes back as a new worker;
+lost and corrupted messages are retransmitted (extra delay, counted). The
+output ends with the timeline of what was injected into the first evaluation
+episode. See the faults package for the model. The seed fixes the drawn speeds, the training episodes and
 the evaluation episodes, which are the same for every algorithm. A learner is
 validated every 25 training episodes on episodes of its own, and the best
 validated models are kept.
@@ -89,8 +105,10 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		timeScale    = fs.Duration("time-scale", 10*time.Millisecond, "with --live: the real duration of one time unit (the default job takes about 5s)")
 		timeout      = fs.Duration("timeout", 10*time.Minute, "with --live: give up if the episode is not done after this long")
 		nf           netFlags
+		ff           faultFlags
 	)
 	nf.register(fs)
+	ff.register(fs)
 	fs.Var(&joins, "join", "`COUNT@TIME[:SPEED]`: COUNT workers join at TIME (speed drawn if not given); repeatable")
 	fs.Var(&leaves, "leave", "`WORKER@TIME`: worker WORKER leaves at TIME, handing back its chunk; repeatable")
 	fs.Usage = func() {
@@ -104,7 +122,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 
 	// With --live --nats the workers are the nodes': leaves are checked
 	// once they are known.
-	sc, err := scenarioFrom(*scenarioFile, fs, scenarioFlags{*workers, *speeds, *job, *unitTime, *commTime, *variability, joins, leaves}, *live && nf.nats != "")
+	sc, err := scenarioFrom(*scenarioFile, fs, scenarioFlags{*workers, *speeds, *job, *unitTime, *commTime, *variability, joins, leaves, ff}, *live && nf.nats != "")
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -199,6 +217,10 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		printScenario(stdout, e, rf.seed, rf.evalEpisodes)
 		printComparison(stdout, sortedResults, lbColumns)
 		fmt.Fprintf(stdout, "\nLower bound %.1f (ratio = makespan / lower bound). Best: %s.\n", sortedReports[0].LowerBound, sortedReports[0].Algorithm)
+		if f := sortedReports[0].Faults; f != nil {
+			fmt.Fprintf(stdout, "\nThe same fault plans for every algorithm; %s's first evaluation episode:\n", sortedReports[0].Algorithm)
+			f.WriteText(stdout)
+		}
 	}
 	for _, path := range []string{rf.plotFile, *ganttFile} {
 		if path != "" && !rf.jsonOut {
@@ -239,6 +261,9 @@ func checkLive(live bool, set map[string]bool, nf netFlags, sc loadbalancing.Sce
 			return usageError{fmt.Errorf("--%s: not with --live (a live run runs one algorithm, one episode, with a policy shared by each node's workers)", f)}
 		}
 	}
+	if sc.Faults.Active() {
+		return usageError{errors.New("--faults: not with --live: faults are injected in the simulator (a live run meets real ones: stop or kill a marlon node)")}
+	}
 	if !set["algorithm"] {
 		return usageError{fmt.Errorf("--algorithm: --live runs one algorithm; one of %s", strings.Join(learners.Names(), ", "))}
 	}
@@ -275,6 +300,7 @@ type scenarioFlags struct {
 	job                             int
 	unitTime, commTime, variability float64
 	joins, leaves                   []string
+	faults                          faultFlags
 }
 
 // scenarioFrom builds the scenario from the defaults or a file, then the
@@ -340,6 +366,9 @@ func scenarioFrom(file string, fs *flag.FlagSet, f scenarioFlags, laterLeaves bo
 			sc.Leaves = append(sc.Leaves, l)
 		}
 	}
+	if err := f.faults.apply(set, &sc.Faults); err != nil {
+		return sc, err
+	}
 	check := sc
 	if laterLeaves {
 		check.Leaves = nil
@@ -370,6 +399,8 @@ type report struct {
 	PerEpisode []loadbalancing.Result       `json:"per_episode,omitempty"`
 	Training   *training                    `json:"training,omitempty"`
 	Live       *liveInfo                    `json:"live,omitempty"`
+	// Faults is what was injected into the first evaluation episode.
+	Faults *faults.Report `json:"faults,omitempty"`
 }
 
 // training says how a learner was trained.
@@ -398,6 +429,7 @@ func newReport(o ranAlgorithm, e *loadbalancing.Environment, seed uint64, episod
 	}
 	if len(results) > 0 {
 		r.Workers = results[0].Workers
+		r.Faults = results[0].Faults
 	}
 	if len(results) > 1 {
 		r.PerEpisode = results
@@ -417,6 +449,10 @@ func printScenario(w io.Writer, e *loadbalancing.Environment, seed uint64, episo
 	}
 	for _, l := range sc.Leaves {
 		fmt.Fprintf(w, "  worker %d leaves at %g\n", l.Worker, l.At)
+	}
+	if f, err := sc.Faults.Resolved(); err == nil && f.Active() {
+		fmt.Fprintf(w, "Faults %s, pattern %s: %d incident(s), each on %.0f%% of the worker nodes, severity %d; every worker on a node of its own; each episode draws its own plan from its seed.\n",
+			f.Intensity, f.Pattern, f.Faults, 100*f.Targets, f.Severity)
 	}
 	fmt.Fprintf(w, "Seed %d; every algorithm measured on the same %d evaluation episode(s).\n\n", seed, episodes)
 }
@@ -462,6 +498,16 @@ func printReport(w io.Writer, r report) {
 		fmt.Fprintf(tw, "%d\t%g\t%d\t%d\t%.1f\t%.1f\t%.1f\t%s\n", wr.ID, wr.Speed, wr.Units, wr.Chunks, wr.Busy, wr.Idle, wr.LastDone, left)
 	}
 	tw.Flush()
+	printFaults(w, r.Faults)
+}
+
+// printFaults prints what was injected into the first evaluation episode.
+func printFaults(w io.Writer, f *faults.Report) {
+	if f == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nIn the first evaluation episode:")
+	f.WriteText(w)
 }
 
 func writeJSON(w io.Writer, v any) {

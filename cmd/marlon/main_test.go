@@ -12,6 +12,7 @@ import (
 	"github.com/marlon-go/marlon/actors/actorbench"
 	"github.com/marlon-go/marlon/coordination/coordbench"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
+	"github.com/marlon-go/marlon/faults"
 	"github.com/marlon-go/marlon/transport"
 )
 
@@ -126,26 +127,36 @@ func TestJSONChunkSizesFollowTheTechniquesFormula(t *testing.T) {
 
 func TestBadInputExitsNonZeroNamingTheFlag(t *testing.T) {
 	cases := map[string][]string{
-		"--workers":       {"--workers", "0"},
-		"--workers ":      {"--workers", "-2"},
-		"--speeds":        {"--speeds", "1,2"},
-		"--speeds ":       {"--speeds", "fast"},
-		"--algorithm":     {"--algorithm", "nope"},
-		"--leave":         {"--leave", "12@100"},
-		"--leave ":        {"--leave", "3"},
-		"--join":          {"--join", "x@1"},
-		"--episodes":      {"--episodes", "-1"},
-		"--eval-episodes": {"--eval-episodes", "0"},
-		"--plot":          {"--algorithm", "gss", "--plot", "x.png"},
-		"--save":          {"--save", "x.ckpt"},
-		"--job":           {"--job", "0"},
-		"--comm-time":     {"--comm-time", "-1"},
-		"--unit-time":     {"--unit-time", "0"},
-		"--variability":   {"--variability", "-1"},
-		"--env":           {"--env", "loadbalancing/v0"},
-		"--actions":       {"--algorithm", "pg", "--actions", "nope"},
-		"--actions ":      {"--algorithm", "gss", "--actions", "share"},
-		"--gantt":         {"--gantt", "g.png"},
+		"--workers":                 {"--workers", "0"},
+		"--workers ":                {"--workers", "-2"},
+		"--speeds":                  {"--speeds", "1,2"},
+		"--speeds ":                 {"--speeds", "fast"},
+		"--algorithm":               {"--algorithm", "nope"},
+		"--leave":                   {"--leave", "12@100"},
+		"--leave ":                  {"--leave", "3"},
+		"--join":                    {"--join", "x@1"},
+		"--episodes":                {"--episodes", "-1"},
+		"--eval-episodes":           {"--eval-episodes", "0"},
+		"--plot":                    {"--algorithm", "gss", "--plot", "x.png"},
+		"--save":                    {"--save", "x.ckpt"},
+		"--job":                     {"--job", "0"},
+		"--comm-time":               {"--comm-time", "-1"},
+		"--unit-time":               {"--unit-time", "0"},
+		"--variability":             {"--variability", "-1"},
+		"--env":                     {"--env", "loadbalancing/v0"},
+		"--actions":                 {"--algorithm", "pg", "--actions", "nope"},
+		"--actions ":                {"--algorithm", "gss", "--actions", "share"},
+		"--gantt":                   {"--gantt", "g.png"},
+		"--faults":                  {"--faults", "severe"},
+		"--faults ":                 {"--faults", "medium", "--env", "loadbalancing/v1"},
+		"--faults  ":                {"--faults", "medium", "--live", "--algorithm", "gss"},
+		"--fault-pattern":           {"--faults", "light", "--fault-pattern", "zigzag"},
+		"--fault-pattern ":          {"--fault-pattern", "cascading"}, // without --faults
+		"--fault-kinds":             {"--faults", "light", "--fault-kinds", "crash,meteor"},
+		"--fault-targets":           {"--faults", "light", "--fault-targets", "2"},
+		"--fault-severity":          {"--faults", "light", "--fault-severity", "5"},
+		"--fault-heartbeat":         {"--faults", "light", "--fault-heartbeat", "0"},
+		"--fault-missed-heartbeats": {"--faults", "light", "--fault-missed-heartbeats", "0"},
 	}
 	for flag, args := range cases {
 		code, out, errs := marlon(t, append([]string{"loadbalancing"}, args...)...)
@@ -155,6 +166,40 @@ func TestBadInputExitsNonZeroNamingTheFlag(t *testing.T) {
 	}
 	if code, _, errs := marlon(t, "nonsense"); code != 2 || !strings.Contains(errs, "unknown command") {
 		t.Errorf("unknown command: exit %d %q", code, errs)
+	}
+}
+
+func TestFaultsInTheOutput(t *testing.T) {
+	args := []string{"loadbalancing", "--algorithm", "fac2", "--job", "3000", "--eval-episodes", "2", "--faults", "heavy", "--fault-pattern", "partition"}
+	code, out, errs := marlon(t, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		UnitsDone  int `json:"units_done"`
+		Faults     faults.Report
+		PerEpisode []struct {
+			Faults *faults.Report
+		} `json:"per_episode"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.UnitsDone != 3000 || len(r.PerEpisode) != 2 || r.PerEpisode[1].Faults == nil {
+		t.Fatalf("%s", out)
+	}
+	parts := 0
+	for _, e := range r.Faults.Timeline {
+		if e.What == "partition" {
+			parts++
+		}
+	}
+	if parts != 3 || r.Faults.Spec.Pattern != faults.PartitionPattern {
+		t.Fatalf("heavy partitions: %d in the timeline %+v, want 3", parts, r.Faults.Timeline)
+	}
+	code, out, _ = marlon(t, args...)
+	if code != 0 || !strings.Contains(out, "Faults heavy, pattern partition") || !strings.Contains(out, "declared down") {
+		t.Fatalf("table output:\n%s", out)
 	}
 }
 

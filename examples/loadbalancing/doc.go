@@ -22,6 +22,12 @@
 // their ratio, each worker's idle time (waiting for the Master, and the tail
 // after its last chunk), the number of requests and the load imbalance.
 //
-// This package depends on actors, env and learning; it must not depend on any
-// algorithm, so that every algorithm is compared on the same footing.
+// Version v2 adds fault injection (Scenario.Faults, the faults package):
+// workers on simulated nodes of their own that crash and restart, are
+// partitioned off, have slow or lossy links, or whose agents lie; see
+// WorkerNode. Without faults a v2 episode is a v1 episode, to the bit.
+//
+// This package depends on actors, env, learning and faults; it must not
+// depend on any algorithm, so that every algorithm is compared on the same
+// footing.
 package loadbalancing

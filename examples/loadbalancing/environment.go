@@ -10,6 +10,7 @@ import (
 
 	"github.com/marlon-go/marlon/actors"
 	"github.com/marlon-go/marlon/env"
+	"github.com/marlon-go/marlon/faults"
 	"github.com/marlon-go/marlon/learning"
 )
 
@@ -57,8 +58,11 @@ func NewVersion(version string, sc Scenario, seed uint64) (*Environment, error) 
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
+	if version == "v1" && sc.Faults.Active() {
+		return nil, bad("faults", "need the environment loadbalancing/v2 or later (--env); v1 runs without faults", sc.Faults.Intensity)
+	}
 	e := &Environment{version: version, scenario: sc, speeds: sc.ResolveSpeeds(seed)}
-	for i := range e.speeds {
+	for i := range len(e.speeds) + e.maxRestarts() {
 		e.agents = append(e.agents, AgentID(i))
 	}
 	return e, nil
@@ -72,7 +76,14 @@ const Family = "loadbalancing"
 // a new version, and the old ones stay runnable (NewVersion), so that a
 // result or a checkpoint can always be reproduced on the dynamics it came
 // from.
-func Versions() []string { return []string{"v1"} }
+//
+//   - v1: the Master, Workers and scenario of the seed, with joins and
+//     leaves.
+//   - v2: v1 plus fault injection (Scenario.Faults): workers on nodes of
+//     their own that crash and restart, are partitioned off, have slow or
+//     lossy links, or whose agents lie (see WorkerNode). Without faults an
+//     episode of v2 is the same as v1's, to the bit.
+func Versions() []string { return []string{"v1", "v2"} }
 
 // Name implements env.Environment: "loadbalancing/" and the version.
 func (e *Environment) Name() string { return Family + "/" + e.version }
@@ -86,7 +97,8 @@ func (e *Environment) Scenario() Scenario { return e.scenario }
 // Speeds are every worker's speed, joiners included.
 func (e *Environment) Speeds() []float64 { return append([]float64(nil), e.speeds...) }
 
-// PossibleAgents implements env.Environment: one agent per worker.
+// PossibleAgents implements env.Environment: one agent per worker, and
+// with faults one more for each worker a node coming back can add.
 func (e *Environment) PossibleAgents() []learning.AgentID {
 	return append([]learning.AgentID(nil), e.agents...)
 }
@@ -121,8 +133,13 @@ func (e *Environment) Adapter(name string) (learning.Adapter, error) {
 	return nil, fmt.Errorf("unknown adapter %q; one of %s", name, strings.Join(e.Adapters(), ", "))
 }
 
-// Start implements env.Environment.
+// Start implements env.Environment. With faults (v2) it needs the
+// simulator, in which it draws the episode's fault plan from seed and
+// applies it.
 func (e *Environment) Start(rt actors.Runtime, seed uint64, agents env.Agents) (env.Episode, error) {
+	if e.faulty() {
+		return e.startFaulty(rt, seed, agents)
+	}
 	return e.start(rt, seed, agents, nil), nil
 }
 
@@ -324,6 +341,8 @@ type Episode struct {
 	fates   []PlacedWorker // in the order they were placed
 	fate    map[int]int    // index in fates by worker ID
 	pending map[int]bool   // placed workers that have neither reported nor gone
+	// injector applies the episode's faults, if any.
+	injector *faults.Injector
 }
 
 // PlacedWorker is what became of a worker of an episode started with
@@ -471,7 +490,9 @@ type Result struct {
 	Workers     []WorkerReport `json:"workers"`
 	// Placed says where each worker ran and what became of it, in an
 	// episode started with StartPlaced.
-	Placed  []PlacedWorker `json:"placed,omitempty"`
+	Placed []PlacedWorker `json:"placed,omitempty"`
+	// Faults is what was injected, in an episode with faults.
+	Faults  *faults.Report `json:"faults,omitempty"`
 	History []ChunkRecord  `json:"-"`
 }
 
@@ -529,6 +550,10 @@ func (ep *Episode) Result() Result {
 	}
 	if res.LowerBound > 0 {
 		res.Ratio = res.Makespan / res.LowerBound
+	}
+	if ep.injector != nil {
+		r := ep.injector.Report()
+		res.Faults = &r
 	}
 	ids := make([]int, 0, len(ep.workers))
 	for id := range ep.workers {

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/marlon-go/marlon/faults"
 )
 
 // Scenario is a load-balancing problem: a job, a Master and the workers that
@@ -34,6 +36,9 @@ type Scenario struct {
 	// Joins and Leaves change the set of workers during an episode.
 	Joins  []Join  `json:"joins,omitempty"`
 	Leaves []Leave `json:"leaves,omitempty"`
+	// Faults are injected into every episode (version v2): each episode
+	// draws its own plan from its seed. The zero value injects none.
+	Faults faults.Spec `json:"faults,omitzero"`
 }
 
 // Join adds Count workers at time At, of speed Speed (0: drawn like the
@@ -141,7 +146,7 @@ func (s Scenario) Validate() error {
 	if len(gone) == total {
 		return bad("leave", "must leave at least one worker to finish the job", fmt.Sprintf("all %d workers leaving", total))
 	}
-	return nil
+	return s.Faults.Validate()
 }
 
 // drawsSpeeds reports whether any speed is drawn from the range.
