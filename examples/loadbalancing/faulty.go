@@ -174,4 +174,3 @@ func (e *Environment) maxRestarts() int {
 	}
 	return e.scenario.Faults.MaxOutages(len(e.speeds))
 }
-
