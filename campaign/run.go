@@ -65,6 +65,9 @@ type Options struct {
 	Dir string
 	// Workers is how many runs go at once (0: GOMAXPROCS).
 	Workers int
+	// Tested names the metrics the summary tests between methods (all if
+	// none).
+	Tested []string
 	// Progress, if set, is called after each run (not concurrently) with
 	// the number of runs done (recorded ones included) and to do.
 	Progress func(done, total int, r Record)
@@ -209,7 +212,7 @@ func Run(r Runner, opts Options) (*Summary, error) {
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	s := Summarize(m, records)
+	s := Summarize(m, records, opts.Tested...)
 	js, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, err

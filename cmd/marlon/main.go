@@ -3,6 +3,7 @@
 //	marlon loadbalancing [flags]   run or compare scheduling algorithms, or run one live
 //	marlon scheduling [flags]      run or compare HPC job schedulers (bidding agents, FCFS, EASY, learners)
 //	marlon report [flags]          the learning-quality report
+//	marlon campaign [flags]        the resilient-scheduling evaluation campaign
 //	marlon node [flags]            join a cluster and host load-balancing workers
 //	marlon nats [flags]            run a NATS server for a cluster
 //	marlon keys [flags]            make a node's keys and trust them
@@ -37,6 +38,7 @@ func commands() []command {
 		{"loadbalancing", "run the load-balancing example: one algorithm, or --compare them all", runLoadBalancing},
 		{"scheduling", "run the HPC job scheduling example: bidding resource agents, FCFS, EASY, learners", runScheduling},
 		{"report", "the learning-quality report: learners against the classical techniques", runReport},
+		{"campaign", "the resilient-scheduling evaluation campaign: 26 configurations x repetitions, with faults", runCampaign},
 		{"node", "join a cluster and host load-balancing workers for live runs", runNode},
 		{"nats", "run a NATS server for nodes on several machines", runNATS},
 		{"keys", "make a node's key pair and add it to the cluster's trusted keys", runKeys},
