@@ -359,8 +359,7 @@ func gossipTrace(t *testing.T, planSeed uint64) (uint64, Report) {
 	sim.SetTracer(func(e actors.TraceEvent) { fmt.Fprintf(h, "%v|%v|%v|%T\n", e.At, e.From, e.To, e.Msg) })
 	names := nodes(6)
 	var peers []actors.Addr
-	var spawn func(node string) actors.Addr
-	spawn = func(node string) actors.Addr {
+	spawn := func(node string) actors.Addr {
 		return sim.SpawnOn(node, actors.ActorFunc(func(ctx actors.Context, msg any) {
 			switch m := msg.(type) {
 			case actors.Started:
