@@ -13,6 +13,11 @@ import (
 
 // Hooks are what an environment does when the injector changes its nodes.
 type Hooks struct {
+	// Kill, if set, kills node for the injector (at a crash, and when a
+	// node cut off by a partition rejoins), so that the environment can
+	// record it; it must stop the node's actors at once, as
+	// actors.Sim.KillNode does. Nil: actors.Sim.KillNode.
+	Kill func(node string)
 	// Restart starts node's actors afresh when the node comes back as a new
 	// incarnation: after a crash, or after a partition in which it was
 	// declared down. It is called inside the injector's turn, in the Sim's
@@ -351,7 +356,7 @@ func (in *Injector) crash(f Fault) {
 	}
 	in.event(f, "crash", f.Nodes, detail)
 	in.report.Crashes++
-	in.sim.KillNode(n.name)
+	in.kill(n.name)
 }
 
 func (in *Injector) restart(f Fault) {
@@ -367,6 +372,14 @@ func (in *Injector) restart(f Fault) {
 		}
 	}
 	in.back(n, f, "restart")
+}
+
+func (in *Injector) kill(node string) {
+	if in.hooks.Kill != nil {
+		in.hooks.Kill(node)
+		return
+	}
+	in.sim.KillNode(node)
 }
 
 // back brings n up as a new incarnation.
@@ -417,7 +430,7 @@ func (in *Injector) heal(p *partition) {
 		case n.down:
 			// Crashed while cut off and not due back yet: its restart does it.
 		case p.declared:
-			in.sim.KillNode(name) // the incarnation the others wrote off
+			in.kill(name) // the incarnation the others wrote off
 			in.back(n, p.f, "rejoin")
 		}
 	}

@@ -118,8 +118,9 @@ type world struct {
 	sim  *actors.Sim
 	in   *Injector
 	log  *log
-	a    actors.Addr
-	back []string
+	a     actors.Addr
+	back  []string
+	kills []string
 }
 
 func newWorld(t *testing.T, faults []Fault, at map[float64][]send) *world {
@@ -137,7 +138,10 @@ func newWorld(t *testing.T, faults []Fault, at map[float64][]send) *world {
 	obs := w.sim.SpawnOn("m", &observer{log: w.log, watch: []actors.Addr{w.a}, at: at})
 	w.sim.Send(w.a, watchIt{obs}) // the target watches the observer too
 	plan := Plan{Seed: 1, Detect: 3, RTO: 1, Faults: faults}
-	in, err := Inject(w.sim, plan, Hooks{Restart: func(node string) {
+	in, err := Inject(w.sim, plan, Hooks{Kill: func(node string) {
+		w.kills = append(w.kills, fmt.Sprintf("%s@%.4g", node, w.sim.Now()))
+		w.sim.KillNode(node)
+	}, Restart: func(node string) {
 		w.back = append(w.back, fmt.Sprintf("%s@%.4g", node, w.sim.Now()))
 		w.sim.SpawnOn(node, target{node + "'", w.log})
 	}})
@@ -159,8 +163,8 @@ func TestCrashIsDetectedAfterTheDetectionTimeAndRestarts(t *testing.T) {
 		"13 observer: 3 undeliverable",  // a plain message comes back
 	)
 	w.log.lacks(t, "a got 2")
-	if fmt.Sprint(w.back) != "[a@18]" {
-		t.Fatalf("restarts %v, want [a@18]", w.back)
+	if fmt.Sprint(w.back) != "[a@18]" || fmt.Sprint(w.kills) != "[a@10]" {
+		t.Fatalf("kills %v and restarts %v, want [a@10] and [a@18]", w.kills, w.back)
 	}
 	r := w.in.Report()
 	if r.Crashes != 1 || r.Restarts != 1 || r.Refused != 2 || r.Downtime["a"] != 8 {
@@ -203,8 +207,8 @@ func TestLongPartitionDeclaresBothSidesDownAndRejoinsAsNewIncarnation(t *testing
 		"15 request 2 failed: true",     // refused at once after it
 	)
 	w.log.lacks(t, "a got")
-	if fmt.Sprint(w.back) != "[a@30]" {
-		t.Fatalf("restarts %v, want a rejoining at 30", w.back)
+	if fmt.Sprint(w.back) != "[a@30]" || fmt.Sprint(w.kills) != "[a@30]" {
+		t.Fatalf("kills %v and restarts %v, want a killed and rejoining at 30", w.kills, w.back)
 	}
 	// The observer's message after the heal goes to the old address: the
 	// old incarnation was stopped at the heal.
