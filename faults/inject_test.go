@@ -115,9 +115,9 @@ func (o *observer) Receive(ctx actors.Context, msg any) {
 // world is a sim with an observer on node m and a target on node a, and
 // a plan applied with a restart hook that starts a fresh target.
 type world struct {
-	sim  *actors.Sim
-	in   *Injector
-	log  *log
+	sim   *actors.Sim
+	in    *Injector
+	log   *log
 	a     actors.Addr
 	back  []string
 	kills []string
