@@ -19,6 +19,10 @@ type Liar interface {
 
 var _ Liar = (*Injector)(nil)
 
+// CountLie counts a lie an environment told on the Liar hook's word
+// (Report.Lies), when it differs from the honest answer.
+func (in *Injector) CountLie() { in.report.Lies++ }
+
 // Agents wraps agents so that the agents a byzantine fault names act against
 // the system while it lasts: each action their policy chooses is replaced
 // by the action it rates least likely (Adversarial; without probabilities,
