@@ -18,15 +18,19 @@ type faultFlags struct {
 	missed                    int
 }
 
-func (f *faultFlags) register(fs *flag.FlagSet) {
+// register adds the flags to fs; with detector false, not the failure
+// detector's (an environment whose own heartbeats are the detector).
+func (f *faultFlags) register(fs *flag.FlagSet, detector bool) {
 	fs.StringVar(&f.intensity, "faults", "none", "inject faults into every episode: "+names(faults.Intensities())+" (each episode draws its own plan from its seed)")
 	fs.StringVar(&f.pattern, "fault-pattern", "random", "how faults relate: "+names(faults.Patterns()))
 	fs.StringVar(&f.kinds, "fault-kinds", "", "kinds the random pattern draws from, comma-separated: "+names(faults.Kinds())+" (default all but byzantine)")
 	fs.Float64Var(&f.targets, "fault-targets", 0, "share of the nodes each incident hits, 0 to 1 (a failure rate; default the intensity's)")
 	fs.IntVar(&f.count, "fault-count", 0, "number of incidents (default the intensity's)")
 	fs.IntVar(&f.severity, "fault-severity", 0, "severity 1 (low) to 4 (critical): how long outages last, how slow and lossy links get (default the intensity's)")
-	fs.Float64Var(&f.heartbeat, "fault-heartbeat", 1, "the simulated failure detector's heartbeat interval, in time units; also the retransmission timeout")
-	fs.IntVar(&f.missed, "fault-missed-heartbeats", 3, "a simulated node silent for this many heartbeats is declared down")
+	if detector {
+		fs.Float64Var(&f.heartbeat, "fault-heartbeat", 1, "the simulated failure detector's heartbeat interval, in time units; also the retransmission timeout")
+		fs.IntVar(&f.missed, "fault-missed-heartbeats", 3, "a simulated node silent for this many heartbeats is declared down")
+	}
 }
 
 // flagNames are the fault flags' names.

@@ -108,7 +108,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		ff           faultFlags
 	)
 	nf.register(fs)
-	ff.register(fs)
+	ff.register(fs, true)
 	fs.Var(&joins, "join", "`COUNT@TIME[:SPEED]`: COUNT workers join at TIME (speed drawn if not given); repeatable")
 	fs.Var(&leaves, "leave", "`WORKER@TIME`: worker WORKER leaves at TIME, handing back its chunk; repeatable")
 	fs.Usage = func() {
