@@ -340,7 +340,7 @@ func until(f Fault) string {
 	if f.Duration == 0 {
 		return "for ever"
 	}
-	return fmt.Sprintf("until %.4g", f.End())
+	return fmt.Sprintf("until %.1f", f.End())
 }
 
 func (in *Injector) crash(f Fault) {
