@@ -30,6 +30,9 @@ Examples:
   marlon scheduling --algorithm bidding --crash 2@3000+600 --crash 5@4000 --gantt gantt.png
                                                      node 2 fails at 3000 s and is back 600 s later,
                                                      node 5 fails for good; draw the jobs on the nodes
+  marlon scheduling --faults medium --fault-pattern partition
+                                                     every episode with its own fault plan: nodes cut off,
+                                                     declared failed, back as new incarnations
   marlon scheduling --algorithm qlearning --save q.ckpt --plot curve.png
   marlon scheduling --algorithm qlearning --load q.ckpt --episodes 0 --nodes 16
                                                      evaluate a saved (shared) learner on 16 nodes
@@ -74,6 +77,8 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
 		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
 	)
+	var ff faultFlags
+	ff.register(fs, false)
 	fs.Var(&crashes, "crash", "`NODE@TIME[+DOWN]`: node NODE fails at TIME and restarts DOWN seconds later (never without +DOWN); repeatable")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marlon scheduling [flags]\n\nRuns HPC job scheduling: jobs needing cores, memory and GPUs arrive; resource\nagents, one per compute node, bid for them and an auctioneer gives each to the\nbest bid, or a central scheduler (FCFS, EASY backfilling) places them. Heartbeats\ndetect failed nodes; their jobs are queued again.\n\nFlags:")
@@ -114,6 +119,9 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 			}
 			sc.Crashes = append(sc.Crashes, cr)
 		}
+	}
+	if err := ff.apply(set, &sc.Faults); err != nil {
+		return fail(stderr, err)
 	}
 	if err := sc.Validate(); err != nil {
 		return fail(stderr, usageError{err})
@@ -200,6 +208,12 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 		printSchedScenario(stdout, e, rf.seed, rf.evalEpisodes)
 		printComparison(stdout, sortedResults, schedColumns)
 		fmt.Fprintf(stdout, "\nbsld: mean bounded slowdown; wait in s; completion, availability and utilisation in %%;\nmttr: mean time from a failure until its jobs run again, s; jobs/h over the makespan. Best: %s.\n", sortedReports[0].Algorithm)
+		if len(sortedReports[0].PerEpisode) > 0 {
+			if f := sortedReports[0].PerEpisode[0].Faults; f != nil {
+				fmt.Fprintf(stdout, "\nThe same fault plans for every algorithm; %s's first evaluation episode:\n", sortedReports[0].Algorithm)
+				f.WriteText(stdout)
+			}
+		}
 		for _, r := range sortedReports {
 			if lost := r.Metrics["lost"] + r.Metrics["refused"]; lost > 0 {
 				fmt.Fprintf(stdout, "%s: %.1f jobs lost or refused per episode (see --algorithm %s for which and why).\n", r.Algorithm, lost, r.Algorithm)
@@ -336,6 +350,10 @@ func printSchedScenario(w io.Writer, e *scheduling.Environment, seed uint64, epi
 		}
 		fmt.Fprint(w, ".")
 	}
+	if f, err := sc.Faults.Resolved(); err == nil && f.Active() {
+		fmt.Fprintf(w, "\nFaults %s, pattern %s: %d incident(s), each on %.0f%% of the nodes, severity %d; each episode draws its own plan from its seed.",
+			f.Intensity, f.Pattern, f.Faults, 100*f.Targets, f.Severity)
+	}
 	fmt.Fprintf(w, "\nSeed %d; every algorithm measured on the same %d evaluation episode(s).\n\n", seed, episodes)
 }
 
@@ -388,5 +406,6 @@ func printSchedReport(w io.Writer, r schedReport) {
 			}
 			fmt.Fprintf(w, "first episode: node %d declared failed at %.0f s (last heard %.0f s, %s): %d job(s) queued again, %s\n", f.Node, f.Detected, f.LastSeen, f.Why, len(f.Jobs), rec)
 		}
+		printFaults(w, res.Faults)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/marlon-go/marlon/faults"
 )
 
 func TestSchedulingCompare(t *testing.T) {
@@ -67,6 +69,33 @@ func TestSchedulingOneAlgorithmWithCrashes(t *testing.T) {
 	}
 }
 
+func TestSchedulingWithFaults(t *testing.T) {
+	code, out, errs := marlon(t, "scheduling", "--algorithm", "bidding", "--nodes", "6", "--jobs", "60", "--eval-episodes", "2",
+		"--faults", "heavy", "--fault-pattern", "cascading", "--strand-timeout", "100000", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Metrics    map[string]float64 `json:"metrics"`
+		PerEpisode []struct {
+			Faults *faults.Report `json:"faults"`
+		} `json:"per_episode"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.PerEpisode) != 2 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	f := r.PerEpisode[0].Faults
+	// The plan's detector is the scenario's heartbeats (30 s x 3); with a
+	// strand timeout longer than any outage, no job is lost.
+	if f == nil || f.Crashes == 0 || f.Detect != 90 || f.Spec.Pattern != faults.Cascading || r.Metrics["lost"] != 0 {
+		t.Fatalf("faults %+v, metrics %v", f, r.Metrics)
+	}
+	code, out, _ = marlon(t, "scheduling", "--algorithm", "easy", "--nodes", "6", "--jobs", "60", "--eval-episodes", "1", "--faults", "heavy")
+	if code != 0 || !strings.Contains(out, "Faults heavy, pattern random") || !strings.Contains(out, "In the first evaluation episode:") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
 func TestSchedulingBadInput(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.swf")
 	os.WriteFile(bad, []byte("; a header\n1 0 0 10 1 -1 -1 1 60 -1 1 1 1 1 1 1 -1 -1\n2 5 0 ten 1 -1 -1 1 60 -1 1 1 1 1 1 1 -1 -1\n"), 0o644)
@@ -89,6 +118,9 @@ func TestSchedulingBadInput(t *testing.T) {
 		{[]string{"--actions", "chunk"}, `--actions: unknown adapter "chunk"`},
 		{[]string{"--env", "scheduling/v9"}, `--env: unknown "scheduling/v9"`},
 		{[]string{"stray"}, `unexpected argument "stray"`},
+		{[]string{"--faults", "severe"}, "--faults: must be one of none, light, medium, heavy, chaos"},
+		{[]string{"--fault-pattern", "partition"}, "--fault-pattern: only with --faults"},
+		{[]string{"--faults", "light", "--fault-heartbeat", "3"}, "flag provided but not defined: -fault-heartbeat"},
 	} {
 		code, _, errs := marlon(t, append([]string{"scheduling"}, c.args...)...)
 		if code != 2 || !strings.Contains(errs, c.want) {

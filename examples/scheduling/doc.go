@@ -31,12 +31,15 @@
 //
 // An episode reports the job completion rate, availability, mean time to
 // recovery, throughput, mean wait, mean bounded slowdown, utilisation and
-// makespan, and counts what faults did (Result). Faults plug in through
-// Environment.OnStart and the Episode: KillNode, RestartNode and At in the
-// simulator, actors.Sim.SetNetwork for the links, Environment.Lie for
-// byzantine bids.
+// makespan, and counts what faults did (Result). Scenario.Faults injects
+// the faults package's plans (crashes, cascades, partitions, slow and lossy
+// links, byzantine bids) into every episode; see faulty.go. Other faults
+// plug in through Environment.OnStart and the Episode: KillNode,
+// RestartNode and At in the simulator, actors.Sim.SetNetwork for the links,
+// Environment.Lie for byzantine bids.
 //
-// This package depends on actors, env, learning and its swf package; it
+// This package depends on actors, env, learning, faults and its swf
+// package; it
 // must not depend on any algorithm (examples/scheduling/learners registers
 // them), nor on a transport.
 package scheduling

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/marlon-go/marlon/actors"
 	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/examples/scheduling/swf"
+	"github.com/marlon-go/marlon/faults"
 	"github.com/marlon-go/marlon/learning"
 )
 
@@ -199,6 +201,9 @@ func (e *Environment) StartEpisode(rt actors.Runtime, seed uint64, agents env.Ag
 		ep.nodes[i] = ep.spawnOn(NodeName(i), ep.agent(i))
 	}
 	ep.spawnOn(AuctioneerNode, &submitter{jobs: jobs, to: ep.auctioneerAddr})
+	if err := ep.injectFaults(); err != nil {
+		return nil, err
+	}
 	for _, c := range sc.Crashes {
 		name := NodeName(c.Node)
 		if err := ep.At(c.At, func() { ep.KillNode(name) }); err != nil {
@@ -298,7 +303,9 @@ type Episode struct {
 	clock          actors.Addr // runs At's functions
 
 	mu       sync.Mutex
-	nodes    []actors.Addr // the nodes' current resource agents
+	injector *faults.Injector // applies Scenario.Faults
+	liar     *rand.Rand       // byzantine nodes' random bids
+	nodes    []actors.Addr    // the nodes' current resource agents
 	kills    []NodeEvent
 	restarts []NodeEvent
 	cost     float64
@@ -367,6 +374,8 @@ func (ep *Episode) agent(i int) *ResourceAgent {
 	}
 	if lie := ep.env.Lie; lie != nil {
 		n.Lie = func(job JobInfo, o Offer) Offer { return lie(n.Name, job, o) }
+	} else if ep.env.scenario.Faults.Active() {
+		n.Lie = func(job JobInfo, o Offer) Offer { return ep.lie(i, job, o) }
 	}
 	return n
 }
@@ -495,7 +504,9 @@ type Result struct {
 	Return   float64     `json:"return"`
 	LostJobs []JobRecord `json:"lost_jobs,omitempty"`
 	Kills    []NodeEvent `json:"kills,omitempty"`
-	Ledger   Ledger      `json:"-"`
+	// Faults is what was injected (Scenario.Faults).
+	Faults *faults.Report `json:"faults,omitempty"`
+	Ledger Ledger         `json:"-"`
 }
 
 // Metrics are r's figures by name, for logs, learning curves and
@@ -520,6 +531,7 @@ func (ep *Episode) Result() Result {
 	l := ep.auctioneer.Ledger()
 	ep.mu.Lock()
 	kills := slices.Clone(ep.kills)
+	in := ep.injector
 	ep.mu.Unlock()
 	r := Result{Seed: ep.seed, Jobs: len(ep.jobs), Counters: l.Counters, Ledger: l, Kills: kills, Makespan: l.LastCompletion}
 	area := 0.0
@@ -613,5 +625,9 @@ func (ep *Episode) Result() Result {
 		r.Return /= float64(n)
 	}
 	sort.SliceStable(r.LostJobs, func(i, j int) bool { return r.LostJobs[i].ID < r.LostJobs[j].ID })
+	if in != nil {
+		f := in.Report()
+		r.Faults = &f
+	}
 	return r
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/marlon-go/marlon/examples/scheduling/swf"
+	"github.com/marlon-go/marlon/faults"
 )
 
 // Scenario is a scheduling problem: a cluster of nodes, a workload of jobs
@@ -61,6 +62,10 @@ type Scenario struct {
 	// Crashes kill nodes during an episode (and restart them), in the
 	// simulator only.
 	Crashes []Crash `json:"crashes,omitempty"`
+	// Faults are injected into every episode, in the simulator only: each
+	// episode draws its own plan from its seed (see Environment.FaultPlan).
+	// The zero value injects none.
+	Faults faults.Spec `json:"faults,omitzero"`
 }
 
 // Crash kills node Node (numbered from 0) at time At and, if Down > 0,
@@ -148,6 +153,9 @@ func (s Scenario) Validate() error {
 		return bad("window", "must be between 1 and 100000 jobs", s.Window)
 	case !(s.StrandTimeout > 0) || !finite(s.StrandTimeout):
 		return bad("strand-timeout", "must be a finite number of seconds > 0", s.StrandTimeout)
+	}
+	if err := s.Faults.Validate(); err != nil {
+		return err
 	}
 	for _, c := range s.Crashes {
 		switch {
