@@ -65,6 +65,10 @@ type Options struct {
 	Dir string
 	// Workers is how many runs go at once (0: GOMAXPROCS).
 	Workers int
+	// Settings record what else decides the results (a learner's training,
+	// say): kept in campaign.json, and a campaign is resumed only with the
+	// same.
+	Settings map[string]string
 	// Tested names the metrics the summary tests between methods (all if
 	// none).
 	Tested []string
@@ -76,10 +80,11 @@ type Options struct {
 // Manifest is what a campaign runs: written to campaign.json, and checked
 // when a campaign is resumed.
 type Manifest struct {
-	Seed    uint64   `json:"seed"`
-	Reps    int      `json:"reps"`
-	Methods []string `json:"methods"`
-	Configs []Config `json:"configs"`
+	Seed     uint64            `json:"seed"`
+	Reps     int               `json:"reps"`
+	Methods  []string          `json:"methods"`
+	Settings map[string]string `json:"settings,omitempty"`
+	Configs  []Config          `json:"configs"`
 }
 
 // File names in Options.Dir.
@@ -107,7 +112,7 @@ type key struct {
 // of them (Summarize) and writes summary.json. An error of one run stops
 // the campaign; the runs recorded so far stay recorded.
 func Run(r Runner, opts Options) (*Summary, error) {
-	m := Manifest{Seed: opts.Seed, Reps: opts.Reps, Methods: r.Methods(), Configs: opts.Configs}
+	m := Manifest{Seed: opts.Seed, Reps: opts.Reps, Methods: r.Methods(), Settings: opts.Settings, Configs: opts.Configs}
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
