@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +20,9 @@ import (
 type campaignEnv struct {
 	name string
 	// runner makes the campaign's runner: methods (nil: the environment's
-	// default ones), with the given seed for any training.
-	runner func(methods []string, seed uint64) (campaign.Runner, error)
+	// default ones), with the given seed for any training, and learners
+	// trained for episodes (0: the environment's default).
+	runner func(methods []string, seed uint64, episodes int) (campaign.Runner, error)
 	// methods are the methods it can compare, the default first.
 	methods []string
 	// columns are the table's; tested the metrics tested between methods;
@@ -70,6 +72,7 @@ func runCampaign(args []string, stdout, stderr io.Writer) int {
 		workers  = fs.Int("workers", 0, "runs at once (0: one per core)")
 		configs  = fs.String("configs", "", "the configurations to run, comma-separated names or dimensions ("+strings.Join(campaign.Dimensions(), ", ")+"); default all 26")
 		methods  = fs.String("methods", "", "the methods to compare, comma-separated (default the environment's)")
+		episodes = fs.Int("train-episodes", 0, "training episodes of the methods that learn, trained once per campaign (0: the environment's default)")
 		jsonOut  = fs.Bool("json", false, "print the summary as JSON instead of tables")
 		markdown = fs.String("markdown", "", "also write the table as Markdown to `file`")
 		plots    = fs.Bool("plots", true, "draw DIR/plots/METRIC.png")
@@ -92,6 +95,8 @@ func runCampaign(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usageError{fmt.Errorf("--reps: must be between 1 and 1000, got %d", *reps)})
 	case *workers < 0:
 		return fail(stderr, usageError{fmt.Errorf("--workers: must be at least 0 (0: one per core), got %d", *workers)})
+	case *episodes < 0:
+		return fail(stderr, usageError{fmt.Errorf("--train-episodes: must be at least 0, got %d", *episodes)})
 	case strings.TrimSpace(*out) == "":
 		return fail(stderr, usageError{errors.New("--out: must name a directory")})
 	}
@@ -112,7 +117,7 @@ func runCampaign(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	runner, err := ce.runner(meths, *seed)
+	runner, err := ce.runner(meths, *seed, *episodes)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -126,6 +131,7 @@ func runCampaign(args []string, stdout, stderr io.Writer) int {
 	first := true
 	s, err := campaign.Run(runner, campaign.Options{
 		Configs: cs, Reps: *reps, Seed: *seed, Dir: *out, Workers: *workers, Tested: ce.tested,
+		Settings: map[string]string{"train_episodes": strconv.Itoa(*episodes)},
 		Progress: func(done, total int, r campaign.Record) {
 			if first {
 				prog.done = done - 1 // runs recorded before

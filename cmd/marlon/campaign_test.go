@@ -42,7 +42,7 @@ func withStubCampaign(t *testing.T, failAt int64) *atomic.Int64 {
 	all := []string{"best", "worst"}
 	campaignEnvs = []campaignEnv{{
 		name: "stub", methods: all,
-		runner: func(methods []string, seed uint64) (campaign.Runner, error) {
+		runner: func(methods []string, seed uint64, _ int) (campaign.Runner, error) {
 			if methods == nil {
 				methods = all
 			}
@@ -115,16 +115,36 @@ func TestKilledCampaignResumes(t *testing.T) {
 func TestCampaignBadFlags(t *testing.T) {
 	withStubCampaign(t, 0)
 	for flag, args := range map[string][]string{
-		"--reps":    {"--reps", "0"},
-		"--configs": {"--configs", "scale,nope"},
-		"--methods": {"--methods", "best,nope"},
-		"--workers": {"--workers", "-1"},
-		"--env":     {"--env", "nope"},
-		"--out":     {"--out", " "},
+		"--reps":           {"--reps", "0"},
+		"--configs":        {"--configs", "scale,nope"},
+		"--methods":        {"--methods", "best,nope"},
+		"--workers":        {"--workers", "-1"},
+		"--env":            {"--env", "nope"},
+		"--out":            {"--out", " "},
+		"--train-episodes": {"--train-episodes", "-1"},
 	} {
 		code, out, errs := marlon(t, append([]string{"campaign"}, args...)...)
 		if code != 2 || out != "" || !strings.Contains(errs, flag) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming %s", args, code, errs, flag)
 		}
+	}
+}
+
+// A short campaign on the scheduling environment, learners and all.
+func TestShortSchedulingCampaign(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "c")
+	code, out, errs := marlon(t, "campaign", "--env", "scheduling", "--configs", "burst-50", "--reps", "2",
+		"--methods", "bidding,easy,fcfs,qlearning", "--train-episodes", "4", "--out", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"1 configurations x 2 repetitions x 4 methods", "burst-50", "qlearning vs easy, mean_bsld", "plots/mean_bsld.png"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, campaign.ManifestFile))
+	if !strings.Contains(string(b), `"train_episodes": "4"`) {
+		t.Fatalf("the manifest does not record the training: %s", b)
 	}
 }
