@@ -95,8 +95,9 @@
 //
 // # Dependencies
 //
-// The package is top-level because it serves every environment, the
-// transport's tests and the evaluation campaign alike. It depends on actors
+// The package is top-level because it serves every environment (load
+// balancing and scheduling inject its plans) and the evaluation campaign
+// alike; a test of the live transport could replay the same plans. It depends on actors
 // (the Sim it drives) and learning (the agents it makes lie). It must not
 // depend on any particular environment, algorithm, transport or the CLI:
 // environments call it, not the reverse.
