@@ -164,6 +164,12 @@ func TestCheckpointRoundTripAndRefusals(t *testing.T) {
 	if err := c.Save(path); err != nil {
 		t.Fatal(err)
 	}
+	// A checkpoint that cannot be written names the path asked for, not the
+	// temporary file it goes through.
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "model.json")
+	if err := c.Save(missing); err == nil || !strings.Contains(err.Error(), missing) || strings.Contains(err.Error(), ".checkpoint-") {
+		t.Fatalf("saving into a missing directory: %v", err)
+	}
 	loaded, err := LoadCheckpoint(path)
 	if err != nil {
 		t.Fatal(err)
