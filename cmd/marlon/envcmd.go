@@ -578,6 +578,22 @@ func readScenarioFile(file string, sc any, flagOf func(field string) string) err
 	return nil
 }
 
+// fromScenarioFile names a scenario's value out of range, err ("--FLAG:
+// what is wrong"), as the scenario file has it, when it came from the file
+// (flag FLAG was not given, set says): `--scenario FILE: "field" (the
+// --FLAG flag): what is wrong`, field by fieldOf (nil: FLAG with _ for -).
+func fromScenarioFile(err error, file string, set map[string]bool, fieldOf func(flag string) string) error {
+	if fieldOf == nil {
+		fieldOf = func(flag string) string { return strings.ReplaceAll(flag, "-", "_") }
+	}
+	name, rest, ok := strings.Cut(err.Error(), ": ")
+	flag, isFlag := strings.CutPrefix(name, "--")
+	if file == "" || !ok || !isFlag || set[flag] {
+		return usageError{err}
+	}
+	return usageError{fmt.Errorf("--scenario %s: %q (the --%s flag): %s", file, fieldOf(flag), flag, rest)}
+}
+
 // jsonKind says what a JSON value of Go type t looks like.
 func jsonKind(t reflect.Type) string {
 	switch t.Kind() {

@@ -369,12 +369,7 @@ func scenarioFrom(file string, fs *flag.FlagSet, f scenarioFlags, laterLeaves bo
 		check.Leaves = nil
 	}
 	if err := check.Validate(); err != nil {
-		// A value from the file is named as the file has it.
-		var fe *loadbalancing.FieldError
-		if errors.As(err, &fe) && file != "" && !set[fe.Field] {
-			return sc, usageError{fmt.Errorf("--scenario %s: %q (the --%s flag): %s, got %s", file, lbFieldOf(fe.Field), fe.Field, fe.Allowed, fe.Got)}
-		}
-		return sc, usageError{err}
+		return sc, fromScenarioFile(err, file, set, lbFieldOf) // a value from the file named as the file has it
 	}
 	return sc, nil
 }

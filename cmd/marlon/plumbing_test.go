@@ -373,3 +373,27 @@ func TestTheWorkerTableAndTheGanttSayWhichEpisodeTheyShow(t *testing.T) {
 		t.Fatalf("workers from episode %d, %d workers, per episode %v, %v", r.WorkersEpisode, len(r.Workers), r.PerEpisode, err)
 	}
 }
+
+func TestEveryEnvironmentCommandGetsThePlumbing(t *testing.T) {
+	// The scheduling command's scenario files and figures go through the
+	// same checks as load balancing's.
+	path := filepath.Join(t.TempDir(), "sc.json")
+	os.WriteFile(path, []byte(`{"nodes": 4}`), 0o644)
+	if code, out, errs := marlon(t, "scheduling", "--scenario", path, "--show-scenario"); code != 0 || !strings.Contains(out, `"nodes": 4`) || !strings.Contains(out, `"jobs": 200`) {
+		t.Fatalf(`{"nodes": 4}: exit %d %s%s`, code, out, errs)
+	}
+	for file, want := range map[string]string{
+		`{"nodes": 0}`:                    `"nodes" (the --nodes flag): must be between 1 and 10000`,
+		`{"crashes": [{"node": "a"}]}`:    `"crashes.node" (the --crash flag) wants a whole number`,
+		`{"nodes": 4} {"nodes": 5}`:       `more after the scenario's JSON object`,
+		`{"offered_load": 0, "jobs": 10}`: `"offered_load" (the --offered-load flag)`,
+	} {
+		os.WriteFile(path, []byte(file), 0o644)
+		if code, _, errs := marlon(t, "scheduling", "--scenario", path); code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("%s: exit %d %q, want %q", file, code, errs, want)
+		}
+	}
+	if code, _, errs := marlon(t, "scheduling", "--algorithm", "easy", "--gantt", "g.txt"); code != 2 || !strings.HasPrefix(errs, "marlon: --gantt: ") {
+		t.Errorf("a Gantt chart in no format: exit %d %q", code, errs)
+	}
+}
