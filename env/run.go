@@ -54,6 +54,10 @@ type RunOptions struct {
 	// says training was stopped. An algorithm that does not learn runs its
 	// evaluation episodes regardless.
 	Stop <-chan struct{}
+	// OnTick, if set, is called now and then while an episode runs (every
+	// 65,536 simulated events, about a hundredth of a second), with its
+	// virtual time: for progress displays of long episodes.
+	OnTick func(at float64)
 	// Limit bounds each episode's virtual time (0: no limit); an episode
 	// that reaches it is an error.
 	Limit float64
@@ -231,7 +235,7 @@ func Run(e Environment, name string, opts RunOptions) (RunResult, error) {
 		out.Eval = make([]Outcome, opts.EvalEpisodes)
 	}
 	run := func(seed uint64, agents learning.Agents) (map[string]float64, error) {
-		o, err := RunSim(e, seed, Agents(agents), opts.Limit)
+		o, err := runSim(e, seed, Agents(agents), opts.Limit, opts.OnTick)
 		if err != nil {
 			return nil, err
 		}

@@ -239,6 +239,7 @@ func runAll(e env.Environment, names []string, opts env.RunOptions, logFile stri
 	var out []ranAlgorithm
 	for i, name := range names {
 		o := opts
+		o.OnTick = func(at float64) { prog.tick(fmt.Sprintf("%s, an episode at t = %.0f", name, at)) }
 		o.OnEpisode = func(learning.Record) {
 			prog.step(name)
 			if !told && interrupted(stop) {

@@ -132,20 +132,28 @@ const (
 	progressTTY   = 50 * time.Millisecond // redraws of the bar, at most
 )
 
-// now is the progress clock (tests move it).
-var now = time.Now
+// progressClock is the progress clock (tests move it).
+var progressClock = time.Now
 
 func newProgress(w io.Writer, label string, total int, enabled bool) *progress {
-	t := now()
+	t := progressClock()
 	return &progress{w: w, label: label, total: total, on: enabled, tty: isTerminal(w), start: t, next: t.Add(progressFirst)}
 }
 
 func (p *progress) step(detail string) {
 	p.done++
+	p.draw(detail)
+}
+
+// tick shows detail without a step done: how far the current step (a long
+// episode, say) has got.
+func (p *progress) tick(detail string) { p.draw(detail) }
+
+func (p *progress) draw(detail string) {
 	if !p.on {
 		return
 	}
-	t := now()
+	t := progressClock()
 	if p.tty {
 		if t.Sub(p.lastDraw) < progressTTY && p.done < p.total {
 			return

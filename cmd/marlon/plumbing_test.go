@@ -251,9 +251,9 @@ func TestInterruptInAProcess(t *testing.T) {
 
 func TestProgressIsDrawnOnATerminalAndLoggedOtherwise(t *testing.T) {
 	clock := time.Unix(0, 0)
-	saved := now
-	now = func() time.Time { return clock }
-	defer func() { now = saved }()
+	saved := progressClock
+	progressClock = func() time.Time { return clock }
+	defer func() { progressClock = saved }()
 	var b bytes.Buffer
 	p := newProgress(&b, "running", 100, true)
 	for k := 0; k < 100; k++ {
@@ -395,5 +395,18 @@ func TestEveryEnvironmentCommandGetsThePlumbing(t *testing.T) {
 	}
 	if code, _, errs := marlon(t, "scheduling", "--algorithm", "easy", "--gantt", "g.txt"); code != 2 || !strings.HasPrefix(errs, "marlon: --gantt: ") {
 		t.Errorf("a Gantt chart in no format: exit %d %q", code, errs)
+	}
+}
+
+func TestALongEpisodeShowsProgress(t *testing.T) {
+	clock := time.Unix(0, 0)
+	saved := progressClock
+	progressClock = func() time.Time { clock = clock.Add(time.Second); return clock } // every reading a second later
+	defer func() { progressClock = saved }()
+	// One episode of SS on 300,000 units: a million events, no episode
+	// ended before the end.
+	code, _, errs := marlon(t, "loadbalancing", "--algorithm", "ss", "--job", "300000", "--eval-episodes", "1")
+	if code != 0 || !strings.Contains(errs, "running: 0 of 1 episodes (0%)") || !strings.Contains(errs, "ss, an episode at t = ") {
+		t.Fatalf("exit %d, no progress within the episode:\n%s", code, errs)
 	}
 }
