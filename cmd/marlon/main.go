@@ -63,7 +63,8 @@ var current = &invocation{stdout: os.Stdout}
 const exitInterrupted = 130
 
 // run is main without the process: it returns the exit code (0 success,
-// 1 failure while running, 2 bad usage, 130 interrupted).
+// 1 failure while running, 2 bad usage, 130 interrupted). It sets the
+// invocation's state (current): one run at a time per process.
 func run(args []string, stdout, stderr io.Writer) int {
 	current = &invocation{stdout: stdout}
 	code := dispatch(args, stdout, stderr)
