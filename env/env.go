@@ -153,6 +153,16 @@ var ErrCrashed = errors.New("env: an actor crashed")
 // RunSim runs one episode of e in a fresh simulator seeded with seed, until the
 // episode is done or virtual time limit passes (limit <= 0: no limit).
 func RunSim(e Environment, seed uint64, agents Agents, limit float64) (Outcome, error) {
+	return runSim(e, seed, agents, limit, nil)
+}
+
+// tickEvents is how many events a simulated episode runs between two calls
+// of RunOptions.OnTick: about a hundredth of a second.
+const tickEvents = 1 << 16
+
+// runSim is RunSim, calling tick with the virtual time every tickEvents
+// events (tick nil: never).
+func runSim(e Environment, seed uint64, agents Agents, limit float64, tick func(at float64)) (Outcome, error) {
 	if limit <= 0 {
 		limit = math.Inf(1)
 	}
@@ -164,7 +174,11 @@ func RunSim(e Environment, seed uint64, agents Agents, limit float64) (Outcome, 
 	ended := ep.Done()
 	done := IsDone(ep)
 	if !done {
+		events := 0
 		done = sim.RunUntil(limit, func() bool {
+			if events++; tick != nil && events%tickEvents == 0 {
+				tick(sim.Now())
+			}
 			select {
 			case <-ended:
 				return true

@@ -42,6 +42,22 @@ type RunOptions struct {
 	Log io.Writer
 	// OnEpisode is called after every episode, for progress displays.
 	OnEpisode func(learning.Record)
+	// OnEval, if set, receives each evaluation episode of algorithm as it
+	// ends, whole and in order (k from 0), and Run keeps none of them
+	// (RunResult.Eval is nil): the caller keeps what it reports of each, so
+	// that a run's memory does not grow with the evaluation episodes, each
+	// of which holds its environment's account of every agent.
+	OnEval func(algorithm string, k int, o Outcome)
+	// Stop, if set, ends a learner's training early once it is closed:
+	// after the current training episode, the kept models are selected and
+	// evaluated as at the end (learning.TrainConfig.Stop), and the Curve
+	// says training was stopped. An algorithm that does not learn runs its
+	// evaluation episodes regardless.
+	Stop <-chan struct{}
+	// OnTick, if set, is called now and then while an episode runs (every
+	// 65,536 simulated events, about a hundredth of a second), with its
+	// virtual time: for progress displays of long episodes.
+	OnTick func(at float64)
 	// Limit bounds each episode's virtual time (0: no limit); an episode
 	// that reaches it is an error.
 	Limit float64
@@ -56,10 +72,13 @@ type RunResult struct {
 	Baseline bool
 	// Eval are the evaluation episodes, in order: the same seeds for every
 	// algorithm run with the same RunOptions.Seed. All but the first are
-	// trimmed (Trimmer).
+	// trimmed (Trimmer). With RunOptions.OnEval, Eval is nil.
 	Eval []Outcome
-	// Mean is the mean of each metric over Eval.
+	// Mean is the mean of each metric over the evaluation episodes.
 	Mean Metrics
+	// Team is the team of an algorithm that learns, as trained (for its
+	// checkpoint); nil for one that does not, whose team holds an agent per
+	// worker and nothing to save.
 	Team *learning.Team
 	// Spec is what the team's policies were made for: the agents' own for a
 	// native algorithm, the adapter's for a generic one.
@@ -207,14 +226,16 @@ func Run(e Environment, name string, opts RunOptions) (RunResult, error) {
 		return out, err
 	}
 	out.Team, out.Spec = team, spec
-	// The evaluation episodes are kept as they run.
+	// The evaluation episodes are kept as they run, or handed to OnEval.
 	evals := map[uint64]int{}
-	out.Eval = make([]Outcome, opts.EvalEpisodes)
-	for k := range out.Eval {
+	for k := range opts.EvalEpisodes {
 		evals[learning.EvalSeed(opts.Seed, k)] = k
 	}
+	if opts.OnEval == nil {
+		out.Eval = make([]Outcome, opts.EvalEpisodes)
+	}
 	run := func(seed uint64, agents learning.Agents) (map[string]float64, error) {
-		o, err := RunSim(e, seed, Agents(agents), opts.Limit)
+		o, err := runSim(e, seed, Agents(agents), opts.Limit, opts.OnTick)
 		if err != nil {
 			return nil, err
 		}
@@ -222,6 +243,10 @@ func Run(e Environment, name string, opts RunOptions) (RunResult, error) {
 			return nil, fmt.Errorf("%s, episode seed %d: %w (t = %v)", e.Name(), seed, ErrTimeLimit, o.Time)
 		}
 		if k, ok := evals[seed]; ok {
+			if opts.OnEval != nil {
+				opts.OnEval(name, k, o)
+				return o.Metrics, nil
+			}
 			if t, ok := o.Episode.(Trimmer); ok && k > 0 {
 				t.Trim()
 			}
@@ -233,7 +258,7 @@ func Run(e Environment, name string, opts RunOptions) (RunResult, error) {
 		start := time.Now()
 		curve, err := learning.Train(run, team, learning.TrainConfig{
 			Episodes: opts.Episodes, EvalEpisodes: opts.EvalEpisodes, EvalEvery: opts.EvalEvery,
-			Select: opts.Select, Seed: opts.Seed, Log: opts.Log, OnEpisode: opts.OnEpisode,
+			Select: opts.Select, Seed: opts.Seed, Log: opts.Log, OnEpisode: opts.OnEpisode, Stop: opts.Stop,
 		})
 		out.TrainTime = time.Since(start)
 		if err != nil {
@@ -243,6 +268,7 @@ func Run(e Environment, name string, opts RunOptions) (RunResult, error) {
 		out.Mean = curve.Final().Metrics
 		return out, nil
 	}
+	out.Team = nil // a team that does not learn has nothing to keep
 	recs, err := learning.Evaluate(run, team, opts.Seed, opts.EvalEpisodes)
 	if err != nil {
 		return out, fmt.Errorf("%s: %w", name, err)

@@ -328,3 +328,32 @@ func (a *greedyAgent) Update(_ learning.Observation, r float64) {
 func (a *greedyAgent) ActionProbabilities() []float64 { return nil }
 func (a *greedyAgent) AgentJoined(learning.AgentID)   {}
 func (a *greedyAgent) AgentLeft(learning.AgentID)     {}
+
+func TestOnEvalReceivesEveryEvaluationEpisodeAndRunKeepsNone(t *testing.T) {
+	for _, name := range []string{"first", "greedy"} {
+		var got []string
+		r, err := Run(arms{version: "v1", agents: 2}, name, RunOptions{Seed: 1, Episodes: 4, EvalEpisodes: 3,
+			OnEval: func(alg string, k int, o Outcome) {
+				got = append(got, fmt.Sprintf("%s %d %v", alg, k, o.Episode.(*armsEpisode).trimmed))
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("[%[1]s 0 false %[1]s 1 false %[1]s 2 false]", name)
+		if fmt.Sprint(got) != want || r.Eval != nil || r.Mean == nil {
+			t.Fatalf("%s: OnEval saw %v, want %s (whole, in order); Run kept %d", name, got, want, len(r.Eval))
+		}
+		// A team is kept only where there is something learnt to save.
+		if (r.Team != nil) != r.Learns {
+			t.Fatalf("%s: learns %v, team kept %v", name, r.Learns, r.Team != nil)
+		}
+	}
+	// Stop reaches training: closed before it starts, no training episode
+	// runs and the untrained team is evaluated.
+	stop := make(chan struct{})
+	close(stop)
+	r, err := Run(arms{version: "v1", agents: 2}, "greedy", RunOptions{Seed: 1, Episodes: 40, EvalEpisodes: 2, Stop: stop})
+	if err != nil || !r.Curve.Stopped || len(r.Curve.Train) != 0 || len(r.Eval) != 2 {
+		t.Fatalf("stopped before training: %+v, %v", r.Curve, err)
+	}
+}

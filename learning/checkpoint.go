@@ -173,8 +173,15 @@ func ReadCheckpoint(r io.Reader) (*Checkpoint, error) {
 	return &c, nil
 }
 
-// Save writes c to path atomically (a reader never sees half a file).
-func (c *Checkpoint) Save(path string) error {
+// Save writes c to path atomically (a reader never sees half a file). An
+// error names path, not the temporary file the checkpoint is written to
+// first.
+func (c *Checkpoint) Save(path string) (err error) {
+	defer func() {
+		if err != nil {
+			err = saveError(path, err)
+		}
+	}()
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".checkpoint-*")
 	if err != nil {
 		return err
@@ -188,6 +195,20 @@ func (c *Checkpoint) Save(path string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// saveError is err, from writing path through a temporary file, as an
+// error about path.
+func saveError(path string, err error) error {
+	var pe *os.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return &os.PathError{Op: "write", Path: path, Err: err}
 }
 
 // LoadCheckpoint reads the checkpoint at path.

@@ -43,6 +43,12 @@ type TrainConfig struct {
 	Log io.Writer
 	// OnEpisode is called after every episode, for progress displays.
 	OnEpisode func(Record)
+	// Stop, if set, ends training early once it is closed (a user's
+	// interrupt, say): no training episode starts after it, and the team is
+	// then selected and evaluated as after the last of cfg.Episodes, so that
+	// what training learnt so far is kept and measured. The Curve says so
+	// (Stopped) and its Train holds the episodes run.
+	Stop <-chan struct{}
 }
 
 // Record is one episode in the log.
@@ -72,6 +78,9 @@ type Curve struct {
 	Train    []Record    `json:"train"`
 	Eval     []EvalPoint `json:"eval"`
 	Selected int         `json:"selected_after"`
+	// Stopped is set when TrainConfig.Stop ended training before its
+	// Episodes.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // Final is the last evaluation point: how the trained team does greedily.
@@ -173,7 +182,12 @@ func Train(run EpisodeFunc, team *Team, cfg TrainConfig) (Curve, error) {
 		}
 		return nil
 	}
+	episodes := cfg.Episodes
 	for k := 0; k < cfg.Episodes; k++ {
+		if stopped(cfg.Stop) {
+			episodes, curve.Stopped = k, true
+			break
+		}
 		team.SetLearning(true)
 		m, err := episode(run, team, TrainSeed(cfg.Seed, k))
 		if err != nil {
@@ -190,20 +204,20 @@ func Train(run EpisodeFunc, team *Team, cfg TrainConfig) (Curve, error) {
 			}
 		}
 	}
-	curve.Selected = cfg.Episodes
+	curve.Selected = episodes
 	// The last models compete too, unless a validation has just seen them.
-	if cfg.Select != "" && (cfg.EvalEvery == 0 || cfg.Episodes%cfg.EvalEvery != 0) {
-		if err := validate(cfg.Episodes); err != nil {
+	if cfg.Select != "" && (cfg.EvalEvery == 0 || episodes%cfg.EvalEvery != 0) {
+		if err := validate(episodes); err != nil {
 			return curve, err
 		}
 	}
-	if kept != nil && bestAt != cfg.Episodes {
+	if kept != nil && bestAt != episodes {
 		if err := team.restore(kept); err != nil {
 			return curve, err
 		}
 		curve.Selected = bestAt
 	}
-	if _, err := evaluate(cfg.Episodes, EvalSeed, "eval"); err != nil {
+	if _, err := evaluate(episodes, EvalSeed, "eval"); err != nil {
 		return curve, err
 	}
 	return curve, nil
@@ -231,6 +245,16 @@ func evaluateTeam(run EpisodeFunc, team *Team, seed uint64, n, after int, seeds 
 		}
 	}
 	return recs, nil
+}
+
+// stopped reports whether stop is closed (never, if it is nil).
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func episode(run EpisodeFunc, team *Team, seed uint64) (map[string]float64, error) {

@@ -164,6 +164,12 @@ func TestCheckpointRoundTripAndRefusals(t *testing.T) {
 	if err := c.Save(path); err != nil {
 		t.Fatal(err)
 	}
+	// A checkpoint that cannot be written names the path asked for, not the
+	// temporary file it goes through.
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "model.json")
+	if err := c.Save(missing); err == nil || !strings.Contains(err.Error(), missing) || strings.Contains(err.Error(), ".checkpoint-") {
+		t.Fatalf("saving into a missing directory: %v", err)
+	}
 	loaded, err := LoadCheckpoint(path)
 	if err != nil {
 		t.Fatal(err)
@@ -321,5 +327,43 @@ func TestSeedStreamsNeverShareASeed(t *testing.T) {
 		if TrainSeed(7, k) == ValidSeed(7, k) || ValidSeed(7, k) == EvalSeed(7, k) || TrainSeed(7, k) == EvalSeed(7, k) {
 			t.Fatalf("episode %d: two streams share a seed", k)
 		}
+	}
+}
+
+func TestStopEndsTrainingAndKeepsWhatItLearnt(t *testing.T) {
+	ids := []AgentID{"a"}
+	loss := func(seed uint64, agents Agents) (map[string]float64, error) {
+		m, err := arms(ids)(seed, agents)
+		return map[string]float64{"loss": -m["reward"]}, err
+	}
+	// Stopped after 23 of 100 episodes: validations after 10 and 20 and of
+	// the last models (23), the kept models the best of them (after 10,
+	// before the drifter turns bad at 15), then the final evaluation.
+	stop := make(chan struct{})
+	d := &drifter{}
+	var log bytes.Buffer
+	trained := 0
+	c, err := Train(loss, NewSharedTeam(d), TrainConfig{Episodes: 100, EvalEpisodes: 2, EvalEvery: 10, Seed: 1, Select: "loss", Log: &log, Stop: stop,
+		OnEpisode: func(r Record) {
+			if r.Phase == "train" {
+				if trained++; trained == 23 {
+					close(stop)
+				}
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Stopped || len(c.Train) != 23 || c.Selected != 10 || d.episodes != 10 || c.Final().After != 23 {
+		t.Fatalf("stopped %v after %d training episodes, selected after %d (model %d), final after %d; want true, 23, 10, 10, 23",
+			c.Stopped, len(c.Train), c.Selected, d.episodes, c.Final().After)
+	}
+	if got := strings.Count(log.String(), "\n"); got != 23+3*2+2 {
+		t.Fatalf("%d log lines, want 23 training, 3 validations of 2 and 2 evaluation episodes", got)
+	}
+	// Not stopped, the same configuration trains to the end.
+	c, err = Train(loss, NewSharedTeam(&drifter{}), TrainConfig{Episodes: 30, EvalEpisodes: 2, EvalEvery: 10, Seed: 1, Select: "loss", Stop: make(chan struct{})})
+	if err != nil || c.Stopped || len(c.Train) != 30 {
+		t.Fatalf("never stopped: stopped %v after %d, %v", c.Stopped, len(c.Train), err)
 	}
 }

@@ -6,12 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/lbplot"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
@@ -97,7 +98,6 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		variability  = fs.Float64("variability", def.Variability, "coefficient of variation of the units' costs (0: all equal)")
 		joins        listFlag
 		leaves       listFlag
-		ganttFile    = fs.String("gantt", "", "draw a Gantt chart of the first evaluation episode to `file` (.png, .svg or .pdf)")
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
 		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
 		live         = fs.Bool("live", false, "run one evaluation episode in real time over the NATS transport, without --nats on an embedded server with the workers in this process")
@@ -109,6 +109,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	)
 	nf.register(fs)
 	ff.register(fs, true)
+	rf.figure(fs, "gantt", fmt.Sprintf("draw a Gantt chart of the first evaluation episode to `file` (.png, .svg or .pdf), a row per worker (at most %d)", maxGanttWorkers))
 	fs.Var(&joins, "join", "`COUNT@TIME[:SPEED]`: COUNT workers join at TIME (speed drawn if not given); repeatable")
 	fs.Var(&leaves, "leave", "`WORKER@TIME`: worker WORKER leaves at TIME, handing back its chunk; repeatable")
 	fs.Usage = func() {
@@ -132,8 +133,12 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		enc.Encode(sc)
 		return 0
 	}
-	if rf.algorithm == "" && *ganttFile != "" {
+	ganttFile := rf.figureFile("gantt")
+	if rf.algorithm == "" && ganttFile != "" {
 		return fail(stderr, usageError{errors.New("--gantt needs --algorithm")})
+	}
+	if n := sc.TotalWorkers(); ganttFile != "" && n > maxGanttWorkers {
+		return fail(stderr, usageError{fmt.Errorf("--gantt: a row per worker, at most %d workers; this scenario has %d", maxGanttWorkers, n)})
 	}
 	if err := rf.check(); err != nil {
 		return fail(stderr, err)
@@ -162,15 +167,19 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
+	// Of the evaluation episodes, the report keeps each one's figures and
+	// the first one's workers (if printed) and chunks (for --gantt).
+	episodes := evalEpisodes{workers: rf.jsonOut || rf.algorithm != "", chunks: ganttFile != "", byAlgorithm: map[string][]loadbalancing.Result{}}
+	opts.OnEval = episodes.add
 	results, err := runAll(e, names, opts, rf.logFile, rf.jsonOut, stderr)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	reports := make([]report, len(results))
 	for i, r := range results {
-		reports[i] = newReport(r, e, rf.seed, rf.evalEpisodes)
+		reports[i] = newReport(r, episodes.byAlgorithm[r.Algorithm], e, rf.seed, rf.evalEpisodes)
 		if t := reports[i].Training; t != nil {
-			t.CurveLog, t.Loaded = r.LogPath, rf.load
+			t.CurveLog, t.Loaded, t.Checkpoint = r.LogPath, rf.load, r.SavedTo
 		}
 	}
 	if rf.save != "" {
@@ -186,10 +195,10 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 	}
-	if *ganttFile != "" {
-		res := episodeResult(results[0], 0)
-		title := fmt.Sprintf("%s, seed %d: makespan %.1f, ratio %.3f", res.Algorithm, res.Seed, res.Makespan, res.Ratio)
-		if err := lbplot.Gantt(*ganttFile, title, res); err != nil {
+	if ganttFile != "" {
+		res := episodes.byAlgorithm[rf.algorithm][0]
+		title := fmt.Sprintf("%s, seed %d, evaluation episode 1 of %d: makespan %.1f, ratio %.3f", res.Algorithm, rf.seed, rf.evalEpisodes, res.Makespan, res.Ratio)
+		if err := lbplot.Gantt(ganttFile, title, res); err != nil {
 			return fail(stderr, fmt.Errorf("--gantt: %w", err))
 		}
 	}
@@ -221,8 +230,9 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "\nThe same fault plans for every algorithm; %s's first evaluation episode:\n", sortedReports[0].Algorithm)
 			f.WriteText(stdout)
 		}
+		printMoot(stdout, sortedReports)
 	}
-	for _, path := range []string{rf.plotFile, *ganttFile} {
+	for _, path := range []string{rf.plotFile, ganttFile} {
 		if path != "" && !rf.jsonOut {
 			fmt.Fprintf(stdout, "Wrote %s.\n", path)
 		}
@@ -236,12 +246,28 @@ var lbColumns = []column{
 	{"requests", "requests", "%.0f"}, {"imbalance", "load_imbalance", "%.3f"},
 }
 
-// episodeResult is evaluation episode k of r, as the load-balancing
-// environment reports it.
-func episodeResult(r ranAlgorithm, k int) loadbalancing.Result {
-	res := r.Eval[k].Episode.(*loadbalancing.Episode).Result()
-	res.Algorithm = r.Algorithm
-	return res
+// maxGanttWorkers bounds --gantt's rows.
+const maxGanttWorkers = 500
+
+// evalEpisodes keeps, of every algorithm's evaluation episodes as they end
+// (env.RunOptions.OnEval), what the report prints: each episode's figures,
+// and the first episode's workers and chunks if asked for; not whole
+// episodes, each of which holds a record per worker.
+type evalEpisodes struct {
+	workers, chunks bool
+	byAlgorithm     map[string][]loadbalancing.Result
+}
+
+func (ev *evalEpisodes) add(algorithm string, k int, o env.Outcome) {
+	res := o.Episode.(*loadbalancing.Episode).Result()
+	res.Algorithm = algorithm
+	if k > 0 || !ev.workers {
+		res.Workers, res.LedgerUnits = nil, nil
+	}
+	if k > 0 || !ev.chunks {
+		res.History = nil
+	}
+	ev.byAlgorithm[algorithm] = append(ev.byAlgorithm[algorithm], res)
 }
 
 // checkLive refuses the flags that do not go with --live, or only go with
@@ -286,13 +312,18 @@ func checkLive(live bool, set map[string]bool, nf netFlags, sc loadbalancing.Sce
 	switch {
 	case nodes < 1:
 		return usageError{fmt.Errorf("--nodes: must be at least 1, got %d", nodes)}
-	case scale < time.Microsecond:
-		return usageError{fmt.Errorf("--time-scale: must be at least 1µs, got %v", scale)}
+	case scale < minTimeScale:
+		return usageError{fmt.Errorf("--time-scale: at least %v, got %v: a time unit must outlast a message's round trip through NATS (about a tenth of a millisecond on loopback), or the live run measures the transport's latency rather than the schedule", minTimeScale, scale)}
 	case timeout <= 0:
 		return usageError{fmt.Errorf("--timeout: must be > 0, got %v", timeout)}
 	}
 	return nf.check()
 }
+
+// minTimeScale bounds --time-scale: with a time unit of 1µs a run's
+// makespan came out 50 times the simulator's, all of it the transport's
+// latency.
+const minTimeScale = time.Millisecond
 
 type scenarioFlags struct {
 	workers                         int
@@ -306,17 +337,10 @@ type scenarioFlags struct {
 // scenarioFrom builds the scenario from the defaults or a file, then the
 // flags that were given.
 func scenarioFrom(file string, fs *flag.FlagSet, f scenarioFlags, laterLeaves bool) (loadbalancing.Scenario, error) {
-	sc := loadbalancing.Default()
+	sc := loadbalancing.Default() // what a file leaves out
 	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return sc, usageError{fmt.Errorf("--scenario: %v", err)}
-		}
-		sc = loadbalancing.Scenario{}
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&sc); err != nil {
-			return sc, usageError{fmt.Errorf("--scenario %s: %v", file, err)}
+		if err := readScenarioFile(file, &sc, lbFlagOf); err != nil {
+			return sc, err
 		}
 	}
 	set := map[string]bool{}
@@ -374,31 +398,60 @@ func scenarioFrom(file string, fs *flag.FlagSet, f scenarioFlags, laterLeaves bo
 		check.Leaves = nil
 	}
 	if err := check.Validate(); err != nil {
-		return sc, usageError{err}
+		return sc, fromScenarioFile(err, file, set, lbFieldOf) // a value from the file named as the file has it
 	}
 	return sc, nil
 }
 
+// lbFlagOf is the flag that sets a scenario file's field, lbFieldOf the
+// field a flag sets.
+func lbFlagOf(field string) string {
+	switch field {
+	case "joins", "leaves":
+		return strings.TrimSuffix(field, "s")
+	case "speed_min", "speed_max":
+		return "speeds"
+	}
+	return strings.ReplaceAll(field, "_", "-")
+}
+
+func lbFieldOf(flag string) string {
+	switch flag {
+	case "join", "leave":
+		return flag + "s"
+	case "speeds":
+		return "speeds" // or speed_min and speed_max, for a range
+	}
+	return strings.ReplaceAll(flag, "-", "_")
+}
+
 // report is one algorithm's result on the evaluation episodes: the means of
-// their figures, and the first one's per-worker table.
+// their figures, each one's figures, and the first one's per-worker table.
 type report struct {
-	Algorithm  string                       `json:"algorithm"`
-	Seed       uint64                       `json:"seed"`
-	Episodes   int                          `json:"eval_episodes"`
-	Job        int                          `json:"job"`
-	UnitsDone  int                          `json:"units_done"`
-	Makespan   float64                      `json:"makespan"`
-	LowerBound float64                      `json:"lower_bound"`
-	Ratio      float64                      `json:"ratio"`
-	IdleTime   float64                      `json:"idle_time"`
-	Requests   float64                      `json:"requests"`
-	Chunks     float64                      `json:"chunks"`
-	Imbalance  float64                      `json:"load_imbalance"`
-	Speeds     []float64                    `json:"speeds"`
-	Workers    []loadbalancing.WorkerReport `json:"workers"`
-	PerEpisode []loadbalancing.Result       `json:"per_episode,omitempty"`
-	Training   *training                    `json:"training,omitempty"`
-	Live       *liveInfo                    `json:"live,omitempty"`
+	Algorithm  string    `json:"algorithm"`
+	Seed       uint64    `json:"seed"`
+	Episodes   int       `json:"eval_episodes"`
+	Job        int       `json:"job"`
+	UnitsDone  int       `json:"units_done"`
+	Makespan   float64   `json:"makespan"`
+	LowerBound float64   `json:"lower_bound"`
+	Ratio      float64   `json:"ratio"`
+	IdleTime   float64   `json:"idle_time"`
+	Requests   float64   `json:"requests"`
+	Chunks     float64   `json:"chunks"`
+	Imbalance  float64   `json:"load_imbalance"`
+	Speeds     []float64 `json:"speeds"`
+	// Workers are the first evaluation episode's (WorkersEpisode, from 1),
+	// not means: PerEpisode[0] has its figures.
+	Workers        []loadbalancing.WorkerReport `json:"workers,omitempty"`
+	WorkersEpisode int                          `json:"workers_episode,omitempty"`
+	PerEpisode     []loadbalancing.Result       `json:"per_episode,omitempty"`
+	// NeverJoined and NeverLeft are the scenario's joins and leaves due at
+	// or after the end of every evaluation episode: they never happened.
+	NeverJoined []loadbalancing.Join  `json:"never_joined,omitempty"`
+	NeverLeft   []loadbalancing.Leave `json:"never_left,omitempty"`
+	Training    *training             `json:"training,omitempty"`
+	Live        *liveInfo             `json:"live,omitempty"`
 	// Faults is what was injected into the first evaluation episode.
 	Faults *faults.Report `json:"faults,omitempty"`
 }
@@ -406,6 +459,7 @@ type report struct {
 // training says how a learner was trained.
 type training struct {
 	Episodes      int     `json:"episodes"`
+	Interrupted   bool    `json:"interrupted,omitempty"` // by the user, before --episodes
 	SelectedAfter int     `json:"selected_after"`
 	Seconds       float64 `json:"seconds"`
 	Shared        bool    `json:"shared"`
@@ -414,30 +468,76 @@ type training struct {
 	Checkpoint    string  `json:"checkpoint,omitempty"`
 }
 
-func newReport(o ranAlgorithm, e *loadbalancing.Environment, seed uint64, episodes int) report {
+func newReport(o ranAlgorithm, results []loadbalancing.Result, e *loadbalancing.Environment, seed uint64, episodes int) report {
 	m := o.Mean
+	sc := e.Scenario()
 	r := report{
-		Algorithm: o.Algorithm, Seed: seed, Episodes: episodes, Job: e.Scenario().Job, UnitsDone: e.Scenario().Job,
+		Algorithm: o.Algorithm, Seed: seed, Episodes: episodes, Job: sc.Job, UnitsDone: sc.Job,
 		Makespan: m["makespan"], LowerBound: m["lower_bound"], Ratio: m["ratio"], IdleTime: m["idle_time"],
 		Requests: m["requests"], Chunks: m["chunks"], Imbalance: m["load_imbalance"], Speeds: e.Speeds(),
 	}
-	var results []loadbalancing.Result
-	for k := range o.Eval {
-		res := episodeResult(o, k)
-		results = append(results, res)
+	end := 0.0 // the end of the longest episode
+	for _, res := range results {
 		r.UnitsDone = min(r.UnitsDone, res.UnitsDone)
+		end = max(end, res.Makespan)
 	}
 	if len(results) > 0 {
-		r.Workers = results[0].Workers
 		r.Faults = results[0].Faults
 	}
+	if len(results) > 0 && results[0].Workers != nil {
+		r.Workers, r.WorkersEpisode = results[0].Workers, 1
+	}
 	if len(results) > 1 {
-		r.PerEpisode = results
+		r.PerEpisode = make([]loadbalancing.Result, len(results))
+		for k, res := range results {
+			res.Workers, res.LedgerUnits = nil, nil // the first's are Workers
+			r.PerEpisode[k] = res
+		}
+	}
+	for _, j := range sc.Joins {
+		if len(results) > 0 && j.At >= end {
+			r.NeverJoined = append(r.NeverJoined, j)
+		}
+	}
+	for _, l := range sc.Leaves {
+		if len(results) > 0 && l.At >= end {
+			r.NeverLeft = append(r.NeverLeft, l)
+		}
 	}
 	if o.Curve != nil {
-		r.Training = &training{Episodes: len(o.Curve.Train), SelectedAfter: o.Curve.Selected, Seconds: o.TrainTime.Seconds(), Shared: o.Team.Shared()}
+		r.Training = &training{Episodes: len(o.Curve.Train), Interrupted: o.Curve.Stopped, SelectedAfter: o.Curve.Selected, Seconds: o.TrainTime.Seconds(), Shared: o.Team.Shared()}
 	}
 	return r
+}
+
+// printMoot says which of the scenario's joins and leaves never happened,
+// in any evaluation episode of any of the reports.
+func printMoot(w io.Writer, rs []report) {
+	if len(rs) == 0 {
+		return
+	}
+	joins, leaves := rs[0].NeverJoined, rs[0].NeverLeft
+	for _, r := range rs[1:] {
+		joins = slices.DeleteFunc(joins, func(j loadbalancing.Join) bool { return !slices.Contains(r.NeverJoined, j) })
+		leaves = slices.DeleteFunc(leaves, func(l loadbalancing.Leave) bool { return !slices.Contains(r.NeverLeft, l) })
+	}
+	end := 0.0
+	for _, r := range rs {
+		for _, res := range r.PerEpisode {
+			end = max(end, res.Makespan)
+		}
+		end = max(end, r.Makespan)
+	}
+	every := "every evaluation episode"
+	if len(rs) > 1 {
+		every += " of every algorithm"
+	}
+	for _, j := range joins {
+		fmt.Fprintf(w, "The %d worker(s) due to join at %g never joined: %s ended first (by %.1f).\n", j.Count, j.At, every, end)
+	}
+	for _, l := range leaves {
+		fmt.Fprintf(w, "Worker %d, due to leave at %g, never left: %s ended first (by %.1f).\n", l.Worker, l.At, every, end)
+	}
 }
 
 func printScenario(w io.Writer, e *loadbalancing.Environment, seed uint64, episodes int) {
@@ -470,6 +570,8 @@ func printReport(w io.Writer, r report) {
 			fmt.Fprintf(tw, "training\tnone: %s as loaded from %s\n", share, t.Loaded)
 		case t.Episodes == 0:
 			fmt.Fprintf(tw, "training\tnone: an untrained %s\n", share)
+		case t.Interrupted:
+			fmt.Fprintf(tw, "training\tinterrupted after %d episodes (%.1fs), %s; kept the models after %d (best validated)\n", t.Episodes, t.Seconds, share, t.SelectedAfter)
 		default:
 			fmt.Fprintf(tw, "training\t%d episodes in %.1fs, %s; kept the models after %d (best validated)\n", t.Episodes, t.Seconds, share, t.SelectedAfter)
 		}
@@ -488,6 +590,11 @@ func printReport(w io.Writer, r report) {
 	fmt.Fprintf(tw, "units done\t%d of %d\n", r.UnitsDone, r.Job)
 	tw.Flush()
 	fmt.Fprintln(w)
+	printMoot(w, []report{r})
+	if len(r.PerEpisode) > 1 {
+		first := r.PerEpisode[0]
+		fmt.Fprintf(w, "By worker, in evaluation episode 1 of %d (makespan %.1f, ratio %.3f; the figures above are means over all %d):\n", len(r.PerEpisode), first.Makespan, first.Ratio, len(r.PerEpisode))
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "worker\tspeed\tunits\tchunks\tbusy\tidle\tlast done\t")
 	for _, wr := range r.Workers {

@@ -20,7 +20,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 func main() {
@@ -46,9 +50,33 @@ func commands() []command {
 	}
 }
 
+// invocation is what one run of the command shares with the plumbing that
+// its subcommands call with their own writers only: where help goes, and
+// whether the user interrupted it. run makes a new one each time.
+type invocation struct {
+	stdout      io.Writer
+	interrupted atomic.Bool
+}
+
+var current = &invocation{stdout: os.Stdout}
+
+// exitInterrupted is the exit code of a run the user interrupted (SIGINT)
+// that saved and printed what it had: 128 + SIGINT, as a shell reports it.
+const exitInterrupted = 130
+
 // run is main without the process: it returns the exit code (0 success,
-// 1 failure while running, 2 bad usage).
+// 1 failure while running, 2 bad usage, 130 interrupted). It sets the
+// invocation's state (current): one run at a time per process.
 func run(args []string, stdout, stderr io.Writer) int {
+	current = &invocation{stdout: stdout}
+	code := dispatch(args, stdout, stderr)
+	if current.interrupted.Load() && code == 0 {
+		code = exitInterrupted
+	}
+	return code
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -85,47 +113,280 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// progress draws "label  done/total" on one terminal line; it draws nothing
-// when its writer is not a terminal.
+// progress shows how far long work has got, on stderr: on a terminal a
+// bar redrawn in place; otherwise (a log, a pipe) a line once the work has
+// run for progressFirst, then every progressEvery, so that a run of a
+// second prints nothing and a long one is never silent.
 type progress struct {
-	w     io.Writer
-	label string
-	total int
-	done  int
-	on    bool
+	w        io.Writer
+	label    string
+	total    int
+	done     int
+	on, tty  bool
+	start    time.Time
+	next     time.Time // the next time a line may be drawn
+	printed  bool
+	lastDraw time.Time
 }
 
+const (
+	progressFirst = 2 * time.Second
+	progressEvery = 10 * time.Second
+	progressTTY   = 50 * time.Millisecond // redraws of the bar, at most
+)
+
+// progressClock is the progress clock (tests move it).
+var progressClock = time.Now
+
 func newProgress(w io.Writer, label string, total int, enabled bool) *progress {
-	return &progress{w: w, label: label, total: total, on: enabled && isTerminal(w)}
+	t := progressClock()
+	return &progress{w: w, label: label, total: total, on: enabled, tty: isTerminal(w), start: t, next: t.Add(progressFirst)}
 }
 
 func (p *progress) step(detail string) {
 	p.done++
+	p.draw(detail)
+}
+
+// tick shows detail without a step done: how far the current step (a long
+// episode, say) has got.
+func (p *progress) tick(detail string) { p.draw(detail) }
+
+func (p *progress) draw(detail string) {
 	if !p.on {
 		return
 	}
-	const width = 30
-	filled := min(width, width*p.done/max(p.total, 1)) // a total that fell short must not end the run
-	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d %s\x1b[K", p.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total, detail)
+	t := progressClock()
+	if p.tty {
+		if t.Sub(p.lastDraw) < progressTTY && p.done < p.total {
+			return
+		}
+		p.lastDraw = t
+		const width = 30
+		filled := min(width, width*p.done/max(p.total, 1)) // a total that fell short must not end the run
+		fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d %s %s\x1b[K", p.label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total, p.eta(t), detail)
+		p.printed = true
+		return
+	}
+	if t.Before(p.next) {
+		return
+	}
+	p.next = t.Add(progressEvery)
+	fmt.Fprintf(p.w, "%s: %d of %d episodes (%d%%), %s; %s\n", p.label, p.done, p.total, 100*p.done/max(p.total, 1), p.eta(t), detail)
+	p.printed = true
+}
+
+// eta is the time elapsed, and left at the mean pace so far.
+func (p *progress) eta(t time.Time) string {
+	elapsed := t.Sub(p.start)
+	s := roundDuration(elapsed)
+	if p.done > 0 && p.done < p.total {
+		left := time.Duration(float64(elapsed) / float64(p.done) * float64(p.total-p.done))
+		s += ", about " + roundDuration(left) + " left"
+	}
+	return s
+}
+
+func roundDuration(d time.Duration) string {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
 
 func (p *progress) finish() {
-	if p.on {
+	if p.on && p.tty && p.printed {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
 }
 
-// parse parses a subcommand's flags: 0 and done after --help, 2 and done
-// on a bad flag or a stray argument.
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, true
+// onInterrupt returns a channel closed at the user's first interrupt
+// (SIGINT, Ctrl-C); after it, a second one ends the process at once, as
+// usual. release stops listening. Tests replace it.
+var onInterrupt = func() (stop <-chan struct{}, release func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	closed, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			signal.Stop(sig) // the next one ends the process
+			close(closed)
+		case <-done:
 		}
-		return 2, true
+	}()
+	var once atomic.Bool
+	return closed, func() {
+		if once.CompareAndSwap(false, true) {
+			signal.Stop(sig)
+			close(done)
+		}
 	}
-	if fs.NArg() > 0 {
-		return fail(stderr, usageError{fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))}), true
+}
+
+// parse parses a subcommand's flags: 0 and done after --help, which goes
+// to stdout; 2 and done on a bad flag or a stray argument, which get one
+// line on stderr naming the flag and what it takes (not the whole help).
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {} // printed below, where it belongs, or not at all
+	fs.SetOutput(io.Discard)
+	checked := checkValues(fs)
+	err := fs.Parse(args)
+	checked.restore()
+	fs.Usage = usage
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(current.stdout)
+		if usage != nil {
+			usage()
+		} else {
+			fmt.Fprintf(current.stdout, "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+		fs.SetOutput(out)
+		return 0, true
+	case err != nil:
+		return fail(stderr, usageError{checked.explain(err)}), true
+	case fs.NArg() > 0:
+		return fail(stderr, usageError{fmt.Errorf("unexpected argument %q (flags start with --; %s --help lists them)", fs.Arg(0), fs.Name())}), true
 	}
 	return 0, false
+}
+
+// checkedValues wrap a flag set's values while it parses, to say what a
+// flag takes when a value is refused.
+type checkedValues struct {
+	fs    *flag.FlagSet
+	orig  map[string]flag.Value
+	first error // the first value refused, explained
+}
+
+func checkValues(fs *flag.FlagSet) *checkedValues {
+	c := &checkedValues{fs: fs, orig: map[string]flag.Value{}}
+	fs.VisitAll(func(f *flag.Flag) {
+		c.orig[f.Name] = f.Value
+		f.Value = &checkedValue{Value: f.Value, name: f.Name, c: c}
+	})
+	return c
+}
+
+// restore puts the flags' own values back: the help and the defaults it
+// prints read their types.
+func (c *checkedValues) restore() {
+	for name, v := range c.orig {
+		c.fs.Lookup(name).Value = v
+	}
+}
+
+// explain turns the flag package's error into one line naming the flag and
+// what it takes.
+func (c *checkedValues) explain(err error) error {
+	if c.first != nil {
+		return c.first
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		hint := ""
+		if near := c.nearest(name); near != "" {
+			hint = fmt.Sprintf("did you mean --%s? ", near)
+		}
+		return fmt.Errorf("--%s: no such flag (%s%s --help lists them)", name, hint, c.fs.Name())
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		name = strings.TrimLeft(name, "-")
+		if v, ok := c.orig[name]; ok {
+			return fmt.Errorf("--%s: needs a value: %s", name, what(v))
+		}
+	}
+	return err
+}
+
+// nearest is the flag whose name is closest to name, if one is close.
+func (c *checkedValues) nearest(name string) string {
+	names := make([]string, 0, len(c.orig))
+	for n := range c.orig {
+		names = append(names, n)
+	}
+	sort.Strings(names) // ties go the same way every run
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+type checkedValue struct {
+	flag.Value
+	name string
+	c    *checkedValues
+}
+
+// IsBoolFlag keeps --flag without a value working for boolean flags.
+func (v *checkedValue) IsBoolFlag() bool {
+	b, ok := v.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+func (v *checkedValue) Set(s string) error {
+	err := v.Value.Set(s)
+	if err != nil && v.c.first == nil {
+		switch w := what(v.Value); {
+		case w == "":
+			v.c.first = fmt.Errorf("--%s: %v (got %q)", v.name, err, s) // a flag of its own kind explains itself
+		case err.Error() == "value out of range":
+			v.c.first = fmt.Errorf("--%s: wants %s, got %q, which is out of range", v.name, w, s)
+		default:
+			v.c.first = fmt.Errorf("--%s: wants %s, got %q", v.name, w, s)
+		}
+	}
+	return err
+}
+
+// what says what a flag of v's kind takes ("" for a kind of its own).
+func what(v flag.Value) string {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case int, int64:
+		return "a whole number"
+	case uint, uint64:
+		return "a whole number, 0 or more"
+	case float64:
+		return "a number"
+	case time.Duration:
+		return "a duration with its unit, like 500ms, 2s or 1m30s"
+	case bool:
+		return "true or false"
+	case string:
+		return "a string"
+	}
+	return ""
 }

@@ -204,12 +204,49 @@ func TestFaultsInTheOutput(t *testing.T) {
 }
 
 func TestHelpShowsExamples(t *testing.T) {
-	code, _, errs := marlon(t, "loadbalancing", "--help")
-	if code != 0 || !strings.Contains(errs, "Examples:") || !strings.Contains(errs, "--compare") {
-		t.Fatalf("exit %d\n%s", code, errs)
+	code, out, errs := marlon(t, "loadbalancing", "--help")
+	if code != 0 || errs != "" || !strings.Contains(out, "Examples:") || !strings.Contains(out, "--compare") || !strings.Contains(out, "-workers int") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 	if code, out, _ := marlon(t, "help"); code != 0 || !strings.Contains(out, "loadbalancing") {
 		t.Fatalf("help: %d %s", code, out)
+	}
+}
+
+func TestEveryCommandsHelpGoesToStdout(t *testing.T) {
+	for _, c := range commands() {
+		for _, h := range []string{"--help", "-h"} {
+			code, out, errs := marlon(t, c.name, h)
+			if code != 0 || errs != "" || !strings.Contains(out, "Usage: marlon "+c.name) {
+				t.Errorf("%s %s: exit %d, stdout %d bytes, stderr %q; want the help on stdout, exit 0", c.name, h, code, len(out), errs)
+			}
+		}
+	}
+}
+
+func TestABadFlagValueGetsOneLineNamingTheFlag(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"loadbalancing", "--workers", "abc"}, `--workers: wants a whole number, got "abc"`},
+		{[]string{"loadbalancing", "--comm-time", "x"}, `--comm-time: wants a number, got "x"`},
+		{[]string{"loadbalancing", "--seed", "-1"}, `--seed: wants a whole number, 0 or more, got "-1"`},
+		{[]string{"loadbalancing", "--json=maybe"}, `--json: wants true or false, got "maybe"`},
+		{[]string{"loadbalancing", "--time-scale", "3"}, `--time-scale: wants a duration with its unit`},
+		{[]string{"loadbalancing", "--job", "99999999999999999999"}, `--job: wants a whole number, got "99999999999999999999", which is out of range`},
+		{[]string{"loadbalancing", "--seed"}, `--seed: needs a value: a whole number, 0 or more`},
+		{[]string{"loadbalancing", "--worker", "3"}, `--worker: no such flag (did you mean --workers?`},
+		{[]string{"loadbalancing", "stray"}, `unexpected argument "stray"`},
+		{[]string{"report", "--seeds", "many"}, `--seeds: wants a whole number, got "many"`},
+		{[]string{"bench", "--messages", "1e"}, `--messages: wants a whole number`},
+		{[]string{"keys", "--nope"}, `--nope: no such flag`},
+	}
+	for _, c := range cases {
+		code, out, errs := marlon(t, c.args...)
+		if code != 2 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", c.args, code, errs, c.want)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,13 +71,13 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 		window       = fs.Int("window", def.Window, "queued jobs offered per auction round")
 		strand       = fs.Float64("strand-timeout", def.StrandTimeout, "seconds a job waits with every node that can hold it down before it is lost")
 		crashes      listFlag
-		ganttFile    = fs.String("gantt", "", "draw the first evaluation episode, jobs on nodes over time, to `file` (.png, .svg or .pdf)")
 		writeTrace   = fs.String("write-trace", "", "write the workload drawn from --seed to `file` in the Standard Workload Format, and exit")
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
 		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
 	)
 	var ff faultFlags
 	ff.register(fs, false)
+	rf.figure(fs, "gantt", "draw the first evaluation episode, jobs on nodes over time, to `file` (.png, .svg or .pdf)")
 	fs.Var(&crashes, "crash", "`NODE@TIME[+DOWN]`: node NODE fails at TIME and restarts DOWN seconds later (never without +DOWN); repeatable")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marlon scheduling [flags]\n\nRuns HPC job scheduling: jobs needing cores, memory and GPUs arrive; resource\nagents, one per compute node, bid for them and an auctioneer gives each to the\nbest bid, or a central scheduler (FCFS, EASY backfilling) places them. Heartbeats\ndetect failed nodes; their jobs are queued again.\n\nFlags:")
@@ -90,10 +89,9 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	sc := def
+	sc := def // what a file leaves out
 	if *scenarioFile != "" {
-		var err error
-		if sc, err = readSchedulingScenario(*scenarioFile); err != nil {
+		if err := readScenarioFile(*scenarioFile, &sc, schedFlagOf); err != nil {
 			return fail(stderr, err)
 		}
 	}
@@ -124,13 +122,14 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	if err := sc.Validate(); err != nil {
-		return fail(stderr, usageError{err})
+		return fail(stderr, fromScenarioFile(err, *scenarioFile, set, schedFieldOf)) // a value from the file named as the file has it
 	}
 	if *show {
 		writeJSON(stdout, sc)
 		return 0
 	}
-	if rf.algorithm == "" && *ganttFile != "" {
+	ganttFile := rf.figureFile("gantt")
+	if rf.algorithm == "" && ganttFile != "" {
 		return fail(stderr, usageError{errors.New("--gantt needs --algorithm")})
 	}
 	if err := rf.check(); err != nil {
@@ -177,10 +176,10 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 	}
-	if *ganttFile != "" {
+	if ganttFile != "" {
 		res := reports[0].PerEpisode[0]
 		title := fmt.Sprintf("%s, first evaluation episode of seed %d: mean bounded slowdown %.2f, %d of %d jobs completed", res.Algorithm, rf.seed, res.MeanBSLD, res.Completed, res.Jobs)
-		if err := schedplot.Gantt(*ganttFile, title, res, sc.Capacities()); err != nil {
+		if err := schedplot.Gantt(ganttFile, title, res, sc.Capacities()); err != nil {
 			return fail(stderr, fmt.Errorf("--gantt: %w", err))
 		}
 	}
@@ -220,7 +219,7 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	for _, path := range []string{rf.plotFile, *ganttFile} {
+	for _, path := range []string{rf.plotFile, ganttFile} {
 		if path != "" && !rf.jsonOut {
 			fmt.Fprintf(stdout, "Wrote %s.\n", path)
 		}
@@ -235,18 +234,20 @@ var schedColumns = []column{
 	{"jobs/h", "throughput", "%.1f"}, {"makespan", "makespan", "%.0f"},
 }
 
-func readSchedulingScenario(path string) (scheduling.Scenario, error) {
-	var sc scheduling.Scenario
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return sc, usageError{fmt.Errorf("--scenario: %v", err)}
+// schedFlagOf is the flag that sets a scenario file's field, schedFieldOf
+// the field a flag sets.
+func schedFlagOf(field string) string {
+	if field == "crashes" {
+		return "crash"
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sc); err != nil {
-		return sc, usageError{fmt.Errorf("--scenario %s: %v", path, err)}
+	return strings.ReplaceAll(field, "_", "-")
+}
+
+func schedFieldOf(flag string) string {
+	if flag == "crash" {
+		return "crashes"
 	}
-	return sc, nil
+	return strings.ReplaceAll(flag, "-", "_")
 }
 
 // writeWorkload writes the workload e draws from seed as SWF, with a

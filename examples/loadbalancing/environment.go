@@ -487,7 +487,7 @@ type Result struct {
 	// LedgerUnits are the units the Master's ledger counts done by each
 	// worker, by ID; a worker's report (Workers) must say the same.
 	LedgerUnits map[int]int    `json:"ledger_units,omitempty"`
-	Workers     []WorkerReport `json:"workers"`
+	Workers     []WorkerReport `json:"workers,omitempty"`
 	// Placed says where each worker ran and what became of it, in an
 	// episode started with StartPlaced.
 	Placed []PlacedWorker `json:"placed,omitempty"`

@@ -247,6 +247,16 @@ func TestBadScenariosNameTheField(t *testing.T) {
 		{"speeds", func(s *Scenario) { s.Speeds = []float64{1, 2} }},
 		{"speeds", func(s *Scenario) { s.Speeds = make([]float64, 8) }},
 		{"speeds", func(s *Scenario) { s.SpeedMin, s.SpeedMax = 5, 1 }},
+		{"speeds", func(s *Scenario) { s.SpeedMax = 2000 }},
+		{"speeds", func(s *Scenario) { s.Workers, s.Speeds = 2, []float64{1e-300, 1} }},
+		{"speeds", func(s *Scenario) { s.Workers, s.Speeds = 2, []float64{0.5, 600} }}, // each in range, 1200 times apart
+		{"join", func(s *Scenario) { s.Joins = []Join{{At: 1, Count: 1, Speed: 5000}} }},
+		{"join", func(s *Scenario) {
+			s.Workers, s.Speeds, s.Joins = 2, []float64{1, 1}, []Join{{At: 1, Count: 1, Speed: 0.0005}}
+		}},
+		{"join", func(s *Scenario) {
+			s.Workers, s.Speeds, s.Joins = 2, []float64{2, 2}, []Join{{At: 1, Count: 1, Speed: 0.001}}
+		}}, // 2000 times apart
 		{"job", func(s *Scenario) { s.Job = 0 }},
 		{"unit-time", func(s *Scenario) { s.UnitTime = 0 }},
 		{"unit-time", func(s *Scenario) { s.UnitTime = math.NaN() }},
@@ -264,6 +274,11 @@ func TestBadScenariosNameTheField(t *testing.T) {
 	}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("default scenario: %v", err)
+	}
+	wide := ok
+	wide.Workers, wide.Speeds = 2, []float64{0.01, 10} // 1000 times apart: allowed
+	if err := wide.Validate(); err != nil {
+		t.Fatalf("speeds 1000 times apart: %v", err)
 	}
 	for _, c := range cases {
 		sc := ok

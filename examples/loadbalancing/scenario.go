@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -107,10 +108,13 @@ func (s Scenario) Validate() error {
 		if !(v > 0) || !finite(v) {
 			return bad("speeds", "must all be finite numbers > 0", v)
 		}
+		if v < MinSpeed || v > MaxSpeed {
+			return bad("speeds", fmt.Sprintf("must all be between %g and %g (speeds are relative; --unit-time sets the scale)", MinSpeed, MaxSpeed), v)
+		}
 	}
 	if len(s.Speeds) == 0 || s.drawsSpeeds() {
-		if s.SpeedMin < 1 || s.SpeedMax < s.SpeedMin {
-			return bad("speeds", "range must be MIN-MAX with 1 <= MIN <= MAX", fmt.Sprintf("%d-%d", s.SpeedMin, s.SpeedMax))
+		if s.SpeedMin < 1 || s.SpeedMax < s.SpeedMin || s.SpeedMax > MaxSpeed {
+			return bad("speeds", fmt.Sprintf("range must be MIN-MAX with 1 <= MIN <= MAX <= %g", MaxSpeed), fmt.Sprintf("%d-%d", s.SpeedMin, s.SpeedMax))
 		}
 	}
 	total := s.Workers
@@ -122,11 +126,20 @@ func (s Scenario) Validate() error {
 			return bad("join", "time must be a finite number >= 0", j.At)
 		case !(j.Speed >= 0) || !finite(j.Speed):
 			return bad("join", "speed must be a finite number > 0, or omitted to draw it", j.Speed)
+		case j.Speed != 0 && (j.Speed < MinSpeed || j.Speed > MaxSpeed):
+			return bad("join", fmt.Sprintf("speed must be between %g and %g, as every speed", MinSpeed, MaxSpeed), j.Speed)
 		}
 		total += j.Count
 	}
 	if total > 100000 {
 		return bad("join", "must keep the total number of workers at most 100000", total)
+	}
+	if lo, hi := s.speedRange(); hi > MaxSpeedRatio*lo {
+		field := "speeds"
+		if slices.ContainsFunc(s.Joins, func(j Join) bool { return j.Speed == lo || j.Speed == hi }) {
+			field = "join" // a joiner's speed makes the spread
+		}
+		return bad(field, fmt.Sprintf("the fastest worker must be at most %g times as fast as the slowest: one slower than that decides the makespan with any chunk it gets, and the results measure nothing else", MaxSpeedRatio), fmt.Sprintf("%g times (%g to %g)", hi/lo, lo, hi))
 	}
 	joined := s.joinTimes()
 	gone := map[int]bool{}
@@ -147,6 +160,34 @@ func (s Scenario) Validate() error {
 		return bad("leave", "must leave at least one worker to finish the job", fmt.Sprintf("all %d workers leaving", total))
 	}
 	return s.Faults.Validate()
+}
+
+// The bounds of speeds: a speed is relative (UnitTime sets the scale), so
+// a spread wider than this between workers is no longer a cluster of
+// unequal machines but one machine that the others wait for.
+const (
+	MinSpeed      = 1e-3
+	MaxSpeed      = 1e3
+	MaxSpeedRatio = 1e3
+)
+
+// speedRange is the slowest and the fastest speed a worker can have.
+func (s Scenario) speedRange() (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	see := func(v float64) { lo, hi = min(lo, v), max(hi, v) }
+	for _, v := range s.Speeds {
+		see(v)
+	}
+	if len(s.Speeds) == 0 || s.drawsSpeeds() {
+		see(float64(s.SpeedMin))
+		see(float64(s.SpeedMax))
+	}
+	for _, j := range s.Joins {
+		if j.Speed != 0 {
+			see(j.Speed)
+		}
+	}
+	return lo, hi
 }
 
 // drawsSpeeds reports whether any speed is drawn from the range.

@@ -11,14 +11,37 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/marlon-go/marlon/learning"
 )
+
+// Formats are the file extensions, without the dot, that a figure can be
+// written in: gonum/plot's formats (png, svg, pdf, ...), chosen by the
+// extension of the file's name.
+func Formats() []string { return draw.Formats() }
+
+// CheckFormat refuses a file name whose extension no figure is written in,
+// before any work is done to draw it.
+func CheckFormat(path string) error {
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
+	if !slices.Contains(Formats(), ext) {
+		got := "no extension"
+		if ext != "" {
+			got = "." + ext
+		}
+		return fmt.Errorf("%s: a figure is written as .%s, by the name's extension; got %s", path, strings.Join(Formats(), ", ."), got)
+	}
+	return nil
+}
 
 // Line is a horizontal reference line: a baseline's value, a bound.
 type Line struct {

@@ -5,6 +5,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/marlon-go/marlon/learning"
@@ -44,5 +45,18 @@ func TestCurveIsAReadablePNG(t *testing.T) {
 	img, err := png.Decode(bytes.NewReader(b))
 	if err != nil || img.Bounds().Dx() < 100 {
 		t.Fatalf("not a PNG of a figure: %v", err)
+	}
+}
+
+func TestCheckFormatKnowsWhatAFigureIsWrittenIn(t *testing.T) {
+	for _, ok := range []string{"c.png", "dir/C.SVG", "c.pdf"} {
+		if err := CheckFormat(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"c.txt", "c", "png"} {
+		if err := CheckFormat(bad); err == nil || !strings.Contains(err.Error(), ".png") {
+			t.Errorf("%s: %v; want a refusal listing the formats", bad, err)
+		}
 	}
 }

@@ -42,6 +42,13 @@ func Gantt(path, title string, res loadbalancing.Result) error {
 	}
 	p.NominalY(names...)
 	p.Add(&bars{chunks: res.History, row: row})
+	p.Legend.Add("chunk (shades alternate)", swatch{blue})
+	for _, c := range res.History {
+		if c.Returned {
+			p.Legend.Add("chunk handed back by a leaving worker", swatch{red})
+			break
+		}
+	}
 	for _, m := range []struct {
 		x    float64
 		name string
@@ -61,6 +68,14 @@ func Gantt(path, title string, res loadbalancing.Result) error {
 	p.Y.Max = float64(len(names)) + 0.4 // room for the legend above the bars
 	h := vg.Length(1.6+0.35*float64(len(names))) * vg.Inch
 	return p.Save(10*vg.Inch, h, path)
+}
+
+// swatch is a legend's box of colour.
+type swatch struct{ color.Color }
+
+func (s swatch) Thumbnail(c *draw.Canvas) {
+	pts := []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Min.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Min.Y}}
+	c.FillPolygon(s.Color, c.ClipPolygonY(pts))
 }
 
 // bars is a plotter of chunks as rectangles.

@@ -5,6 +5,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/marlon-go/marlon/examples/loadbalancing"
@@ -37,7 +38,7 @@ func decode(t *testing.T, path string) (w, h int) {
 func TestFiguresAreReadablePNGs(t *testing.T) {
 	sc := loadbalancing.Default()
 	sc.Job = 2000
-	sc.Leaves = []loadbalancing.Leave{{At: 40, Worker: 2}}
+	sc.Leaves = []loadbalancing.Leave{{At: 30, Worker: 2}} // in the middle of its second chunk
 	e, err := loadbalancing.New(sc, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -53,5 +54,16 @@ func TestFiguresAreReadablePNGs(t *testing.T) {
 	}
 	if w, h := decode(t, gantt); w < 500 || h < 200 {
 		t.Fatalf("gantt %dx%d", w, h)
+	}
+	// The legend names every colour: worker 2 left with a chunk.
+	svg := filepath.Join(dir, "gantt.svg")
+	if err := Gantt(svg, "test", res); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(svg)
+	for _, entry := range []string{"chunk (shades alternate)", "chunk handed back by a leaving worker", "makespan", "lower bound"} {
+		if !strings.Contains(string(b), entry) {
+			t.Errorf("the legend lacks %q", entry)
+		}
 	}
 }
