@@ -278,6 +278,16 @@ type Spec struct {
 	Params map[string]float64
 }
 
+// Params by which an environment says that its action space is ordered:
+// the actions, in order, stand for the N equal parts of the interval
+// [Params[ParamLow], Params[ParamHigh]] of a continuous quantity, action i
+// for the i-th part. An algorithm with a continuous head draws a value
+// and takes the action of its part.
+const (
+	ParamLow  = "interval_low"
+	ParamHigh = "interval_high"
+)
+
 // Same reports whether s and t describe the same observations and actions
 // (their seeds aside).
 func (s Spec) Same(t Spec) bool {

@@ -98,6 +98,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		variability  = fs.Float64("variability", def.Variability, "coefficient of variation of the units' costs (0: all equal)")
 		joins        listFlag
 		leaves       listFlag
+		dyn          dynamicFlags
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
 		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
 		live         = fs.Bool("live", false, "run one evaluation episode in real time over the NATS transport, without --nats on an embedded server with the workers in this process")
@@ -112,6 +113,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	rf.figure(fs, "gantt", fmt.Sprintf("draw a Gantt chart of the first evaluation episode to `file` (.png, .svg or .pdf), a row per worker (at most %d)", maxGanttWorkers))
 	fs.Var(&joins, "join", "`COUNT@TIME[:SPEED]`: COUNT workers join at TIME (speed drawn if not given); repeatable")
 	fs.Var(&leaves, "leave", "`WORKER@TIME`: worker WORKER leaves at TIME, handing back its chunk; repeatable")
+	dyn.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marlon loadbalancing [flags]\n\nRuns dynamic loop self-scheduling: a Master hands out chunks of a job to\nworkers of different speeds; each request costs the Master comm-time.\n\nFlags:")
 		fs.PrintDefaults()
@@ -123,7 +125,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 
 	// With --live --nats the workers are the nodes': leaves are checked
 	// once they are known.
-	sc, err := scenarioFrom(*scenarioFile, fs, scenarioFlags{*workers, *speeds, *job, *unitTime, *commTime, *variability, joins, leaves, ff}, *live && nf.nats != "")
+	sc, err := scenarioFrom(*scenarioFile, fs, scenarioFlags{*workers, *speeds, *job, *unitTime, *commTime, *variability, joins, leaves, ff, dyn}, *live && nf.nats != "")
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -332,6 +334,76 @@ type scenarioFlags struct {
 	unitTime, commTime, variability float64
 	joins, leaves                   []string
 	faults                          faultFlags
+	dyn                             dynamicFlags
+}
+
+// dynamicFlags are the flags of loadbalancing/v3's dynamics.
+type dynamicFlags struct {
+	slows, latencies, perturb, randomJoins, randomLeaves listFlag
+}
+
+func (d *dynamicFlags) register(fs *flag.FlagSet) {
+	fs.Var(&d.slows, "slow", "`WORKER@TIME:FACTOR`: from TIME on, worker WORKER runs at FACTOR times its speed (v3); repeatable")
+	fs.Var(&d.latencies, "latency", "`FACTOR@TIME`: from TIME on, the Master's services take FACTOR times the comm time (v3); repeatable")
+	fs.Var(&d.perturb, "perturb", "`TARGET:MODEL:PARAMS`: a random perturbation drawn per episode (v3): speed:onoff:UP,DOWN,FACTOR (each worker at FACTOR of its speed for times of mean DOWN, at full speed for times of mean UP), speed:walk:PERIOD,SIGMA,MIN (every PERIOD each worker's speed factor is multiplied by exp(SIGMA*N(0,1)), kept in [MIN,1]), latency:onoff:UP,DOWN,FACTOR, latency:walk:PERIOD,SIGMA,MAX; repeatable")
+	fs.Var(&d.randomJoins, "random-join", "`COUNT@FROM-TO[:SPEED]`: COUNT workers join, each at a time drawn per episode from [FROM,TO] (v3); repeatable")
+	fs.Var(&d.randomLeaves, "random-leave", "`COUNT@FROM-TO`: COUNT starting workers, drawn per episode, leave at times drawn from [FROM,TO] (v3); repeatable")
+}
+
+// apply sets the dynamics the flags give on sc (each flag given replaces
+// the scenario file's list).
+func (d dynamicFlags) apply(sc *loadbalancing.Scenario) error {
+	if len(d.slows) > 0 {
+		sc.Slows = nil
+		for _, v := range d.slows {
+			x, err := loadbalancing.ParseSlow(v)
+			if err != nil {
+				return err
+			}
+			sc.Slows = append(sc.Slows, x)
+		}
+	}
+	if len(d.latencies) > 0 {
+		sc.Latencies = nil
+		for _, v := range d.latencies {
+			x, err := loadbalancing.ParseLatency(v)
+			if err != nil {
+				return err
+			}
+			sc.Latencies = append(sc.Latencies, x)
+		}
+	}
+	if len(d.perturb) > 0 {
+		sc.Perturb = nil
+		for _, v := range d.perturb {
+			x, err := loadbalancing.ParsePerturbation(v)
+			if err != nil {
+				return err
+			}
+			sc.Perturb = append(sc.Perturb, x)
+		}
+	}
+	if len(d.randomJoins) > 0 {
+		sc.RandomJoins = nil
+		for _, v := range d.randomJoins {
+			x, err := loadbalancing.ParseRandomJoin(v)
+			if err != nil {
+				return err
+			}
+			sc.RandomJoins = append(sc.RandomJoins, x)
+		}
+	}
+	if len(d.randomLeaves) > 0 {
+		sc.RandomLeaves = nil
+		for _, v := range d.randomLeaves {
+			x, err := loadbalancing.ParseRandomLeave(v)
+			if err != nil {
+				return err
+			}
+			sc.RandomLeaves = append(sc.RandomLeaves, x)
+		}
+	}
+	return nil
 }
 
 // scenarioFrom builds the scenario from the defaults or a file, then the
@@ -392,6 +464,9 @@ func scenarioFrom(file string, fs *flag.FlagSet, f scenarioFlags, laterLeaves bo
 	}
 	if err := f.faults.apply(set, &sc.Faults); err != nil {
 		return sc, err
+	}
+	if err := f.dyn.apply(&sc); err != nil {
+		return sc, usageError{err}
 	}
 	check := sc
 	if laterLeaves {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/marlon-go/marlon/learning"
 )
@@ -18,6 +19,7 @@ const (
 	FeatRound      = "round"      // chunks handed out / workers, capped at 3, over 3: how far into the schedule
 	FeatQueue      = "queue"      // requests waiting at the Master / workers, capped at 1: congestion
 	FeatSlack      = "slack"      // log10(1 + unfinished work time / one round of requests), over 3, capped at 1: how much overhead the rest can absorb
+	FeatPace       = "pace"       // loadbalancing/v2: this worker's speed on its last chunk over its nominal speed, capped at 2, over 2 (0.5: as nominal, and before its first chunk)
 )
 
 // Features is the observation schema generic learners see through Adapter,
@@ -30,6 +32,32 @@ var Features = learning.NewSchemaOf("loadbalancing-features/v1",
 	learning.Field{Name: FeatQueue, About: "requests waiting at the Master per worker, capped at 1", Low: 0, High: 1},
 	learning.Field{Name: FeatSlack, About: "log10(1 + unfinished work time / one round of requests) / 3, capped at 1", Low: 0, High: 1},
 )
+
+// FeaturesV2 are the features of loadbalancing/v2's adapters: Features,
+// and the worker's pace, which tells it that it has slowed down (or sped
+// up) before its measured mean shows it.
+var FeaturesV2 = learning.NewSchemaOf("loadbalancing-features/v2", append(describe(Features),
+	learning.Field{Name: FeatPace, About: "the worker's speed on its last chunk over its nominal speed, capped at 2, over 2 (0.5 before its first chunk)", Low: 0, High: 1, Bins: QBins()[FeatPace]},
+)...)
+
+// describe lists s's fields' descriptions.
+func describe(s *learning.Schema) []learning.Field {
+	var out []learning.Field
+	for _, f := range s.Fields() {
+		d, _ := s.Describe(f)
+		out = append(out, d)
+	}
+	return out
+}
+
+// FeaturesOf is the feature schema of the adapters of a version of the
+// dynamics.
+func FeaturesOf(version string) *learning.Schema {
+	if !perturbs(version) {
+		return Features
+	}
+	return FeaturesV2
+}
 
 // Base is what a Choice takes a multiple of.
 type Base int
@@ -72,12 +100,14 @@ func (c Choice) String() string {
 var DefaultChoices = []Choice{{PoolShare, 0.5}, {FairShare, 0.5}, {FairShare, 0.75}, {FairShare, 0.9}, {FairShare, 1}}
 
 // QBins are bin edges over Features that make a small table for tabular
-// learners: 6 x 3 x 2 = 36 states.
+// learners: 6 x 3 x 2 = 36 states; over FeaturesV2, twice as many (slowed
+// to below 80% of the nominal speed, or not).
 func QBins() map[string][]float64 {
 	return map[string][]float64{
 		FeatUnfinished: {0.05, 0.15, 0.3, 0.5, 0.75},
 		FeatSpeed:      {0.8, 1.25},
 		FeatRound:      {0.34},
+		FeatPace:       {0.4},
 	}
 }
 
@@ -98,6 +128,9 @@ func QBins() map[string][]float64 {
 // the learner's part is to choose among them by state.
 type Adapter struct {
 	Choices []Choice
+	// Schema is the features the learner sees: Features (nil) or
+	// FeaturesV2.
+	Schema *learning.Schema
 }
 
 // NewAdapter returns an adapter offering choices (nil: DefaultChoices).
@@ -124,7 +157,14 @@ func (a Adapter) Spec() learning.Spec {
 	for i, c := range a.Choices {
 		labels[i] = c.String()
 	}
-	return learning.Spec{Observation: Features, Actions: learning.ActionSpace{N: len(a.Choices), Labels: labels}}
+	return learning.Spec{Observation: a.schema(), Actions: learning.ActionSpace{N: len(a.Choices), Labels: labels}}
+}
+
+func (a Adapter) schema() *learning.Schema {
+	if a.Schema == nil {
+		return Features
+	}
+	return a.Schema
 }
 
 // Observe implements learning.Adapter: the worker's Features.
@@ -168,9 +208,20 @@ func relativeSpeed(v []float64) float64 {
 
 // Features maps a worker's observation to the learner's.
 func (a Adapter) Features(obs learning.Observation) learning.Observation {
+	return features(obs, a.schema())
+}
+
+// ObserveFeatures maps a worker's observation onto schema, Features or
+// FeaturesV2: what every adapter of this package shows a learner, for
+// adapters made elsewhere (RegisterAdapter).
+func ObserveFeatures(obs learning.Observation, schema *learning.Schema) learning.Observation {
+	return features(obs, schema)
+}
+
+func features(obs learning.Observation, schema *learning.Schema) learning.Observation {
 	v := obs.Values
 	r, u, n, p := v[iRemaining], unfinished(v), v[iJob], math.Max(v[iWorkers], 1)
-	f := make([]float64, Features.Len())
+	f := make([]float64, schema.Len())
 	if n > 0 {
 		f[0] = u / n
 	}
@@ -185,23 +236,147 @@ func (a Adapter) Features(obs learning.Observation) learning.Observation {
 		rounds := (v[iUnitTime] * u / s) / (p * h)
 		f[5] = math.Min(math.Log10(1+rounds)/3, 1)
 	}
-	return learning.Observation{Schema: Features, Values: f, Terminal: obs.Terminal}
+	if schema == FeaturesV2 {
+		f[6] = 0.5
+		if last := lastMu(obs); last > 0 && v[iSpeed] > 0 {
+			f[6] = math.Min(v[iUnitTime]/(v[iSpeed]*last), 2) / 2
+		}
+	}
+	return learning.Observation{Schema: schema, Values: f, Terminal: obs.Terminal}
+}
+
+// lastMu is the worker's time per unit on its last chunk, if its
+// observation has it (0: none).
+func lastMu(obs learning.Observation) float64 {
+	if i := obs.Schema.Index(FieldLastMu); i >= 0 {
+		return obs.Values[i]
+	}
+	return 0
 }
 
 // Units is the number of units choice k asks for, given the worker's
 // observation.
 func (a Adapter) Units(obs learning.Observation, k int) int {
-	v := obs.Values
-	r, p := v[iRemaining], math.Max(v[iWorkers], 1)
 	c := a.Choices[k]
-	base := unfinished(v) * relativeSpeed(v) / p
-	if c.Of == PoolShare {
-		base = r / p
-	}
-	x := math.Ceil(c.Factor*base - 1e-9)
-	return int(math.Max(1, math.Min(x, math.Max(r, 1))))
+	return share(obs.Values, c.Factor, c.Of)
 }
 
 // unfinished is the Master's estimate of the work not yet done, at least
 // what it has not handed out.
 func unfinished(v []float64) float64 { return math.Max(v[iUnfinish], v[iRemaining]) }
+
+// FractionAdapter lets a generic learner choose each chunk as a fraction
+// of the worker's fair share of the unfinished work, on a fine, ordered
+// scale: a continuous choice, quantised. Its actions 0..Steps-1 stand, in
+// order, for the Steps equal parts of the interval [0, 1] of the fraction
+// x (action i for [i/Steps, (i+1)/Steps)), and action i asks for
+//
+//	ceil((i+1)/Steps * U * w / P) units (at least 1, at most R),
+//
+// the right end of its part (so that the largest is the whole fair share,
+// Adapter's share-1), with U, w, P and R as for Adapter. A learner with a
+// continuous head draws x in [0, 1] and takes the action of its part
+// (policygradient's Beta head); any discrete learner can use it as it is.
+// The Spec says so: its Params give the interval (learning.ParamLow and
+// learning.ParamHigh) and its labels the fractions ("frac-0.05").
+type FractionAdapter struct {
+	Steps int
+	// Schema is the features the learner sees: Features (nil) or
+	// FeaturesV2.
+	Schema *learning.Schema
+}
+
+// DefaultSteps is the number of fractions FractionAdapter offers by
+// default: steps of 5% of the fair share.
+const DefaultSteps = 20
+
+var _ learning.Adapter = FractionAdapter{}
+
+// Spec implements learning.Adapter.
+func (a FractionAdapter) Spec() learning.Spec {
+	labels := make([]string, a.Steps)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("frac-%g", a.fraction(i))
+	}
+	return learning.Spec{
+		Observation: a.schema(), Actions: learning.ActionSpace{N: a.Steps, Labels: labels},
+		Params: map[string]float64{learning.ParamLow: 0, learning.ParamHigh: 1},
+	}
+}
+
+func (a FractionAdapter) schema() *learning.Schema {
+	if a.Schema == nil {
+		return Features
+	}
+	return a.Schema
+}
+
+// fraction is the fraction of the fair share action i asks for, the right
+// end of its part, rounded to 12 digits so that labels read well.
+func (a FractionAdapter) fraction(i int) float64 {
+	return math.Round(float64(i+1)/float64(a.Steps)*1e12) / 1e12
+}
+
+// Observe implements learning.Adapter: the worker's features.
+func (a FractionAdapter) Observe(obs learning.Observation) learning.Observation {
+	return features(obs, a.schema())
+}
+
+// Act implements learning.Adapter: the units action k asks for.
+func (a FractionAdapter) Act(obs learning.Observation, k learning.Action) learning.Action {
+	return learning.Action(share(obs.Values, a.fraction(int(k)), FairShare))
+}
+
+// share is ceil(factor * base) units, at least 1 and at most what is left
+// to hand out (at least 1).
+func share(v []float64, factor float64, of Base) int {
+	r, p := v[iRemaining], math.Max(v[iWorkers], 1)
+	base := unfinished(v) * relativeSpeed(v) / p
+	if of == PoolShare {
+		base = r / p
+	}
+	x := math.Ceil(factor*base - 1e-9)
+	return int(math.Max(1, math.Min(x, math.Max(r, 1))))
+}
+
+// An AdapterMaker makes a view of e's workers for generic learners.
+type AdapterMaker func(e *Environment) (learning.Adapter, error)
+
+var adapters struct {
+	mu    sync.RWMutex
+	names []string
+	about map[string]string
+	make  map[string]AdapterMaker
+}
+
+// RegisterAdapter offers another adapter by name in every Environment, after
+// the built-in ones (Adapters): how a package that holds algorithms, which
+// this one must not depend on, offers an action space made of them (the
+// learners package offers "technique", the classical techniques as
+// actions). It panics if the name is taken: registration happens once, in
+// an init.
+func RegisterAdapter(name, about string, make AdapterMaker) {
+	adapters.mu.Lock()
+	defer adapters.mu.Unlock()
+	if name == "" || name == ChoicesAdapter || name == FractionName || adapters.make[name] != nil {
+		panic(fmt.Sprintf("loadbalancing: adapter %q registered twice", name))
+	}
+	if adapters.make == nil {
+		adapters.about, adapters.make = map[string]string{}, map[string]AdapterMaker{}
+	}
+	adapters.names = append(adapters.names, name)
+	adapters.about[name], adapters.make[name] = about, make
+}
+
+// AdapterAbout says in a line what the named adapter offers.
+func AdapterAbout(name string) string {
+	switch name {
+	case "", ChoicesAdapter:
+		return "five choices: 0.5, 0.75, 0.9 or 1 times the worker's fair share of the unfinished work, or factoring's half of the pool's share"
+	case FractionName:
+		return fmt.Sprintf("a fraction of the fair share, in %d ordered steps of %g (for a continuous head)", DefaultSteps, 1.0/DefaultSteps)
+	}
+	adapters.mu.RLock()
+	defer adapters.mu.RUnlock()
+	return adapters.about[name]
+}

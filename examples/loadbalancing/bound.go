@@ -89,6 +89,22 @@ import (
 // services (bound_test.go) the model's optimum, found by brute force, is at
 // most 16% above the bound, and equal to it without joins and leaves.
 func LowerBound(speeds, joins, leaves []float64, h, work float64) float64 {
+	return LowerBoundVarying(speeds, nil, joins, leaves, h, work)
+}
+
+// LowerBoundVarying is LowerBound for workers whose speed changes with
+// time (loadbalancing/v2): worker k works at speeds[k] times rates[k].At(t)
+// at time t (rates nil, or a nil entry: at its speed throughout), and
+// every service of the Master takes at least h.
+//
+// The proof above holds as it is with s_k(t) in place of s_k: in 1, a
+// worker does s_k(t) of work per unit of time at t, so work <= the
+// integral of the total current speed of A(t); 2 and 3 only count
+// workers. f(t) is then the largest total current speed of an allowed set,
+// which the greedy choice still finds, taking the workers fastest at t
+// first; it also changes when a worker's speed does. And services that
+// take at least h end no earlier than services of exactly h would.
+func LowerBoundVarying(speeds []float64, rates []*Profile, joins, leaves []float64, h, work float64) float64 {
 	if !(work > 0) {
 		return 0
 	}
@@ -96,12 +112,19 @@ func LowerBound(speeds, joins, leaves []float64, h, work float64) float64 {
 		speed, ready, leave float64
 		group               int // the index in arrivals of its arrival time
 		eligible            bool
+		rate                *Profile // nil: constant
+		now, change         float64  // with a rate: the current speed, and when it next changes
 	}
 	var ws []worker
 	var arrive []float64
+	varying := false
 	for k, s := range speeds {
 		if s > 0 && joins[k]+h < leaves[k] { // in U
-			ws = append(ws, worker{speed: s, ready: joins[k] + h, leave: leaves[k]})
+			w := worker{speed: s, ready: joins[k] + h, leave: leaves[k], now: s, change: math.Inf(1)}
+			if rates != nil && rates[k] != nil {
+				w.rate, varying = rates[k], true
+			}
+			ws = append(ws, w)
 			arrive = append(arrive, joins[k])
 		}
 	}
@@ -159,16 +182,35 @@ func LowerBound(speeds, joins, leaves []float64, h, work float64) float64 {
 			for j := 0; j <= w.group; j++ { // w is in U_tau for every tau up to its arrival
 				room[j]--
 			}
-			sum += w.speed
+			sum += w.now
 			if room[0] == 0 { // U_tau for the first tau is U: no more
 				break
 			}
 		}
 		return sum
 	}
+	// setRate reads w's current speed and next change at t; only an
+	// eligible worker's speed matters, so only theirs is followed.
+	setRate := func(w *worker, t float64) {
+		w.now, w.change = w.speed*w.rate.At(t), w.rate.Next(t)
+		if !w.eligible {
+			w.change = math.Inf(1)
+		}
+	}
 	done, t, speed := 0.0, 0.0, 0.0
-	for i := 0; i < len(events); {
-		next := events[i].t
+	for i := 0; ; {
+		next := math.Inf(1)
+		if i < len(events) {
+			next = events[i].t
+		}
+		if varying {
+			for _, w := range ws {
+				next = math.Min(next, w.change)
+			}
+		}
+		if math.IsInf(next, 1) {
+			break
+		}
 		if speed > 0 && done+speed*(next-t) >= work {
 			return t + (work-done)/speed
 		}
@@ -180,9 +222,21 @@ func LowerBound(speeds, joins, leaves []float64, h, work float64) float64 {
 				limit[e.what]++
 			case ready:
 				ws[e.what].eligible = true
+				if ws[e.what].rate != nil {
+					setRate(&ws[e.what], t)
+				}
 			default:
 				ws[e.what].eligible = false
+				ws[e.what].change = math.Inf(1)
 			}
+		}
+		if varying {
+			for k := range ws {
+				if w := &ws[k]; w.rate != nil && w.change <= t {
+					setRate(w, t)
+				}
+			}
+			sort.SliceStable(fastest, func(i, j int) bool { return ws[fastest[i]].now > ws[fastest[j]].now })
 		}
 		speed = f()
 	}

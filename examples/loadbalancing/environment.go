@@ -61,6 +61,9 @@ func NewVersion(version string, sc Scenario, seed uint64) (*Environment, error) 
 	if version == "v1" && sc.Faults.Active() {
 		return nil, bad("faults", "need the environment loadbalancing/v2 or later (--env); v1 runs without faults", sc.Faults.Intensity)
 	}
+	if f := sc.dynamicFlags(); len(f) > 0 && !perturbs(version) {
+		return nil, bad(f[0], "is for "+Family+"/v3 (--env "+Family+"/v3): v1 and v2 have no perturbations and no random joins or leaves", "--env "+Family+"/"+version)
+	}
 	e := &Environment{version: version, scenario: sc, speeds: sc.ResolveSpeeds(seed)}
 	for i := range len(e.speeds) + e.maxRestarts() {
 		e.agents = append(e.agents, AgentID(i))
@@ -83,7 +86,18 @@ const Family = "loadbalancing"
 //     their own that crash and restart, are partitioned off, have slow or
 //     lossy links, or whose agents lie (see WorkerNode). Without faults an
 //     episode of v2 is the same as v1's, to the bit.
-func Versions() []string { return []string{"v1", "v2"} }
+//   - v3: v2, and the perturbations of perturb.go: speeds that change at
+//     given times (Slow) or at random (Perturbation), a communication time
+//     that changes (Latency, Perturbation), and joins and leaves at random
+//     times drawn for each episode (RandomJoin, RandomLeave); its agents
+//     observe their time per unit on their last chunk (SchemaV3) and its
+//     adapters show the pace (FeaturesV3). Without perturbations the
+//     episodes of v3 are v2's, to the bit; only what the agents observe
+//     differs.
+func Versions() []string { return []string{"v1", "v2", "v3"} }
+
+// perturbs reports whether a version runs the perturbations of perturb.go.
+func perturbs(version string) bool { return version != "v1" && version != "v2" }
 
 // Name implements env.Environment: "loadbalancing/" and the version.
 func (e *Environment) Name() string { return Family + "/" + e.version }
@@ -108,7 +122,7 @@ func (e *Environment) PossibleAgents() []learning.AgentID {
 // adapter (Adapter).
 func (e *Environment) Spec(learning.AgentID) learning.Spec {
 	return learning.Spec{
-		Observation: Schema, Actions: learning.ActionSpace{N: e.scenario.Job, Start: 1},
+		Observation: SchemaOf(e.version), Actions: learning.ActionSpace{N: e.scenario.Job, Start: 1},
 		Params: map[string]float64{ParamCV: e.scenario.Variability},
 	}
 }
@@ -120,15 +134,35 @@ const ParamCV = "cv"
 // ChoicesAdapter is the name of the default adapter: DefaultChoices.
 const ChoicesAdapter = "share"
 
-// Adapters implements env.Adaptable.
-func (e *Environment) Adapters() []string { return []string{ChoicesAdapter} }
+// FractionName is the name of the adapter of fractions of the fair share,
+// FractionAdapter with DefaultSteps.
+const FractionName = "fraction"
+
+// Adapters implements env.Adaptable: "share", "fraction", then those
+// registered (RegisterAdapter).
+func (e *Environment) Adapters() []string {
+	adapters.mu.RLock()
+	defer adapters.mu.RUnlock()
+	return append([]string{ChoicesAdapter, FractionName}, adapters.names...)
+}
 
 // Adapter implements env.Adaptable: "share" (or "") is Adapter with
-// DefaultChoices.
+// DefaultChoices, "fraction" FractionAdapter with DefaultSteps; both
+// show the features of e's version (FeaturesOf).
 func (e *Environment) Adapter(name string) (learning.Adapter, error) {
 	switch name {
 	case "", ChoicesAdapter:
-		return NewAdapter(nil)
+		a, err := NewAdapter(nil)
+		a.Schema = FeaturesOf(e.version)
+		return a, err
+	case FractionName:
+		return FractionAdapter{Steps: DefaultSteps, Schema: FeaturesOf(e.version)}, nil
+	}
+	adapters.mu.RLock()
+	make := adapters.make[name]
+	adapters.mu.RUnlock()
+	if make != nil {
+		return make(e)
 	}
 	return nil, fmt.Errorf("unknown adapter %q; one of %s", name, strings.Join(e.Adapters(), ", "))
 }
@@ -167,16 +201,34 @@ type WorkerSpec struct {
 	Job         int
 	Variability float64
 	Seed        uint64
+	// Slows and Perturb change the worker's speed (loadbalancing/v2): its
+	// Slows, and the scenario's perturbations (those of the speed apply).
+	Slows   []Slow         `json:",omitempty"`
+	Perturb []Perturbation `json:",omitempty"`
+	// Version is the version of the dynamics ("": v1), which says what
+	// the worker's agent observes (SchemaOf).
+	Version string `json:",omitempty"`
 }
 
 // Costs draws the episode's unit costs.
 func (s WorkerSpec) Costs() *Costs { return NewCosts(s.Job, s.Variability, s.Seed) }
 
+// Availability is the factor of the worker's nominal speed over the
+// episode (nil: 1 throughout).
+func (s WorkerSpec) Availability() *Profile { return speedProfile(s.Seed, s.ID, s.Slows, s.Perturb) }
+
+func (s WorkerSpec) schema() *learning.Schema {
+	if s.Version == "" {
+		return Schema
+	}
+	return SchemaOf(s.Version)
+}
+
 // Worker makes the worker s describes.
 func (s WorkerSpec) Worker(costs *Costs, agent *env.Agent, report func(WorkerReport)) *Worker {
 	return &Worker{
 		ID: s.ID, Speed: s.Speed, UnitTime: s.UnitTime, Master: s.Master, Roster: s.Roster,
-		Costs: costs, Agent: agent, Reward: s.Reward, Report: report,
+		Costs: costs, Agent: agent, Reward: s.Reward, Report: report, Availability: s.Availability(), Schema: s.schema(),
 	}
 }
 
@@ -194,10 +246,10 @@ func (e *Environment) StartPlaced(rt actors.Runtime, seed uint64, place Place) *
 func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents, place Place) *Episode {
 	sc := e.scenario
 	costs := NewCosts(sc.Job, sc.Variability, seed)
-	ep := &Episode{env: e, seed: seed, costs: costs, workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}, fate: map[int]int{}}
+	ep := &Episode{env: e, seed: seed, costs: costs, sched: sc.schedule(seed), workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}, fate: map[int]int{}}
 	ep.members.OnChange(ep.check)
 	ep.roster = rt.Spawn(env.NewRoster(&ep.members))
-	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone, onState: e.onState}
+	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone, onState: e.onState, Latency: sc.latencyProfile(seed)}
 	if place != nil && e.StartBy > 0 {
 		m.Expect, m.StartBy = sc.Workers, e.StartBy
 	}
@@ -234,6 +286,7 @@ type director struct {
 
 type joinNow struct{ join int }
 type leaveNow struct{ worker int }
+type joinWorker struct{ worker int } // a random joiner
 
 func (d *director) Receive(ctx actors.Context, msg any) {
 	sc := d.ep.env.scenario
@@ -249,6 +302,20 @@ func (d *director) Receive(ctx actors.Context, msg any) {
 		for _, l := range sc.Leaves {
 			ctx.After(l.At, leaveNow{l.Worker})
 		}
+		// Random joins and leaves, drawn for this episode.
+		sch := d.ep.sched
+		for i := len(sc.joinTimes()); i < len(sch.joins); i++ {
+			ctx.After(sch.joins[i], joinWorker{i})
+		}
+		if len(sc.RandomLeaves) > 0 {
+			for i := 0; i < sc.Workers; i++ {
+				if t := sch.leaves[i]; !math.IsInf(t, 1) && !slices.ContainsFunc(sc.Leaves, func(l Leave) bool { return l.Worker == i }) {
+					ctx.After(t, leaveNow{i})
+				}
+			}
+		}
+	case joinWorker:
+		d.spawn(ctx, m.worker, d.ep.sched.joins[m.worker])
 	case joinNow:
 		// Joiners are numbered in the order of the scenario's joins,
 		// whenever they come: as the speeds and the lower bound count them.
@@ -292,7 +359,17 @@ func (d *director) spawn(ctx actors.Context, i int, joined float64) {
 	sc := ep.env.scenario
 	spec := WorkerSpec{
 		ID: i, Speed: d.speeds[i], UnitTime: sc.UnitTime, Master: ep.master, Roster: ep.roster, Reports: ctx.Self(),
-		Reward: ep.env.Reward, Job: sc.Job, Variability: sc.Variability, Seed: ep.seed,
+		Reward: ep.env.Reward, Job: sc.Job, Variability: sc.Variability, Seed: ep.seed, Version: ep.env.version,
+	}
+	for _, s := range sc.Slows {
+		if s.Worker == i {
+			spec.Slows = append(spec.Slows, s)
+		}
+	}
+	for _, p := range sc.Perturb {
+		if p.Target == TargetSpeed {
+			spec.Perturb = append(spec.Perturb, p)
+		}
 	}
 	if d.place == nil {
 		var alg learning.LearningAlgorithm
@@ -326,6 +403,7 @@ type Episode struct {
 	env.Ending
 	env      *Environment
 	seed     uint64
+	sched    schedule // arrivals and departures, random ones drawn for the episode
 	roster   actors.Addr
 	master   actors.Addr
 	director actors.Addr
@@ -528,21 +606,22 @@ func (ep *Episode) Result() Result {
 	}
 	work *= sc.UnitTime
 	if !ep.remote {
-		res.LowerBound = LowerBound(ep.env.speeds, sc.joinTimes(), sc.leaveTimes(), sc.CommTime, work)
+		res.LowerBound = ep.lowerBound(ep.env.speeds, nil, ep.sched.joins, ep.sched.leaves, work)
 	} else {
 		res.Placed = append([]PlacedWorker(nil), ep.fates...)
 		sort.SliceStable(res.Placed, func(i, j int) bool { return res.Placed[i].ID < res.Placed[j].ID })
 		var speeds, joins, leaves []float64
+		var ids []int
 		for _, f := range ep.fates {
 			if f.Node == "" {
 				continue
 			}
-			speeds, joins, leaves = append(speeds, f.Speed), append(joins, f.Joined), append(leaves, math.Inf(1))
+			speeds, joins, leaves, ids = append(speeds, f.Speed), append(joins, f.Joined), append(leaves, math.Inf(1)), append(ids, f.ID)
 			if f.Reason != "" {
 				leaves[len(leaves)-1] = f.Gone
 			}
 		}
-		res.LowerBound = LowerBound(speeds, joins, leaves, sc.CommTime, work)
+		res.LowerBound = ep.lowerBound(speeds, ids, joins, leaves, work)
 	}
 	if r := ep.report; r != nil {
 		res.UnitsDone, res.Makespan, res.Requests, res.Chunks = r.UnitsDone, r.Makespan, r.Requests, r.Chunks
@@ -581,6 +660,25 @@ func (ep *Episode) Result() Result {
 	}
 	res.Imbalance = Imbalance(finish)
 	return res
+}
+
+// lowerBound is LowerBound for these workers (ids: their IDs, nil for
+// 0, 1, ...), each at its availability in this episode, and the Master's
+// least service time.
+func (ep *Episode) lowerBound(speeds []float64, ids []int, joins, leaves []float64, work float64) float64 {
+	sc := ep.env.scenario
+	if len(sc.Slows) == 0 && len(sc.Latencies) == 0 && len(sc.Perturb) == 0 {
+		return LowerBound(speeds, joins, leaves, sc.CommTime, work)
+	}
+	rates := make([]*Profile, len(speeds))
+	for k := range rates {
+		id := k
+		if ids != nil {
+			id = ids[k]
+		}
+		rates[k] = speedProfile(ep.seed, id, sc.Slows, sc.Perturb)
+	}
+	return LowerBoundVarying(speeds, rates, joins, leaves, sc.CommTime*sc.minLatency(), work)
 }
 
 // Imbalance is the percent load imbalance of finishing times,

@@ -30,6 +30,11 @@ type Master struct {
 	// Report receives the Master's account when the job is done. It is
 	// called inside the Master's turn and must not block.
 	Report func(MasterReport)
+	// Latency, if set, is the factor of CommTime a service takes, by the
+	// time it starts (loadbalancing/v2: Latency, Perturbation). What the
+	// Master tells of the communication time (MasterState.CommTime, the
+	// waits it notifies) is the time a service takes now.
+	Latency *Profile
 
 	pool     *Pool
 	ledger   *Ledger
@@ -186,7 +191,7 @@ func (m *Master) onRequest(ctx actors.Context, x ChunkRequest) {
 	}
 	m.enqueue(r)
 	if m.pool.Len() > 0 {
-		wait := float64(m.queued) * m.CommTime
+		wait := float64(m.queued) * m.commTime(ctx.Now())
 		if m.serving != nil {
 			wait += m.busyTill - ctx.Now()
 		}
@@ -304,8 +309,9 @@ func (m *Master) serveNext(ctx actors.Context) {
 		}
 		r.forget()
 		m.serving = r
-		m.busyTill = ctx.Now() + m.CommTime
-		m.timer = ctx.After(m.CommTime, serviceDone{})
+		h := m.commTime(ctx.Now())
+		m.busyTill = ctx.Now() + h
+		m.timer = ctx.After(h, serviceDone{})
 		timeout := m.OfferTimeout
 		if timeout <= 0 {
 			timeout = actors.Forever
@@ -417,6 +423,14 @@ func (m *Master) finish(ctx actors.Context) {
 	}
 }
 
+// commTime is the time a service that starts at now takes.
+func (m *Master) commTime(now float64) float64 {
+	if m.Latency == nil {
+		return m.CommTime
+	}
+	return m.CommTime * m.Latency.At(now)
+}
+
 // rate is the Master's estimate of w's units per time unit: measured if it
 // can, nominal otherwise.
 func (m *Master) rate(w *workerState) float64 {
@@ -431,7 +445,7 @@ func (m *Master) rate(w *workerState) float64 {
 
 // state is what the Master tells the worker it is serving.
 func (m *Master) state(now float64) MasterState {
-	s := MasterState{Job: m.Job, Remaining: m.pool.Len(), Granted: m.acc.Chunks, Queue: m.queued, CommTime: m.CommTime}
+	s := MasterState{Job: m.Job, Remaining: m.pool.Len(), Granted: m.acc.Chunks, Queue: m.queued, CommTime: m.commTime(now)}
 	s.Unfinished = float64(s.Remaining) + m.out.estimate(now)
 	m.live.fill(&s)
 	if m.onState != nil {

@@ -40,6 +40,14 @@ type Scenario struct {
 	// Faults are injected into every episode (version v2): each episode
 	// draws its own plan from its seed. The zero value injects none.
 	Faults faults.Spec `json:"faults,omitzero"`
+
+	// The dynamics of loadbalancing/v3 (perturb.go); v1 and v2 refuse a
+	// scenario that has any.
+	Slows        []Slow         `json:"slows,omitempty"`
+	Latencies    []Latency      `json:"latencies,omitempty"`
+	Perturb      []Perturbation `json:"perturb,omitempty"`
+	RandomJoins  []RandomJoin   `json:"random_joins,omitempty"`
+	RandomLeaves []RandomLeave  `json:"random_leaves,omitempty"`
 }
 
 // Join adds Count workers at time At, of speed Speed (0: drawn like the
@@ -131,6 +139,8 @@ func (s Scenario) Validate() error {
 		}
 		total += j.Count
 	}
+	fixed := total // the workers whose arrival is known in advance
+	total += s.randomJoiners()
 	if total > 100000 {
 		return bad("join", "must keep the total number of workers at most 100000", total)
 	}
@@ -145,8 +155,12 @@ func (s Scenario) Validate() error {
 	gone := map[int]bool{}
 	for _, l := range s.Leaves {
 		switch {
-		case l.Worker < 0 || l.Worker >= total:
-			return bad("leave", fmt.Sprintf("worker must be between 0 and %d (the workers that exist, joiners included)", total-1), l.Worker)
+		case l.Worker < 0 || l.Worker >= fixed:
+			which := "the workers that exist, joiners included"
+			if fixed < total {
+				which += ", random joiners not"
+			}
+			return bad("leave", fmt.Sprintf("worker must be between 0 and %d (%s)", fixed-1, which), l.Worker)
 		case !(l.At >= 0) || !finite(l.At):
 			return bad("leave", "time must be a finite number >= 0", l.At)
 		case l.At < joined[l.Worker]:
@@ -159,7 +173,10 @@ func (s Scenario) Validate() error {
 	if len(gone) == total {
 		return bad("leave", "must leave at least one worker to finish the job", fmt.Sprintf("all %d workers leaving", total))
 	}
-	return s.Faults.Validate()
+	if err := s.Faults.Validate(); err != nil {
+		return err
+	}
+	return s.validateDynamics(total)
 }
 
 // The bounds of speeds: a speed is relative (UnitTime sets the scale), so
@@ -187,12 +204,22 @@ func (s Scenario) speedRange() (lo, hi float64) {
 			see(j.Speed)
 		}
 	}
+	for _, j := range s.RandomJoins {
+		if j.Speed != 0 {
+			see(j.Speed)
+		}
+	}
 	return lo, hi
 }
 
-// drawsSpeeds reports whether any speed is drawn from the range.
+// drawsSpeeds reports whether any joiner's speed is drawn from the range.
 func (s Scenario) drawsSpeeds() bool {
 	for _, j := range s.Joins {
+		if j.Speed == 0 {
+			return true
+		}
+	}
+	for _, j := range s.RandomJoins {
 		if j.Speed == 0 {
 			return true
 		}
@@ -202,14 +229,15 @@ func (s Scenario) drawsSpeeds() bool {
 
 // TotalWorkers is the number of workers that take part, joiners included.
 func (s Scenario) TotalWorkers() int {
-	n := s.Workers
+	n := s.Workers + s.randomJoiners()
 	for _, j := range s.Joins {
 		n += j.Count
 	}
 	return n
 }
 
-// joinTimes is each worker's arrival time (0 for the starting workers).
+// joinTimes is the arrival time of each worker but the random joiners (0
+// for the starting workers).
 func (s Scenario) joinTimes() []float64 {
 	t := make([]float64, s.Workers, s.TotalWorkers())
 	for _, j := range s.Joins {
@@ -220,9 +248,10 @@ func (s Scenario) joinTimes() []float64 {
 	return t
 }
 
-// leaveTimes is each worker's departure time (+Inf if it stays).
+// leaveTimes is the departure time of each worker but the random joiners
+// (+Inf if it stays).
 func (s Scenario) leaveTimes() []float64 {
-	t := make([]float64, s.TotalWorkers())
+	t := make([]float64, s.TotalWorkers()-s.randomJoiners())
 	for i := range t {
 		t[i] = math.Inf(1)
 	}
@@ -246,6 +275,15 @@ func (s Scenario) ResolveSpeeds(seed uint64) []float64 {
 		}
 	}
 	for _, j := range s.Joins {
+		for k := 0; k < j.Count; k++ {
+			if j.Speed > 0 {
+				speeds = append(speeds, j.Speed)
+			} else {
+				speeds = append(speeds, draw())
+			}
+		}
+	}
+	for _, j := range s.RandomJoins {
 		for k := 0; k < j.Count; k++ {
 			if j.Speed > 0 {
 				speeds = append(speeds, j.Speed)

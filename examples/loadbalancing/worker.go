@@ -35,6 +35,7 @@ const (
 	FieldWait       = "wait"       // the wait the Master notified for this request
 	FieldLastChunk  = "last_chunk" // units in this worker's last chunk (0: none yet)
 	FieldIdle       = "idle"       // this worker's idle time so far
+	FieldLastMu     = "last_mu"    // loadbalancing/v2: this worker's time per unit on its last chunk (0: none yet)
 )
 
 // Schema is the observation schema of the load-balancing agents.
@@ -43,6 +44,19 @@ var Schema = learning.NewSchema("loadbalancing/v1",
 	FieldCommTime, FieldUnitTime, FieldSpeed, FieldSpeedSum, FieldMu, FieldSigma,
 	FieldMeasured, FieldMuMean, FieldSigmaMean, FieldInvMuSum, FieldDSum,
 	FieldWait, FieldLastChunk, FieldIdle)
+
+// SchemaV2 is the observation schema of loadbalancing/v2's agents:
+// Schema's fields and, last, last_mu, which a worker whose speed changes
+// needs to notice it.
+var SchemaV2 = learning.NewSchema("loadbalancing/v2", append(Schema.Fields(), FieldLastMu)...)
+
+// SchemaOf is the observation schema of a version of the dynamics.
+func SchemaOf(version string) *learning.Schema {
+	if !perturbs(version) {
+		return Schema
+	}
+	return SchemaV2
+}
 
 // AgentID is the agent of worker i.
 func AgentID(i int) learning.AgentID { return learning.AgentID(fmt.Sprintf("worker-%d", i)) }
@@ -84,6 +98,13 @@ type Worker struct {
 	Costs    *Costs
 	Agent    *env.Agent
 	Reward   Reward
+	// Availability, if set, is the factor of Speed the worker works at over
+	// time (loadbalancing/v2: Slow, Perturbation). The worker times its
+	// chunks as they run, so its measured time per unit follows it.
+	Availability *Profile
+	// Schema is the observation schema of the worker's agent: Schema (nil)
+	// or SchemaV2.
+	Schema *learning.Schema
 	// Report receives the worker's account when it finishes or leaves; it is
 	// called inside the worker's turn and must not block.
 	Report func(WorkerReport)
@@ -100,6 +121,7 @@ type Worker struct {
 	wait        float64
 	timed       int
 	sumT, sumT2 float64
+	lastMu      float64 // time per unit on the last chunk
 	idle, busy  float64
 	units       int
 	chunks      int
@@ -154,9 +176,13 @@ func (w *Worker) Receive(ctx actors.Context, msg any) {
 	case chunkDone:
 		sum, sum2 := w.chunkCost[0], w.chunkCost[1]
 		k := w.UnitTime / w.Speed
+		if w.Availability != nil && sum > 0 {
+			k = w.chunkTime / sum // as measured: the units' costs spread the chunk's time
+		}
 		w.sumT += k * sum
 		w.sumT2 += k * k * sum2
 		w.timed += w.chunkUnits
+		w.lastMu = w.chunkTime / float64(w.chunkUnits)
 		w.busy += w.chunkTime
 		w.units += w.chunkUnits
 		w.chunks++
@@ -195,6 +221,9 @@ func (w *Worker) onReply(ctx actors.Context, reply any, err error) {
 		sum, sum2 := w.Costs.Of(g.Ranges)
 		w.chunkCost = [2]float64{sum, sum2}
 		w.chunkTime = w.UnitTime * sum / w.Speed
+		if w.Availability != nil {
+			w.chunkTime = w.Availability.Finish(ctx.Now(), w.UnitTime*sum, w.Speed) - ctx.Now()
+		}
 		w.chunkStart = ctx.Now()
 		ctx.After(w.chunkTime, chunkDone{})
 	case Finished:
@@ -232,12 +261,16 @@ func (w *Worker) unitStats() UnitStats {
 // observe builds the agent's observation.
 func (w *Worker) observe(now float64) learning.Observation {
 	s, u := w.state, w.unitStats()
-	return learning.Observation{Schema: Schema, Values: []float64{
+	obs := learning.Observation{Schema: Schema, Values: []float64{
 		now, float64(s.Job), float64(s.Remaining), s.Unfinished, float64(s.Workers), float64(s.Granted), float64(s.Queue),
 		s.CommTime, w.UnitTime, w.Speed, s.SpeedSum, u.Mean, u.Sd,
 		float64(s.Measured), s.MuMean, s.SigmaMean, s.InvMuSum, s.DSum,
 		w.wait, float64(w.lastChunkUnits()), w.idleNow(now),
 	}}
+	if w.Schema == SchemaV2 {
+		obs.Schema, obs.Values = SchemaV2, append(obs.Values, w.lastMu)
+	}
+	return obs
 }
 
 func (w *Worker) lastChunkUnits() int { return unitsOf(w.chunk.Ranges) }
