@@ -84,6 +84,10 @@ type Config struct {
 	// move it. The gradient is REINFORCE's all the same: where agents'
 	// states coincide it is that of their one shared draw, once per agent.
 	Coordinated bool
+	// Head is how the policy network makes a distribution over the
+	// actions: HeadSoftmax (default, "") or HeadBeta, a continuous head
+	// for an ordered action space (see HeadBeta).
+	Head string
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -128,6 +132,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("policygradient: Entropy = %v, want a finite Entropy >= 0", c.Entropy)
 	case !(c.MaxGradNorm >= 0) || math.IsInf(c.MaxGradNorm, 0):
 		return fmt.Errorf("policygradient: MaxGradNorm = %v, want a finite MaxGradNorm >= 0", c.MaxGradNorm)
+	case c.Head != "" && c.Head != HeadSoftmax && c.Head != HeadBeta:
+		return fmt.Errorf("policygradient: Head = %q, want %q or %q", c.Head, HeadSoftmax, HeadBeta)
 	}
 	return nil
 }

@@ -51,44 +51,69 @@ var buildMu sync.Mutex
 // observation did not allow (0 to the others), so that they have
 // probability 0 (exp underflows to exactly 0) and take no part in the
 // softmax, the entropy or the gradient.
+//
+// With the Beta head (beta), the policy's two outputs z per row give a =
+// 1 + softplus(z_0) and b = 1 + softplus(z_1), and the policy and entropy
+// terms are replaced by sum_i coef_i . softplus(z_i), where the input coef
+// holds, per row, the derivatives of those terms with respect to a and b
+// at the current parameters (fill computes them in closed form: see
+// betaGrads). Its gradient with respect to the parameters is then the
+// terms' gradient (a and b depend on z through softplus alone); its value
+// is not their value. pg, ent, shift and mask are not used.
 type lossGraph struct {
 	rows int
+	beta bool
 	vm   G.VM
 	// The inputs' tensors; EndEpisode writes their data before each run.
-	x, pg, ent, shift, ret, vw, mask *tensor.Dense
-	loss                             *G.Node
-	grads                            G.Nodes // in the order of policy.params then value.params
+	x, pg, ent, shift, ret, vw, mask, coef *tensor.Dense
+	loss                                   *G.Node
+	grads                                  G.Nodes // in the order of policy.params then value.params
 }
 
-func newLossGraph(policy, value *mlp, rows int) (*lossGraph, error) {
+func newLossGraph(policy, value *mlp, rows int) (*lossGraph, error) { return newHeadGraph(policy, value, rows, false) }
+
+func newHeadGraph(policy, value *mlp, rows int, beta bool) (*lossGraph, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	g := G.NewGraph()
-	lg := &lossGraph{rows: rows}
+	lg := &lossGraph{rows: rows, beta: beta}
 	input := func(name string, shape ...int) (*G.Node, *tensor.Dense) {
 		t := tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float64))
 		return G.NewTensor(g, tensor.Float64, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t)), t
 	}
 	nIn, nAct := policy.layers[0].in, policy.layers[len(policy.layers)-1].out
 	x, xt := input("x", rows, nIn)
+	ret, rett := input("ret", rows, 1)
+	vw, vwt := input("vw", rows, 1)
+	lg.x, lg.ret, lg.vw = xt, rett, vwt
+	logits, pp := policy.expr(g, x, "policy")
+	v, vp := value.expr(g, x, "value")
+	vLoss := G.Must(G.Sum(G.Must(G.HadamardProd(vw, G.Must(G.Square(G.Must(G.Sub(v, ret))))))))
+	if beta {
+		coef, coeft := input("coef", rows, nAct)
+		lg.coef = coeft
+		lg.loss = G.Must(G.Add(G.Must(G.Sum(G.Must(G.HadamardProd(G.Must(G.Softplus(logits)), coef)))), vLoss))
+		return lg.compile(g, append(pp, vp...))
+	}
 	pg, pgt := input("pg", rows, nAct)
 	ent, entt := input("ent", rows, nAct)
 	shift, shiftt := input("shift", rows)
-	ret, rett := input("ret", rows, 1)
-	vw, vwt := input("vw", rows, 1)
 	mask, maskt := input("mask", rows, nAct)
-	lg.x, lg.pg, lg.ent, lg.shift, lg.ret, lg.vw, lg.mask = xt, pgt, entt, shiftt, rett, vwt, maskt
+	lg.pg, lg.ent, lg.shift, lg.mask = pgt, entt, shiftt, maskt
 
-	logits, pp := policy.expr(g, x, "policy")
-	v, vp := value.expr(g, x, "value")
 	z := G.Must(G.BroadcastSub(G.Must(G.Add(logits, mask)), shift, nil, []byte{1}))
 	logp := G.Must(G.BroadcastSub(z, G.Must(G.Log(G.Must(G.Sum(G.Must(G.Exp(z)), 1)))), nil, []byte{1}))
 	// sum(logp * (p*ent - pg)) is the policy and entropy terms at once.
 	pgLoss := G.Must(G.Sum(G.Must(G.HadamardProd(logp, G.Must(G.Sub(G.Must(G.HadamardProd(G.Must(G.Exp(logp)), ent)), pg))))))
-	vLoss := G.Must(G.Sum(G.Must(G.HadamardProd(vw, G.Must(G.Square(G.Must(G.Sub(v, ret))))))))
 	lg.loss = G.Must(G.Add(pgLoss, vLoss))
+	return lg.compile(g, append(pp, vp...))
+}
+
+// compile differentiates the loss with respect to params and makes the
+// machine.
+func (lg *lossGraph) compile(g *G.ExprGraph, params G.Nodes) (*lossGraph, error) {
 	var err error
-	if lg.grads, err = G.Grad(lg.loss, append(pp, vp...)...); err != nil {
+	if lg.grads, err = G.Grad(lg.loss, params...); err != nil {
 		return nil, fmt.Errorf("policygradient: differentiating the loss: %w", err)
 	}
 	lg.vm = G.NewTapeMachine(g)

@@ -25,6 +25,7 @@ type model struct {
 	Hidden     []int       `json:"hidden"`
 	Activation Activation  `json:"activation"`
 	Actions    int         `json:"actions"`
+	Head       string      `json:"head,omitempty"` // "" for HeadSoftmax
 	Policy     [][]float64 `json:"policy"`
 	Value      [][]float64 `json:"value"`
 }
@@ -43,8 +44,12 @@ func (p *Policy) MarshalBinary() ([]byte, error) {
 }
 
 func (p *Policy) shape() model {
-	return model{Format: ModelFormat, Version: ModelVersion, Inputs: p.cfg.Inputs, Hidden: p.cfg.Hidden,
+	m := model{Format: ModelFormat, Version: ModelVersion, Inputs: p.cfg.Inputs, Hidden: p.cfg.Hidden,
 		Activation: p.cfg.Activation, Actions: p.actions.N}
+	if p.beta() {
+		m.Head = HeadBeta
+	}
+	return m
 }
 
 // UnmarshalBinary replaces the networks' parameters by encoded ones. It
@@ -71,6 +76,8 @@ func (p *Policy) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("policygradient: the model's Activation is %q, this policy's %q", m.Activation, want.Activation)
 	case m.Actions != want.Actions:
 		return fmt.Errorf("policygradient: the model has %d actions, this policy %d", m.Actions, want.Actions)
+	case m.Head != want.Head:
+		return fmt.Errorf("policygradient: the model's head is %q, this policy's %q", headName(m.Head), headName(want.Head))
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -86,6 +93,13 @@ func (p *Policy) UnmarshalBinary(data []byte) error {
 	}
 	p.resetOptimisers()
 	return nil
+}
+
+func headName(h string) string {
+	if h == "" {
+		return HeadSoftmax
+	}
+	return h
 }
 
 func sameLengths(a, b [][]float64) bool {

@@ -12,6 +12,13 @@
 // action. A value network of the same hidden shape estimates the return
 // from a state and serves as the baseline.
 //
+// With Config.Head HeadBeta ("pg-beta"), the policy is continuous instead:
+// the network gives the two parameters of a Beta distribution on [0, 1],
+// whose draw picks the action of the part of [0, 1] it falls in, the
+// actions standing, in order, for equal parts of an interval (an ordered
+// action space, such as a fraction on a fine scale: see HeadBeta). It
+// learns from the density of the draw.
+//
 // Learning happens once per episode, at EndEpisode, in one batched gradient
 // step on every sample of every agent of the Policy: the discounted returns
 // R are computed per agent (bootstrapped with the value estimate where an
@@ -45,8 +52,9 @@
 // episode and the draw's number), so that the same seed and calls give the
 // same results.
 //
-// This package depends on learning and gorgonia only. It must not depend on
-// actors, env or any environment.
+// This package depends on learning, gorgonia, and gonum's special
+// functions (the Beta head's). It must not depend on actors, env or any
+// environment.
 package policygradient
 
 import (
@@ -114,8 +122,16 @@ func New(spec learning.Spec, cfg Config) (*Policy, error) {
 		}
 		p.inputs = append(p.inputs, spec.Observation.Index(in.Field))
 	}
+	if cfg.Head == "" {
+		cfg.Head = HeadSoftmax
+	}
+	p.cfg.Head = cfg.Head
+	out := spec.Actions.N
+	if cfg.Head == HeadBeta {
+		out = 2 // a and b
+	}
 	rng := rand.New(rand.NewPCG(spec.Seed, 0))
-	sizes := append(append([]int{len(cfg.Inputs)}, cfg.Hidden...), spec.Actions.N)
+	sizes := append(append([]int{len(cfg.Inputs)}, cfg.Hidden...), out)
 	p.policy = newMLP(sizes, cfg.Activation, 0.01, rng) // small logits: a near-uniform start
 	sizes[len(sizes)-1] = 1
 	p.value = newMLP(sizes, cfg.Activation, 1, rng)
@@ -131,8 +147,15 @@ func (p *Policy) resetOptimisers() {
 	p.valueOpt = newAdam(p.value.params(), p.cfg.ValueLR, p.cfg.MaxGradNorm)
 }
 
-// Name is "pg".
-func (p *Policy) Name() string { return "pg" }
+// Name is "pg", or "pg-beta" with the Beta head.
+func (p *Policy) Name() string {
+	if p.beta() {
+		return "pg-beta"
+	}
+	return "pg"
+}
+
+func (p *Policy) beta() bool { return p.cfg.Head == HeadBeta }
 
 // NewAgent returns agent id's handle on the networks.
 func (p *Policy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
@@ -159,6 +182,15 @@ func (p *Policy) gumbel(k int, g []float64) {
 	for i := range g {
 		g[i] = -math.Log(-math.Log(1 - rng.Float64())) // 1 - U is in (0, 1]
 	}
+}
+
+// uniform is the common uniform draw of the k-th action of every agent in
+// this episode, with Coordinated and the Beta head, as gumbel's noise.
+func (p *Policy) uniform(k int) float64 {
+	p.mu.RLock()
+	e := p.episodes
+	p.mu.RUnlock()
+	return rand.New(rand.NewPCG(p.seed^0x9e3779b97f4a7c15*uint64(e+1), uint64(k))).Float64()
 }
 
 // SetLearning switches learning (sampling, recording and updating) on or
@@ -214,7 +246,7 @@ func batchRows(n int) int { return (n + n/8 + 63) / 64 * 64 }
 // caller holds p.mu.
 func (p *Policy) learn(n int) error {
 	if p.graph == nil || p.graph.rows < n {
-		g, err := newLossGraph(p.policy, p.value, batchRows(n))
+		g, err := newHeadGraph(p.policy, p.value, batchRows(n), p.beta())
 		if err != nil {
 			return err
 		}
@@ -238,6 +270,10 @@ func (p *Policy) learn(n int) error {
 // inputs, the returns, the weighted actions and the constant shifts.
 func (p *Policy) fill(n int) {
 	lg := p.graph
+	if p.beta() {
+		p.fillBeta(n)
+		return
+	}
 	x, pg, ent := lg.x.Data().([]float64), lg.pg.Data().([]float64), lg.ent.Data().([]float64)
 	shift, ret, vw := lg.shift.Data().([]float64), lg.ret.Data().([]float64), lg.vw.Data().([]float64)
 	mask := lg.mask.Data().([]float64)
@@ -250,10 +286,7 @@ func (p *Policy) fill(n int) {
 	clear(mask)
 
 	// Baseline values, the largest logit of each row (for a stable
-	// log-softmax), then, backwards through each segment of experience, the
-	// advantages by GAE(Lambda) and the value targets: with Lambda 1 the
-	// advantage is the discounted return minus the baseline and the target
-	// is the return itself.
+	// log-softmax), then the advantages and value targets.
 	p.adv = slices.Grow(p.adv[:0], n)[:n]
 	p.vals = slices.Grow(p.vals[:0], n)[:n]
 	row := 0
@@ -277,6 +310,38 @@ func (p *Policy) fill(n int) {
 			}
 		}
 	}
+	p.advantages(n, ret)
+	i := 0
+	for _, a := range p.agents {
+		for t, act := range a.acts {
+			pg[(i+t)*k+act] = 1 // the advantage multiplies it below
+		}
+		i += len(a.acts)
+	}
+	rms := math.Sqrt(p.advMS)
+	for i := range n {
+		w := p.adv[i] / (rms + 1e-8) / float64(n)
+		for j := i * k; j < (i+1)*k; j++ {
+			pg[j] *= w
+			ent[j] = p.cfg.Entropy / float64(n)
+		}
+		vw[i] = 0.5 / float64(n)
+	}
+	if n < lg.rows { // the unused rows are zero
+		pad := slices.Max(p.policy.forward(make([]float64, d), p.bufA, p.bufB))
+		for i := n; i < lg.rows; i++ {
+			shift[i] = pad
+		}
+	}
+}
+
+// advantages computes, backwards through each segment of every agent's
+// experience, the advantages by GAE(Lambda) into p.adv and the value
+// targets into ret, from the baseline values in p.vals; with Lambda 1 the
+// advantage is the discounted return minus the baseline and the target
+// is the return itself. It then updates the running mean square of the
+// advantages.
+func (p *Policy) advantages(n int, ret []float64) {
 	gamma, lambda := p.cfg.Gamma, p.cfg.Lambda
 	i := 0
 	for _, a := range p.agents {
@@ -294,12 +359,8 @@ func (p *Policy) fill(n int) {
 			}
 			start = s.end
 		}
-		for t, act := range a.acts {
-			pg[(i+t)*k+act] = 1 // the advantage multiplies it below
-		}
 		i += len(a.acts)
 	}
-
 	// Advantages scaled by their running root mean square (not re-centred:
 	// see the package doc).
 	ms := 0.0
@@ -311,20 +372,41 @@ func (p *Policy) fill(n int) {
 	} else {
 		p.advMS += advDecay * (ms - p.advMS)
 	}
+}
+
+// fillBeta writes the agents' n samples into the Beta head's loss graph:
+// the inputs, the returns, and per row the derivatives of the policy and
+// entropy terms with respect to a and b (lossGraph).
+func (p *Policy) fillBeta(n int) {
+	lg := p.graph
+	x, coef := lg.x.Data().([]float64), lg.coef.Data().([]float64)
+	ret, vw := lg.ret.Data().([]float64), lg.vw.Data().([]float64)
+	d := len(p.inputs)
+	clear(x)
+	clear(coef)
+	clear(ret)
+	clear(vw)
+	p.adv = slices.Grow(p.adv[:0], n)[:n]
+	p.vals = slices.Grow(p.vals[:0], n)[:n]
+	us := make([]float64, 0, n)
+	row := 0
+	for _, a := range p.agents {
+		copy(x[row*d:], a.xs)
+		us = append(us, a.us...)
+		row += len(a.acts)
+	}
+	for i := range n {
+		p.vals[i] = p.value.forward(x[i*d:(i+1)*d], p.bufA, p.bufB)[0]
+	}
+	p.advantages(n, ret)
 	rms := math.Sqrt(p.advMS)
 	for i := range n {
+		a, b := betaParams(p.policy.forward(x[i*d:(i+1)*d], p.bufA, p.bufB))
+		dla, dlb, dha, dhb := betaGrads(a, b, us[i])
 		w := p.adv[i] / (rms + 1e-8) / float64(n)
-		for j := i * k; j < (i+1)*k; j++ {
-			pg[j] *= w
-			ent[j] = p.cfg.Entropy / float64(n)
-		}
+		ent := p.cfg.Entropy / float64(n)
+		coef[2*i], coef[2*i+1] = -w*dla-ent*dha, -w*dlb-ent*dhb
 		vw[i] = 0.5 / float64(n)
-	}
-	if n < lg.rows { // the unused rows are zero
-		pad := slices.Max(p.policy.forward(make([]float64, d), p.bufA, p.bufB))
-		for i := n; i < lg.rows; i++ {
-			shift[i] = pad
-		}
 	}
 }
 
@@ -356,6 +438,7 @@ type agent struct {
 	xs      []float64 // inputs of each step's observation, back to back
 	allowed []bool    // whether each step's observation allowed each action, back to back
 	acts    []int     // each step's action index
+	us      []float64 // with the Beta head, each step's draw u in (0, 1)
 	rews    []float64 // each step's reward; one short while an action awaits it
 	segs    []segment // closed segments
 	start   int       // first step of the open segment
@@ -383,6 +466,9 @@ func (a *agent) observe(obs learning.Observation) {
 func (a *agent) dropPending() {
 	if n := len(a.rews); len(a.acts) > n {
 		a.acts = a.acts[:n]
+		if a.p.beta() {
+			a.us = a.us[:n]
+		}
 		a.xs = a.xs[:n*len(a.x)]
 		a.allowed = a.allowed[:n*a.p.actions.N]
 	}
@@ -404,7 +490,7 @@ func (a *agent) closeSegment(terminal bool) {
 }
 
 func (a *agent) reset() {
-	a.xs, a.allowed, a.acts, a.rews, a.segs, a.start = a.xs[:0], a.allowed[:0], a.acts[:0], a.rews[:0], a.segs[:0], 0
+	a.xs, a.allowed, a.acts, a.us, a.rews, a.segs, a.start = a.xs[:0], a.allowed[:0], a.acts[:0], a.us[:0], a.rews[:0], a.segs[:0], 0
 }
 
 func (a *agent) InitAgent(obs learning.Observation) {
@@ -418,12 +504,7 @@ func (a *agent) IsLearning() bool { return a.p.IsLearning() }
 // logits returns the policy's logits for the latest observation, in a's
 // buffers, with -Inf for the actions its mask does not allow.
 func (a *agent) logits() []float64 {
-	if !a.seen {
-		panic(fmt.Sprintf("policygradient: agent %s acts before InitAgent", a.id))
-	}
-	a.p.mu.RLock()
-	z := a.p.policy.forward(a.x, a.bufA, a.bufB)
-	a.p.mu.RUnlock()
+	z := a.outputs()
 	if a.mask != nil {
 		allowed := false
 		for i := range z {
@@ -440,10 +521,63 @@ func (a *agent) logits() []float64 {
 	return z
 }
 
+// outputs returns the policy network's outputs for the latest
+// observation, in a's buffers.
+func (a *agent) outputs() []float64 {
+	if !a.seen {
+		panic(fmt.Sprintf("policygradient: agent %s acts before InitAgent", a.id))
+	}
+	a.p.mu.RLock()
+	z := a.p.policy.forward(a.x, a.bufA, a.bufB)
+	a.p.mu.RUnlock()
+	return z
+}
+
+// betaMasses returns the Beta head's a and b for the latest observation
+// and the probability of each action, in a's noise buffer.
+func (a *agent) betaMasses() (al, be float64, probs []float64) {
+	al, be = betaParams(a.outputs())
+	if a.mask != nil && !slices.Contains(a.mask, true) {
+		panic(fmt.Sprintf("policygradient: agent %s: the observation's mask allows no action", a.id))
+	}
+	a.noise = slices.Grow(a.noise[:0], a.p.actions.N)[:a.p.actions.N]
+	betaMasses(al, be, a.mask, a.noise)
+	return al, be, a.noise
+}
+
+// sampleBeta is SampleAction with the Beta head: a draw u from Beta(a, b)
+// (with Coordinated, by inversion of the episode's common uniform), the
+// allowed action nearest u's part, recorded with u; not learning, the
+// action of largest mass.
+func (a *agent) sampleBeta() learning.Action {
+	al, be, probs := a.betaMasses()
+	if !a.p.IsLearning() {
+		return a.p.actions.Action(argmax(probs))
+	}
+	q := a.rng.Float64()
+	if a.p.cfg.Coordinated {
+		q = a.p.uniform(a.draws)
+	}
+	u := betaDraw(al, be, q)
+	act := allowedNear(part(u, a.p.actions.N), a.mask)
+	a.draws++
+	a.dropPending()
+	a.xs = append(a.xs, a.x...)
+	for i := range a.p.actions.N {
+		a.allowed = append(a.allowed, a.mask == nil || (i < len(a.mask) && a.mask[i]))
+	}
+	a.acts = append(a.acts, act)
+	a.us = append(a.us, u)
+	return a.p.actions.Action(act)
+}
+
 // SampleAction draws from the policy's distribution while learning (with
 // Coordinated, by the Gumbel-max trick on the episode's common noise) and
 // takes its most likely action (the lowest index on a tie) otherwise.
 func (a *agent) SampleAction() learning.Action {
+	if a.p.beta() {
+		return a.sampleBeta()
+	}
 	z := a.logits()
 	if !a.p.IsLearning() {
 		return a.p.actions.Action(argmax(z))
@@ -492,6 +626,16 @@ func (a *agent) Update(obs learning.Observation, reward float64) {
 // ActionProbabilities is the softmax of the logits while learning, and all
 // on the most likely action otherwise.
 func (a *agent) ActionProbabilities() []float64 {
+	if a.p.beta() {
+		_, _, masses := a.betaMasses()
+		probs := make([]float64, len(masses))
+		if a.p.IsLearning() {
+			copy(probs, masses)
+		} else {
+			probs[argmax(masses)] = 1
+		}
+		return probs
+	}
 	z := a.logits()
 	probs := make([]float64, len(z))
 	if a.p.IsLearning() {

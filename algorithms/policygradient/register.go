@@ -10,4 +10,12 @@ func init() {
 		Name: "pg", About: "REINFORCE with a value baseline on gorgonia (default settings)", Learns: true,
 		New: func(spec learning.Spec) (learning.Policy, error) { return New(spec, DefaultConfig()) },
 	})
+	learning.Register(learning.Algorithm{
+		Name: "pg-beta", About: "REINFORCE with a continuous Beta head for ordered action spaces (default settings)", Learns: true,
+		New: func(spec learning.Spec) (learning.Policy, error) {
+			cfg := DefaultConfig()
+			cfg.Head = HeadBeta
+			return New(spec, cfg)
+		},
+	})
 }

@@ -27,6 +27,7 @@ import (
 const (
 	QLearning      = "qlearning"
 	PolicyGradient = "pg"
+	PolicyBeta     = "pg-beta"
 )
 
 func init() {
@@ -45,6 +46,10 @@ func init() {
 	learning.RegisterFor(loadbalancing.Family, learning.Algorithm{
 		Name: PolicyGradient, About: "REINFORCE with a value baseline on gorgonia, coordinated draws (tuned for load balancing)", Learns: true,
 		New: func(spec learning.Spec) (learning.Policy, error) { return policygradient.New(spec, PGConfig()) },
+	})
+	learning.RegisterFor(loadbalancing.Family, learning.Algorithm{
+		Name: PolicyBeta, About: "REINFORCE with a continuous Beta head, for the fraction adapter's ordered scale (tuned for load balancing)", Learns: true,
+		New: func(spec learning.Spec) (learning.Policy, error) { return policygradient.New(spec, PGBetaConfig()) },
 	})
 }
 
@@ -129,12 +134,19 @@ func QConfig() qlearning.Config {
 	cfg.Alpha, cfg.SampleAverage, cfg.Gamma, cfg.Lambda = 0.05, true, 1, 1
 	cfg.EpsilonStart, cfg.EpsilonEnd, cfg.DecayEpisodes = 0.2, 0.05, 300
 	cfg.Coordinated = true
-	bins := loadbalancing.QBins()
-	for _, f := range loadbalancing.Features.Fields() {
-		if edges, ok := bins[f]; ok {
-			cfg.Discretizer = append(cfg.Discretizer, qlearning.Bins{Field: f, Edges: edges})
-		}
-	}
+	// The Discretizer is left to the features' own bins (loadbalancing.QBins,
+	// in Features and FeaturesV2): 36 states on v1, 72 on v2.
+	return cfg
+}
+
+// PGBetaConfig is PGConfig with the Beta head, for the fraction adapter
+// (loadbalancing.FractionAdapter). Its entropy bonus is smaller: a Beta's
+// differential entropy is largest at the uniform density, and the bonus
+// that keeps a softmax over five choices exploring would hold the Beta
+// flat.
+func PGBetaConfig() policygradient.Config {
+	cfg := PGConfig()
+	cfg.Head, cfg.Entropy = policygradient.HeadBeta, 0.01
 	return cfg
 }
 
