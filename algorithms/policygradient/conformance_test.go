@@ -8,11 +8,16 @@ import (
 	"github.com/marlon-go/marlon/learning/algotest"
 )
 
-// The generic pg every environment offers honours the algorithm contracts.
+// The generic pg and pg-beta every environment offers honour the
+// algorithm contracts.
 func TestConformance(t *testing.T) {
-	alg, err := learning.Lookup("", "pg")
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"pg", "pg-beta"} {
+		t.Run(name, func(t *testing.T) {
+			alg, err := learning.Lookup("", name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			algotest.Check(t, alg)
+		})
 	}
-	algotest.Check(t, alg)
 }
