@@ -70,7 +70,9 @@ type lossGraph struct {
 	grads                                  G.Nodes // in the order of policy.params then value.params
 }
 
-func newLossGraph(policy, value *mlp, rows int) (*lossGraph, error) { return newHeadGraph(policy, value, rows, false) }
+func newLossGraph(policy, value *mlp, rows int) (*lossGraph, error) {
+	return newHeadGraph(policy, value, rows, false)
+}
 
 func newHeadGraph(policy, value *mlp, rows int, beta bool) (*lossGraph, error) {
 	buildMu.Lock()

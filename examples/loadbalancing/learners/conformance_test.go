@@ -5,10 +5,10 @@ import (
 
 	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/env/envtest"
-	"github.com/marlon-go/marlon/learning"
-	"github.com/marlon-go/marlon/learning/algotest"
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
+	"github.com/marlon-go/marlon/learning"
+	"github.com/marlon-go/marlon/learning/algotest"
 )
 
 // conformanceScenario is the default scenario with a worker that joins and
