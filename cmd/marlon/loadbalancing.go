@@ -100,6 +100,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		leaves       listFlag
 		dyn          dynamicFlags
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
+		distribution = fs.String("distribution", "", "draw every episode's scenario from the named distribution ("+distributionNames()+"), to train a policy that generalises; then evaluate it on a scenario with --load FILE --episodes 0")
 		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
 		live         = fs.Bool("live", false, "run one evaluation episode in real time over the NATS transport, without --nats on an embedded server with the workers in this process")
 		nodes        = fs.Int("nodes", 1, "with --live --nats: how many hosting nodes (marlon node) to wait for before starting")
@@ -150,7 +151,12 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	if err := checkLive(*live, set, nf, sc, *nodes, *timeScale, *timeout); err != nil {
 		return fail(stderr, err)
 	}
-	e, err := loadbalancing.NewVersion(rf.version(), sc, rf.seed)
+	var e *loadbalancing.Environment
+	if *distribution != "" {
+		e, err = distributionEnv(*distribution, rf.version(), set)
+	} else {
+		e, err = loadbalancing.NewVersion(rf.version(), sc, rf.seed)
+	}
 	if err != nil {
 		return fail(stderr, usageError{err})
 	}
@@ -240,6 +246,29 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+func distributionNames() string {
+	var names []string
+	for _, d := range loadbalancing.Distributions() {
+		names = append(names, d.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// distributionEnv is the environment of --distribution, refusing the flags
+// that set a scenario.
+func distributionEnv(name, version string, set map[string]bool) (*loadbalancing.Environment, error) {
+	for _, f := range []string{"scenario", "workers", "speeds", "job", "unit-time", "comm-time", "variability", "join", "leave", "slow", "latency", "perturb", "random-join", "random-leave", "live", "gantt", "show-scenario"} {
+		if set[f] {
+			return nil, fmt.Errorf("--%s: not with --distribution (it draws every episode's scenario)", f)
+		}
+	}
+	d, err := loadbalancing.DistributionNamed(name)
+	if err != nil {
+		return nil, err
+	}
+	return loadbalancing.NewDistribution(version, d)
 }
 
 // lbColumns are the comparison table's columns.
@@ -516,6 +545,10 @@ type report struct {
 	Chunks     float64   `json:"chunks"`
 	Imbalance  float64   `json:"load_imbalance"`
 	Speeds     []float64 `json:"speeds"`
+	// Distribution names the distribution each episode's scenario was
+	// drawn from (--distribution); Job, UnitsDone and Speeds are then the
+	// episodes' own (per_episode).
+	Distribution string `json:"distribution,omitempty"`
 	// Workers are the first evaluation episode's (WorkersEpisode, from 1),
 	// not means: PerEpisode[0] has its figures.
 	Workers        []loadbalancing.WorkerReport `json:"workers,omitempty"`
@@ -551,9 +584,14 @@ func newReport(o ranAlgorithm, results []loadbalancing.Result, e *loadbalancing.
 		Makespan: m["makespan"], LowerBound: m["lower_bound"], Ratio: m["ratio"], IdleTime: m["idle_time"],
 		Requests: m["requests"], Chunks: m["chunks"], Imbalance: m["load_imbalance"], Speeds: e.Speeds(),
 	}
+	if d := e.Distribution(); d != nil { // each episode has its own scenario
+		r.Speeds, r.Job, r.UnitsDone, r.Distribution = nil, 0, 0, d.Name
+	}
 	end := 0.0 // the end of the longest episode
 	for _, res := range results {
-		r.UnitsDone = min(r.UnitsDone, res.UnitsDone)
+		if r.Distribution == "" {
+			r.UnitsDone = min(r.UnitsDone, res.UnitsDone)
+		}
 		end = max(end, res.Makespan)
 	}
 	if len(results) > 0 {
@@ -616,6 +654,11 @@ func printMoot(w io.Writer, rs []report) {
 }
 
 func printScenario(w io.Writer, e *loadbalancing.Environment, seed uint64, episodes int) {
+	if d := e.Distribution(); d != nil {
+		fmt.Fprintf(w, "Load balancing (%s), every episode's scenario drawn from the distribution %s:\n  %s\n", e.Name(), d.Name, d.About)
+		fmt.Fprintf(w, "Seed %d; every algorithm measured on the same %d evaluation episode(s).\n\n", seed, episodes)
+		return
+	}
 	sc := e.Scenario()
 	fmt.Fprintf(w, "Load balancing: %d workers (speeds %s), job %d units, unit time %g, comm time %g, variability %g\n",
 		sc.Workers, joinFloats(e.Speeds()[:sc.Workers]), sc.Job, sc.UnitTime, sc.CommTime, sc.Variability)
@@ -625,11 +668,26 @@ func printScenario(w io.Writer, e *loadbalancing.Environment, seed uint64, episo
 	for _, l := range sc.Leaves {
 		fmt.Fprintf(w, "  worker %d leaves at %g\n", l.Worker, l.At)
 	}
+	for _, s := range sc.Slows {
+		fmt.Fprintf(w, "  worker %d runs at %g of its speed from %g\n", s.Worker, s.Factor, s.At)
+	}
+	for _, l := range sc.Latencies {
+		fmt.Fprintf(w, "  services take %g times the comm time from %g\n", l.Factor, l.At)
+	}
+	for _, p := range sc.Perturb {
+		fmt.Fprintf(w, "  perturbation %s, drawn for each episode\n", p)
+	}
+	for _, j := range sc.RandomJoins {
+		fmt.Fprintf(w, "  %d worker(s) join at random times in [%g, %g], drawn for each episode\n", j.Count, j.From, j.To)
+	}
+	for _, l := range sc.RandomLeaves {
+		fmt.Fprintf(w, "  %d starting worker(s) leave at random times in [%g, %g], drawn for each episode\n", l.Count, l.From, l.To)
+	}
 	if f, err := sc.Faults.Resolved(); err == nil && f.Active() {
 		fmt.Fprintf(w, "Faults %s, pattern %s: %d incident(s), each on %.0f%% of the worker nodes, severity %d; every worker on a node of its own; each episode draws its own plan from its seed.\n",
 			f.Intensity, f.Pattern, f.Faults, 100*f.Targets, f.Severity)
 	}
-	fmt.Fprintf(w, "Seed %d; every algorithm measured on the same %d evaluation episode(s).\n\n", seed, episodes)
+	fmt.Fprintf(w, "%s, seed %d; every algorithm measured on the same %d evaluation episode(s).\n\n", e.Name(), seed, episodes)
 }
 
 func printReport(w io.Writer, r report) {
@@ -662,7 +720,9 @@ func printReport(w io.Writer, r report) {
 	fmt.Fprintf(tw, "requests\t%.0f\n", r.Requests)
 	fmt.Fprintf(tw, "chunks\t%.0f\n", r.Chunks)
 	fmt.Fprintf(tw, "load imbalance\t%.3f\t(0: all finish together)\n", r.Imbalance)
-	fmt.Fprintf(tw, "units done\t%d of %d\n", r.UnitsDone, r.Job)
+	if r.Distribution == "" {
+		fmt.Fprintf(tw, "units done\t%d of %d\n", r.UnitsDone, r.Job)
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	printMoot(w, []report{r})

@@ -35,6 +35,7 @@ type Environment struct {
 	speeds   []float64
 	agents   []learning.AgentID
 	onState  func(m *Master, s MasterState, now float64) // for tests: see Master.onState
+	dist     *Distribution                               // set: each episode draws its scenario (NewDistribution)
 }
 
 var (
@@ -167,10 +168,18 @@ func (e *Environment) Adapter(name string) (learning.Adapter, error) {
 	return nil, fmt.Errorf("unknown adapter %q; one of %s", name, strings.Join(e.Adapters(), ", "))
 }
 
-// Start implements env.Environment. With faults (v2) it needs the
-// simulator, in which it draws the episode's fault plan from seed and
-// applies it.
+// Start implements env.Environment. An environment made with
+// NewDistribution draws the episode's scenario first. With faults (v2 and
+// later) it needs the simulator, in which it draws the episode's fault
+// plan from seed and applies it.
 func (e *Environment) Start(rt actors.Runtime, seed uint64, agents env.Agents) (env.Episode, error) {
+	if e.dist != nil {
+		sub, err := e.draw(seed)
+		if err != nil {
+			return nil, err
+		}
+		return sub.Start(rt, seed, agents)
+	}
 	if e.faulty() {
 		return e.startFaulty(rt, seed, agents)
 	}
