@@ -157,6 +157,16 @@ func TestBadInputExitsNonZeroNamingTheFlag(t *testing.T) {
 		"--fault-severity":          {"--faults", "light", "--fault-severity", "5"},
 		"--fault-heartbeat":         {"--faults", "light", "--fault-heartbeat", "0"},
 		"--fault-missed-heartbeats": {"--faults", "light", "--fault-missed-heartbeats", "0"},
+
+		"--slow":         {"--env", "loadbalancing/v2", "--slow", "2@100:0.25"},
+		"--slow ":        {"--slow", "2@100"},
+		"--perturb":      {"--perturb", "speed:jump:1,2,3"},
+		"--latency":      {"--latency", "0@5"},
+		"--random-join":  {"--random-join", "2@50"},
+		"--random-leave": {"--random-leave", "8@0-10"},
+		"--distribution": {"--distribution", "nope"},
+		"--workers  ":    {"--distribution", "mixed", "--workers", "4"},
+		"--slow  ":       {"--env", "loadbalancing/v1", "--slow", "2@100:0.25"},
 	}
 	for flag, args := range cases {
 		code, out, errs := marlon(t, append([]string{"loadbalancing"}, args...)...)
@@ -404,6 +414,74 @@ func TestTrainSaveLoadAndFigures(t *testing.T) {
 	os.WriteFile(ckpt, b[:len(b)/2], 0o644)
 	if code, _, errs := marlon(t, "loadbalancing", "--algorithm", "qlearning", "--load", ckpt); code != 1 || !strings.Contains(errs, "--load") || !strings.Contains(errs, "corrupt") {
 		t.Fatalf("damaged checkpoint: exit %d %s", code, errs)
+	}
+}
+
+// A policy trained once on a distribution of scenarios is used, as it is,
+// on scenarios it never saw: --load FILE --episodes 0.
+func TestTrainOnADistributionThenLoadOnAScenario(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "mixed.ckpt")
+	code, out, errs := marlon(t, "loadbalancing", "--distribution", "mixed", "--algorithm", "pg", "--episodes", "20", "--eval-episodes", "2", "--save", ckpt)
+	if code != 0 || !strings.Contains(out, "distribution mixed") {
+		t.Fatalf("exit %d: %s\n%s", code, errs, out)
+	}
+	for _, args := range [][]string{
+		{"--workers", "5", "--job", "3000", "--slow", "1@50:0.3"},
+		{"--workers", "20", "--job", "4000", "--random-join", "3@20-60", "--comm-time", "2"},
+	} {
+		code, out, errs := marlon(t, append([]string{"loadbalancing", "--algorithm", "pg", "--load", ckpt, "--episodes", "0", "--eval-episodes", "2", "--json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		var r map[string]any
+		json.Unmarshal([]byte(out), &r)
+		if r["ratio"].(float64) < 1 || r["units_done"] != r["job"] {
+			t.Fatalf("%v: %v", args, out)
+		}
+	}
+	// v1 refuses it: the checkpoint records the version it was trained on.
+	if code, _, errs := marlon(t, "loadbalancing", "--env", "loadbalancing/v1", "--algorithm", "pg", "--load", ckpt, "--episodes", "0"); code == 0 || !strings.Contains(errs, "v2") {
+		t.Fatalf("a v2 checkpoint on v1: exit %d %s", code, errs)
+	}
+}
+
+func TestReportOnTheSuite(t *testing.T) {
+	code, out, errs := marlon(t, "report", "--scenarios", "slowdown", "--learners", "qlearning/share,qlearning/technique",
+		"--episodes", "10", "--eval-episodes", "2", "--distribution-episodes", "5", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Rows    []learners.SuiteRow   `json:"rows"`
+		Summary []learners.SummaryRow `json:"summary"`
+		Targets []learners.Target     `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Rows) != 1 || len(r.Rows[0].Learners) != 2 || len(r.Summary) != 2 {
+		t.Fatalf("%+v", r)
+	}
+	tech := r.Rows[0].Learners[1]
+	if tech.BestFixed != "fixed:"+r.Rows[0].BestClassical || tech.BestFixedRatio != r.Rows[0].BestClassicalRatio || tech.General == 0 {
+		t.Fatalf("technique selection's best fixed choice is the best classical technique: %+v, %+v", tech, r.Rows[0])
+	}
+	whats := map[string]int{}
+	for _, tg := range r.Targets {
+		whats[tg.What]++
+	}
+	if whats["classical"] != 1 || whats["gain"] != 1 || whats["general"] != 2 {
+		t.Fatalf("targets %+v", r.Targets)
+	}
+	code, out, _ = marlon(t, "report", "--scenarios", "default", "--learners", "qlearning/share", "--episodes", "5", "--eval-episodes", "1", "--distribution", "none")
+	if code != 0 || !strings.Contains(out, "learning gain") || !strings.Contains(out, "share-") || strings.Contains(out, "trained on") {
+		t.Fatalf("table:\n%s", out)
+	}
+	for _, bad := range [][]string{{"--learners", "gss/share"}, {"--learners", "pg/nope"}, {"--distribution", "x"}, {"--scenarios", "x"}} {
+		if code, _, errs := marlon(t, append([]string{"report"}, bad...)...); code != 2 || !strings.Contains(errs, strings.TrimPrefix(bad[0], "--")) {
+			t.Errorf("%v: exit %d %s", bad, code, errs)
+		}
 	}
 }
 

@@ -8,22 +8,28 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/marlon-go/marlon/env"
+	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
-	"github.com/marlon-go/marlon/learning"
 )
 
 const reportExamples = `
 Examples:
-  marlon report                         every quality scenario, training seed 1
-  marlon report --seeds 3 --json        seeds 1, 2 and 3, as JSON
-  marlon report --scenarios leave,more  two of the scenarios
+  marlon report --seeds 3                   the whole suite, training seeds 1 to 3 (some minutes)
+  marlon report --scenarios slowdown,join   two of the scenarios, seed 1
+  marlon report --learners pg/share --distribution none --json
 
 For each scenario and seed, every classical technique runs on the evaluation
-episodes, and every learner is trained (validated every 25 episodes, the best
-validated models kept) and then evaluated greedily on the same episodes. A
-learner passes where its makespan ratio is no worse than the best classical
-technique's and within 10% of the lower bound.
+episodes; every learner is trained on the scenario (validated every 25
+episodes, the best validated models kept) and evaluated greedily on the same
+episodes, beside the trivial baselines of its own action space (each fixed
+choice, and uniformly random). Unless --distribution none, a policy of every
+learner is also trained once per seed on the distribution of scenarios and
+then evaluated, unchanged, on every scenario (the column "trained on").
+
+The targets: on every scenario the better learner is no worse than the best
+classical technique; on the dynamic scenarios it beats the best fixed choice
+of its own action space by at least 2% of makespan; a policy trained on the
+distribution is within 5% of one trained on the scenario.
 `
 
 func runReport(args []string, stdout, stderr io.Writer) int {
@@ -31,21 +37,24 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	def := learners.DefaultTraining()
 	var (
-		seeds     = fs.Int("seeds", 1, "training seeds 1..N for each scenario")
-		scenarios = fs.String("scenarios", "", "comma-separated scenario names (default: all)")
-		episodes  = fs.Int("episodes", def.Episodes, "training episodes per learner")
-		evals     = fs.Int("eval-episodes", def.EvalEpisodes, "evaluation episodes per algorithm")
-		jsonOut   = fs.Bool("json", false, "print JSON rows instead of a table")
+		seeds        = fs.Int("seeds", 1, "training seeds 1..N for each scenario")
+		scenarios    = fs.String("scenarios", "", "comma-separated scenario names (default: all)")
+		learnerList  = fs.String("learners", "", "comma-separated learners as ALGORITHM/ACTIONS (default: "+learnerNames(learners.SuiteLearners())+")")
+		episodes     = fs.Int("episodes", def.Episodes, "training episodes per learner and scenario")
+		evals        = fs.Int("eval-episodes", def.EvalEpisodes, "evaluation episodes per algorithm")
+		distribution = fs.String("distribution", "mixed", "the distribution of scenarios the generalising policies train on ("+distributionNames()+"), or none")
+		distEpisodes = fs.Int("distribution-episodes", 1000, "training episodes on the distribution per learner and seed")
+		jsonOut      = fs.Bool("json", false, "print the report as JSON instead of tables")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: marlon report [flags]\n\nThe learning-quality report: the learners against the classical techniques\non the load-balancing quality scenarios.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: marlon report [flags]\n\nThe learning-quality report: the learners against the classical techniques and\nthe trivial baselines of their own action spaces, on a public suite of\nload-balancing scenarios (loadbalancing/"+learners.SuiteVersion+").\n\nFlags:")
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), reportExamples)
 	}
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
-	all := learners.QualityScenarios()
+	all := learners.SuiteScenarios()
 	chosen := all
 	if *scenarios != "" {
 		chosen = nil
@@ -61,6 +70,26 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			chosen = append(chosen, all[i])
 		}
 	}
+	ls := learners.SuiteLearners()
+	if *learnerList != "" {
+		ls = nil
+		probe, _ := loadbalancing.NewVersion(learners.SuiteVersion, loadbalancing.Default(), 1)
+		for _, s := range strings.Split(*learnerList, ",") {
+			l, err := learners.ParseLearner(s)
+			if err == nil {
+				_, err = probe.Adapter(l.Actions)
+			}
+			if err != nil {
+				return fail(stderr, usageError{fmt.Errorf("--learners: %w", err)})
+			}
+			ls = append(ls, l)
+		}
+	}
+	if *distribution == "none" {
+		*distribution = ""
+	} else if _, err := loadbalancing.DistributionNamed(*distribution); err != nil {
+		return fail(stderr, usageError{err})
+	}
 	switch {
 	case *seeds < 1:
 		return fail(stderr, usageError{fmt.Errorf("--seeds: must be at least 1, got %d", *seeds)})
@@ -68,67 +97,123 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usageError{fmt.Errorf("--episodes: must be at least 0, got %d", *episodes)})
 	case *evals < 1:
 		return fail(stderr, usageError{fmt.Errorf("--eval-episodes: must be at least 1, got %d", *evals)})
+	case *distEpisodes < 1:
+		return fail(stderr, usageError{fmt.Errorf("--distribution-episodes: must be at least 1, got %d", *distEpisodes)})
 	}
 	tr := def
 	tr.Episodes, tr.EvalEpisodes = *episodes, *evals
-	names := learners.Names()
-	perRow := 0
-	for _, name := range names {
-		perRow += env.Episodes(learners.IsLearner(name), env.RunOptions{
-			Episodes: tr.Episodes, EvalEvery: tr.EvalEvery, EvalEpisodes: tr.EvalEpisodes, Select: tr.Select})
+	opts := learners.SuiteOptions{Training: tr, Distribution: *distribution, DistributionEpisodes: *distEpisodes}
+	for s := 1; s <= *seeds; s++ {
+		opts.Seeds = append(opts.Seeds, uint64(s))
 	}
-	prog := newProgress(stderr, "report", len(chosen)**seeds*perRow, !*jsonOut)
-	var rows []learners.Row
-	for _, sc := range chosen {
-		for s := 1; s <= *seeds; s++ {
-			opts := learners.Options{Seed: uint64(s), Training: tr, OnEpisode: func(learning.Record) { prog.step(sc.Name) }}
-			row, _, err := learners.Compare(sc, names, opts)
-			if err != nil {
-				prog.finish()
-				return fail(stderr, err)
-			}
-			rows = append(rows, row)
-		}
-	}
+	prog := newProgress(stderr, "report", learners.SuiteEpisodes(chosen, ls, opts), !*jsonOut)
+	opts.OnEpisode = prog.step
+	suite, err := learners.RunSuite(chosen, ls, opts)
 	prog.finish()
+	if err != nil {
+		return fail(stderr, err)
+	}
 	if *jsonOut {
-		writeJSON(stdout, rows)
+		writeJSON(stdout, struct {
+			learners.Suite
+			Summary []learners.SummaryRow `json:"summary"`
+			Targets []learners.Target     `json:"targets"`
+		}{suite, suite.Summary(), suite.Targets()})
 		return 0
 	}
-	printQuality(stdout, chosen, rows)
+	printSuite(stdout, suite, opts)
 	return 0
 }
 
-func printQuality(w io.Writer, scenarios []learners.Named, rows []learners.Row) {
-	about := map[string]string{}
-	for _, sc := range scenarios {
-		about[sc.Name] = sc.About
+func learnerNames(ls []learners.Learner) string {
+	var names []string
+	for _, l := range ls {
+		names = append(names, l.String())
 	}
+	return strings.Join(names, ",")
+}
+
+func printSuite(w io.Writer, s learners.Suite, opts learners.SuiteOptions) {
+	general := s.Distribution != ""
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	header := "scenario\tseed\tbest classical\t"
-	for _, l := range learners.Learners() {
-		header += l + "\t"
+	header := "scenario\tlearner\tratio\t(seeds)\tbest fixed\trandom\tlearning gain\tbest classical\t"
+	if general {
+		header += "trained on " + s.Distribution + "\t"
 	}
-	fmt.Fprintln(tw, header+"learners pass\t")
-	passes, total := 0, 0
-	for _, r := range rows {
-		best, ratio := r.Best()
-		line := fmt.Sprintf("%s\t%d\t%s %.3f\t", r.Scenario, r.Seed, best, ratio)
-		ok := 0
-		for _, l := range learners.Learners() {
-			line += fmt.Sprintf("%.3f (%.1fs)\t", r.Ratios[l], r.TrainSeconds[l])
-			if r.Beats(l, 0.10) {
-				ok++
-			}
+	fmt.Fprintln(tw, header+"train s\t")
+	last := ""
+	for _, r := range s.Summary() {
+		name := r.Scenario
+		if r.Dynamic {
+			name += "*"
 		}
-		passes += ok
-		total += len(learners.Learners())
-		fmt.Fprintf(tw, "%s%d of %d\t\n", line, ok, len(learners.Learners()))
+		if r.Scenario == last {
+			name = ""
+		} else if last != "" {
+			fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t")
+		}
+		last = r.Scenario
+		seeds := fmt.Sprintf("%.3f-%.3f", r.Min, r.Max)
+		if len(opts.Seeds) == 1 {
+			seeds = ""
+		}
+		line := fmt.Sprintf("%s\t%s\t%.3f\t%s\t%s %.3f\t%.3f\t%+.3f (%+.1f%%)\t%s %.3f\t", name, r.Learner, r.Ratio, seeds,
+			strings.TrimPrefix(r.BestFixed, "fixed:"), r.BestFixedRatio, r.Random, r.Gain(), 100*r.GainShare(), r.BestClassical, r.Classical)
+		if general {
+			line += fmt.Sprintf("%.3f\t", r.General)
+		}
+		fmt.Fprintf(tw, "%s%.1f\t\n", line, r.TrainSeconds)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nRatios are makespan / lower bound, means over the same evaluation episodes; (s) is training time.")
-	for _, sc := range scenarios {
-		fmt.Fprintf(w, "  %-8s %s\n", sc.Name, sc.About)
+	fmt.Fprintf(w, "\nRatios are makespan / lower bound on %s, means over the same %d evaluation episodes and over training seeds %s.\n",
+		"loadbalancing/"+s.Version, opts.Training.EvalEpisodes, seedRange(opts.Seeds))
+	fmt.Fprintln(w, "Best fixed and random are the trivial baselines of the learner's own action space; learning gain = best fixed - learner")
+	fmt.Fprintln(w, "(in % of the best fixed choice's makespan). * marks the dynamic scenarios.")
+	for _, sc := range s.Scenarios {
+		fmt.Fprintf(w, "  %-9s %s\n", sc.Name, sc.About)
 	}
-	fmt.Fprintf(w, "Learners passing (no worse than the best classical technique, within 10%% of the lower bound): %d of %d.\n", passes, total)
+	fmt.Fprintln(w, "\nTargets:")
+	count := map[string][2]int{}
+	var missed = map[string][]string{}
+	for _, t := range s.Targets() {
+		c := count[t.What]
+		c[1]++
+		if t.Met {
+			c[0]++
+		} else if t.What == "general" {
+			missed[t.What] = append(missed[t.What], fmt.Sprintf("%s on %s (%.3f)", t.Learner, t.Scenario, t.Got))
+		} else {
+			missed[t.What] = append(missed[t.What], fmt.Sprintf("%s (%s %.3f)", t.Scenario, t.Learner, t.Got))
+		}
+		count[t.What] = c
+	}
+	show := func(what, text string) {
+		c, ok := count[what]
+		if !ok {
+			return
+		}
+		fmt.Fprintf(w, "  %s: %d of %d", text, c[0], c[1])
+		if len(missed[what]) > 0 {
+			fmt.Fprintf(w, "; not: %s", strings.Join(missed[what], ", "))
+		}
+		fmt.Fprintln(w)
+	}
+	show("classical", "the better learner no worse than the best classical technique")
+	show("gain", "the better learner beats its best fixed choice by 2% of makespan (dynamic scenarios; gain shown)")
+	show("general", "trained on "+s.Distribution+" and loaded unchanged, within 5% of trained on the scenario (learner and scenario; ratio of ratios shown)")
+	if general {
+		secs := 0.0
+		for _, g := range s.General {
+			secs += g.Seconds
+		}
+		fmt.Fprintf(w, "\nTraining on %s: %d episodes per learner and seed, %.1f s on average.\n", s.Distribution, opts.DistributionEpisodes, secs/float64(max(1, len(s.General))))
+	}
+	fmt.Fprintf(w, "The report took %.0f s.\n", s.Seconds)
+}
+
+func seedRange(seeds []uint64) string {
+	if len(seeds) == 1 {
+		return fmt.Sprint(seeds[0])
+	}
+	return fmt.Sprintf("%d to %d", seeds[0], seeds[len(seeds)-1])
 }

@@ -12,24 +12,9 @@ type Named struct {
 	Name     string                 `json:"name"`
 	About    string                 `json:"about"`
 	Scenario loadbalancing.Scenario `json:"scenario"`
-}
-
-// QualityScenarios are the scenarios the learners are held to: the default
-// and variations of it with fewer and more workers, a high communication
-// cost, and a worker leaving mid-run.
-func QualityScenarios() []Named {
-	with := func(f func(*loadbalancing.Scenario)) loadbalancing.Scenario {
-		s := loadbalancing.Default()
-		f(&s)
-		return s
-	}
-	return []Named{
-		{"default", "8 workers, speeds 1-5, h = 1", loadbalancing.Default()},
-		{"fewer", "4 workers of speeds 1, 2, 3, 5", with(func(s *loadbalancing.Scenario) { s.Workers, s.Speeds = 4, []float64{1, 2, 3, 5} })},
-		{"more", "16 workers", with(func(s *loadbalancing.Scenario) { s.Workers = 16 })},
-		{"costly", "communication time 5", with(func(s *loadbalancing.Scenario) { s.CommTime = 5 })},
-		{"leave", "worker 2 leaves at t = 200", with(func(s *loadbalancing.Scenario) { s.Leaves = []loadbalancing.Leave{{At: 200, Worker: 2}} })},
-	}
+	// Dynamic marks a scenario with joins, leaves or perturbations: one
+	// where adapting pays, and the report's 2% target applies.
+	Dynamic bool `json:"dynamic,omitempty"`
 }
 
 // Row is one scenario and seed of the quality report: every algorithm's
@@ -46,14 +31,6 @@ type Row struct {
 // Best returns the classical technique with the lowest ratio.
 func (r Row) Best() (string, float64) { return r.BestClassical, r.Ratios[r.BestClassical] }
 
-// Beats reports whether learner's ratio is no worse than the best classical
-// technique's and within tolerance (0.10: 10%) of the lower bound.
-func (r Row) Beats(learner string, tolerance float64) bool {
-	_, best := r.Best()
-	got, ok := r.Ratios[learner]
-	return ok && got <= best && got <= 1+tolerance
-}
-
 // Compare runs every algorithm in names on scenario sc with opts and returns
 // the row, and the outcomes by name.
 func Compare(sc Named, names []string, opts Options) (Row, map[string]Outcome, error) {
@@ -61,7 +38,11 @@ func Compare(sc Named, names []string, opts Options) (Row, map[string]Outcome, e
 	if err != nil {
 		return Row{}, nil, err
 	}
-	row := Row{Scenario: sc.Name, Seed: opts.Seed, Ratios: map[string]float64{}, TrainSeconds: map[string]float64{}}
+	return compareIn(e, sc.Name, names, opts)
+}
+
+func compareIn(e *loadbalancing.Environment, name string, names []string, opts Options) (Row, map[string]Outcome, error) {
+	row := Row{Scenario: name, Seed: opts.Seed, Ratios: map[string]float64{}, TrainSeconds: map[string]float64{}}
 	outs := map[string]Outcome{}
 	best := math.Inf(1)
 	for _, name := range names {
