@@ -140,7 +140,8 @@ func printSuite(w io.Writer, s learners.Suite, opts learners.SuiteOptions) {
 	if general {
 		header += "trained on " + s.Distribution + "\t"
 	}
-	fmt.Fprintln(tw, header+"train s\t")
+	header += "train s\t"
+	fmt.Fprintln(tw, header)
 	last := ""
 	for _, r := range s.Summary() {
 		name := r.Scenario
@@ -150,7 +151,7 @@ func printSuite(w io.Writer, s learners.Suite, opts learners.SuiteOptions) {
 		if r.Scenario == last {
 			name = ""
 		} else if last != "" {
-			fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t")
+			fmt.Fprintln(tw, strings.Repeat("\t", strings.Count(header, "\t")+1))
 		}
 		last = r.Scenario
 		seeds := fmt.Sprintf("%.3f-%.3f", r.Min, r.Max)

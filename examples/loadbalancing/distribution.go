@@ -29,11 +29,17 @@ type Distribution struct {
 	// uniformly.
 	SpeedMin int `json:"speed_min"`
 	SpeedMax int `json:"speed_max"`
-	// Job and CommTime are drawn log-uniformly from their ranges,
-	// Variability uniformly; the unit time is 1.
+	// Job is drawn log-uniformly from its range, and at least 100 units
+	// per worker; Variability uniformly; the unit time is 1.
 	Job         [2]int     `json:"job"`
-	CommTime    [2]float64 `json:"comm_time"`
 	Variability [2]float64 `json:"variability"`
+	// Overhead is the range of the communication time's weight, drawn
+	// log-uniformly: one round of requests (P services of h) over the
+	// ideal time c*N/S. The communication time h follows: drawn as it is,
+	// from a range of its own, it would make scenarios where serving every
+	// worker once takes longer than the whole job, where every schedule is
+	// far above the lower bound and nothing is learnt.
+	Overhead [2]float64 `json:"overhead"`
 	// Each of the v3 dynamics is in an episode's scenario with its
 	// probability, independently: slowdowns of a quarter of the workers at
 	// most (Slow), random perturbations of the speeds (on-off or a walk,
@@ -51,9 +57,9 @@ type Distribution struct {
 func Distributions() []Distribution {
 	mixed := Distribution{
 		Name:    "mixed",
-		About:   "4-64 workers of speeds 1-5, 2,000-50,000 units, comm time 0.2-5, variability 0-0.5; each of slowdowns, speed perturbations, latency spikes, random joins and random leaves in 35% of the episodes",
+		About:   "4-64 workers of speeds 1-5, 2,000-50,000 units (100 per worker at least), a round of requests 0.5%-25% of the ideal time, variability 0-0.5; each of slowdowns, speed perturbations, latency spikes, random joins and random leaves in 35% of the episodes",
 		Workers: [2]int{4, 64}, SpeedMin: 1, SpeedMax: 5, Job: [2]int{2000, 50000},
-		CommTime: [2]float64{0.2, 5}, Variability: [2]float64{0, 0.5},
+		Overhead: [2]float64{0.005, 0.25}, Variability: [2]float64{0, 0.5},
 		Slow: 0.35, Perturb: 0.35, Latency: 0.35, Join: 0.35, Leave: 0.35,
 	}
 	static := mixed
@@ -98,9 +104,9 @@ func (d Distribution) Sample(seed uint64) Scenario {
 		Workers:  int(math.Round(logUniform(float64(d.Workers[0]), float64(d.Workers[1])))),
 		SpeedMin: d.SpeedMin, SpeedMax: d.SpeedMax,
 		Job:      int(math.Round(logUniform(float64(d.Job[0]), float64(d.Job[1])))),
-		UnitTime: 1, CommTime: logUniform(d.CommTime[0], d.CommTime[1]),
-		Variability: uniform(d.Variability[0], d.Variability[1]),
+		UnitTime: 1, Variability: uniform(d.Variability[0], d.Variability[1]),
 	}
+	sc.Job = max(sc.Job, 100*sc.Workers)
 	total := 0.0
 	for range sc.Workers {
 		s := speed()
@@ -108,6 +114,7 @@ func (d Distribution) Sample(seed uint64) Scenario {
 		total += s
 	}
 	ideal := float64(sc.Job) / total
+	sc.CommTime = logUniform(d.Overhead[0], d.Overhead[1]) * ideal / float64(sc.Workers)
 	at := func(lo, hi float64) float64 { return uniform(lo, hi) * ideal }
 	upTo := func(n int) int { return 1 + r.IntN(max(1, n)) }
 	// The draws below are made whether or not a kind is in, so that one
@@ -154,8 +161,8 @@ func NewDistribution(version string, d Distribution) (*Environment, error) {
 		return nil, bad("distribution", fmt.Sprintf("%s draws v3's dynamics: use --env %s/v3", d.Name, Family), version)
 	}
 	largest := Scenario{
-		Workers: d.Workers[1] + d.maxJoiners(), SpeedMin: d.SpeedMin, SpeedMax: d.SpeedMax, Job: d.Job[1],
-		UnitTime: 1, CommTime: d.CommTime[1], Variability: (d.Variability[0] + d.Variability[1]) / 2,
+		Workers: d.Workers[1] + d.maxJoiners(), SpeedMin: d.SpeedMin, SpeedMax: d.SpeedMax, Job: max(d.Job[1], 100*d.Workers[1]),
+		UnitTime: 1, CommTime: 1, Variability: (d.Variability[0] + d.Variability[1]) / 2,
 	}
 	e, err := NewVersion(version, largest, 0)
 	if err != nil {

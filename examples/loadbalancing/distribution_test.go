@@ -23,9 +23,14 @@ func TestDistributionsDrawValidVariedScenarios(t *testing.T) {
 		if !reflect.DeepEqual(sc, d.Sample(seed)) {
 			t.Fatalf("seed %d drew two scenarios", seed)
 		}
-		if sc.Workers < d.Workers[0] || sc.Workers > d.Workers[1] || sc.Job < d.Job[0] || sc.Job > d.Job[1] ||
-			sc.CommTime < d.CommTime[0] || sc.CommTime > d.CommTime[1] || sc.TotalWorkers() > d.Workers[1]+d.maxJoiners() {
-			t.Fatalf("seed %d: %+v outside the distribution", seed, sc)
+		speed := 0.0
+		for _, v := range sc.Speeds {
+			speed += v
+		}
+		overhead := float64(sc.Workers) * sc.CommTime / (float64(sc.Job) / speed)
+		if sc.Workers < d.Workers[0] || sc.Workers > d.Workers[1] || sc.Job < d.Job[0] || sc.Job > max(d.Job[1], 100*sc.Workers) || sc.Job < 100*sc.Workers ||
+			overhead < d.Overhead[0]*(1-1e-9) || overhead > d.Overhead[1]*(1+1e-9) || sc.TotalWorkers() > d.Workers[1]+d.maxJoiners() {
+			t.Fatalf("seed %d: %+v outside the distribution (overhead %v)", seed, sc, overhead)
 		}
 		workers[sc.Workers] = true
 		for _, f := range sc.dynamicFlags() {
@@ -64,7 +69,7 @@ func TestDistributionEnvironmentDrawsEachEpisode(t *testing.T) {
 	if n := len(e.PossibleAgents()); n != 64+32 {
 		t.Fatalf("%d possible agents, want the largest scenario's 96", n)
 	}
-	if e.Spec(AgentID(0)).Actions.N != 2000 || e.Name() != "loadbalancing/v2" || e.Distribution() == nil {
+	if e.Spec(AgentID(0)).Actions.N != 6400 || e.Name() != "loadbalancing/v2" || e.Distribution() == nil {
 		t.Fatalf("spec %+v, name %s", e.Spec(AgentID(0)), e.Name())
 	}
 	counts := map[int]bool{}
