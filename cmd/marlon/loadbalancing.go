@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -234,6 +235,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		printScenario(stdout, e, rf.seed, rf.evalEpisodes)
 		printComparison(stdout, sortedResults, lbColumns)
 		fmt.Fprintf(stdout, "\nLower bound %.1f (ratio = makespan / lower bound). Best: %s.\n", sortedReports[0].LowerBound, sortedReports[0].Algorithm)
+		printGain(stdout, sortedResults)
 		if f := sortedReports[0].Faults; f != nil {
 			fmt.Fprintf(stdout, "\nThe same fault plans for every algorithm; %s's first evaluation episode:\n", sortedReports[0].Algorithm)
 			f.WriteText(stdout)
@@ -269,6 +271,26 @@ func distributionEnv(name, version string, set map[string]bool) (*loadbalancing.
 		return nil, err
 	}
 	return loadbalancing.NewDistribution(version, d)
+}
+
+// printGain says what each learner adds over the best fixed choice of its
+// action space: the learning gain, that choice's ratio minus the learner's.
+func printGain(w io.Writer, rs []ranAlgorithm) {
+	best, bestV := "", math.Inf(1)
+	for _, r := range rs {
+		if r.Baseline && strings.HasPrefix(r.Algorithm, "fixed:") && r.Mean["ratio"] < bestV {
+			best, bestV = r.Algorithm, r.Mean["ratio"]
+		}
+	}
+	var gains []string
+	for _, r := range rs {
+		if r.Learns {
+			gains = append(gains, fmt.Sprintf("%s %+.3f", r.Algorithm, bestV-r.Mean["ratio"]))
+		}
+	}
+	if best != "" && len(gains) > 0 {
+		fmt.Fprintf(w, "Learning gain over the best fixed choice (%s): %s.\n", best, strings.Join(gains, ", "))
+	}
 }
 
 // lbColumns are the comparison table's columns.

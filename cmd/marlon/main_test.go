@@ -57,7 +57,7 @@ func TestCompareRunsEveryTechniqueOnTheSameScenario(t *testing.T) {
 	}
 	// The table says the same.
 	code, out, _ = marlon(t, "loadbalancing", "--compare", "--episodes", "20", "--eval-episodes", "2")
-	if code != 0 || !strings.Contains(out, "rank") || strings.Count(out, "\n") < 14 || !strings.Contains(out, "learnt in 20 episodes") {
+	if code != 0 || !strings.Contains(out, "rank") || strings.Count(out, "\n") < 14 || !strings.Contains(out, "learnt in 20 episodes") || !strings.Contains(out, "Learning gain over the best fixed choice (fixed:share-") {
 		t.Fatalf("table:\n%s", out)
 	}
 }

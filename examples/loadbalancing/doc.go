@@ -18,6 +18,20 @@
 // when every unit is done, so that work handed back by a leaving worker is
 // still picked up.
 //
+// The dynamics have versions (Versions): loadbalancing/v1 as above, and
+// loadbalancing/v2, which adds perturbations (perturb.go): worker speeds
+// that change at given times or follow seeded random processes, a
+// communication time that spikes or drifts, and joins and leaves at random
+// times drawn for each episode, none of which an agent can foresee.
+// Episodes may also draw their whole scenario from a named Distribution,
+// to train policies that generalise.
+//
+// Generic learners see the workers through adapters (env.Adaptable):
+// "share" (five multiples of a fair share), "fraction" (an ordered fine
+// scale of the fair share, for continuous heads), and those registered by
+// packages that hold algorithms (RegisterAdapter: "technique", technique
+// selection).
+//
 // An episode reports the makespan, the lower bound T_LB (see LowerBound),
 // their ratio, each worker's idle time (waiting for the Master, and the tail
 // after its last chunk), the number of requests and the load imbalance.

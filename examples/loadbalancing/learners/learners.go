@@ -8,7 +8,11 @@
 // quality report and notebooks then run them through env.Run and
 // env.Compare, so that they all run the same thing.
 //
-// It also holds the learning-quality scenarios (report.go).
+// It also holds the technique-selection adapter (technique.go: the
+// classical techniques as a learner's actions, which the example cannot
+// hold since it must not depend on any algorithm) and the learning-quality
+// report: its public suite of scenarios, the learners it holds to its
+// targets, and the trivial baselines of their action spaces (suite.go).
 //
 // It depends on the load-balancing example, env, learning and the
 // algorithms; the example itself must not depend on it.
