@@ -40,9 +40,6 @@ func softplus(x float64) float64 {
 	return math.Log1p(math.Exp(x))
 }
 
-// sigmoid is softplus's derivative.
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
-
 // uEdge keeps a draw off 0 and 1, where the log density is infinite.
 const uEdge = 1e-9
 
