@@ -353,12 +353,12 @@ func checkLive(live bool, set map[string]bool, nf netFlags, sc loadbalancing.Sce
 			}
 		}
 	} else {
-		for _, f := range []string{"workers", "speeds", "join"} {
+		for _, f := range []string{"workers", "speeds", "join", "random-join"} {
 			if set[f] {
 				return usageError{fmt.Errorf("--%s: not with --nats: the workers are the nodes' (marlon node --workers K --speed S)", f)}
 			}
 		}
-		if len(sc.Joins) > 0 {
+		if len(sc.Joins) > 0 || len(sc.RandomJoins) > 0 {
 			return usageError{errors.New("--join: not with --nats: the scenario file's joins do not apply, nodes join instead")}
 		}
 	}
