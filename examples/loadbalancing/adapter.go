@@ -19,7 +19,7 @@ const (
 	FeatRound      = "round"      // chunks handed out / workers, capped at 3, over 3: how far into the schedule
 	FeatQueue      = "queue"      // requests waiting at the Master / workers, capped at 1: congestion
 	FeatSlack      = "slack"      // log10(1 + unfinished work time / one round of requests), over 3, capped at 1: how much overhead the rest can absorb
-	FeatPace       = "pace"       // loadbalancing/v2: this worker's speed on its last chunk over its nominal speed, capped at 2, over 2 (0.5: as nominal, and before its first chunk)
+	FeatPace       = "pace"       // loadbalancing/v3: this worker's speed on its last chunk over its nominal speed, capped at 2, over 2 (0.5: as nominal, and before its first chunk)
 )
 
 // Features is the observation schema generic learners see through Adapter,
@@ -33,10 +33,10 @@ var Features = learning.NewSchemaOf("loadbalancing-features/v1",
 	learning.Field{Name: FeatSlack, About: "log10(1 + unfinished work time / one round of requests) / 3, capped at 1", Low: 0, High: 1},
 )
 
-// FeaturesV2 are the features of loadbalancing/v2's adapters: Features,
+// FeaturesV3 are the features of loadbalancing/v3's adapters: Features,
 // and the worker's pace, which tells it that it has slowed down (or sped
 // up) before its measured mean shows it.
-var FeaturesV2 = learning.NewSchemaOf("loadbalancing-features/v2", append(describe(Features),
+var FeaturesV3 = learning.NewSchemaOf("loadbalancing-features/v3", append(describe(Features),
 	learning.Field{Name: FeatPace, About: "the worker's speed on its last chunk over its nominal speed, capped at 2, over 2 (0.5 before its first chunk)", Low: 0, High: 1, Bins: QBins()[FeatPace]},
 )...)
 
@@ -56,7 +56,7 @@ func FeaturesOf(version string) *learning.Schema {
 	if !perturbs(version) {
 		return Features
 	}
-	return FeaturesV2
+	return FeaturesV3
 }
 
 // Base is what a Choice takes a multiple of.
@@ -100,7 +100,7 @@ func (c Choice) String() string {
 var DefaultChoices = []Choice{{PoolShare, 0.5}, {FairShare, 0.5}, {FairShare, 0.75}, {FairShare, 0.9}, {FairShare, 1}}
 
 // QBins are bin edges over Features that make a small table for tabular
-// learners: 6 x 3 x 2 = 36 states; over FeaturesV2, twice as many (slowed
+// learners: 6 x 3 x 2 = 36 states; over FeaturesV3, twice as many (slowed
 // to below 80% of the nominal speed, or not).
 func QBins() map[string][]float64 {
 	return map[string][]float64{
@@ -129,7 +129,7 @@ func QBins() map[string][]float64 {
 type Adapter struct {
 	Choices []Choice
 	// Schema is the features the learner sees: Features (nil) or
-	// FeaturesV2.
+	// FeaturesV3.
 	Schema *learning.Schema
 }
 
@@ -212,7 +212,7 @@ func (a Adapter) Features(obs learning.Observation) learning.Observation {
 }
 
 // ObserveFeatures maps a worker's observation onto schema, Features or
-// FeaturesV2: what every adapter of this package shows a learner, for
+// FeaturesV3: what every adapter of this package shows a learner, for
 // adapters made elsewhere (RegisterAdapter).
 func ObserveFeatures(obs learning.Observation, schema *learning.Schema) learning.Observation {
 	return features(obs, schema)
@@ -236,7 +236,7 @@ func features(obs learning.Observation, schema *learning.Schema) learning.Observ
 		rounds := (v[iUnitTime] * u / s) / (p * h)
 		f[5] = math.Min(math.Log10(1+rounds)/3, 1)
 	}
-	if schema == FeaturesV2 {
+	if schema == FeaturesV3 {
 		f[6] = 0.5
 		if last := lastMu(obs); last > 0 && v[iSpeed] > 0 {
 			f[6] = math.Min(v[iUnitTime]/(v[iSpeed]*last), 2) / 2
@@ -282,7 +282,7 @@ func unfinished(v []float64) float64 { return math.Max(v[iUnfinish], v[iRemainin
 type FractionAdapter struct {
 	Steps int
 	// Schema is the features the learner sees: Features (nil) or
-	// FeaturesV2.
+	// FeaturesV3.
 	Schema *learning.Schema
 }
 

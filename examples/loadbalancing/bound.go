@@ -93,7 +93,7 @@ func LowerBound(speeds, joins, leaves []float64, h, work float64) float64 {
 }
 
 // LowerBoundVarying is LowerBound for workers whose speed changes with
-// time (loadbalancing/v2): worker k works at speeds[k] times rates[k].At(t)
+// time (loadbalancing/v3): worker k works at speeds[k] times rates[k].At(t)
 // at time t (rates nil, or a nil entry: at its speed throughout), and
 // every service of the Master takes at least h.
 //

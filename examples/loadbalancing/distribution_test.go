@@ -51,25 +51,25 @@ func TestDistributionsDrawValidVariedScenarios(t *testing.T) {
 	if f := st.Sample(3).dynamicFlags(); len(f) != 0 {
 		t.Fatalf("static drew %v", f)
 	}
-	if _, err := NewDistribution("v1", st); err != nil {
+	if _, err := NewDistribution("v2", st); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewDistribution("v1", d); err == nil {
-		t.Fatal("mixed on v1")
+	if _, err := NewDistribution("v2", d); err == nil {
+		t.Fatal("mixed on v2")
 	}
 }
 
 func TestDistributionEnvironmentDrawsEachEpisode(t *testing.T) {
 	d, _ := DistributionNamed("mixed")
 	d.Job = [2]int{500, 2000} // small episodes
-	e, err := NewDistribution("v2", d)
+	e, err := NewDistribution("v3", d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(e.PossibleAgents()); n != 64+32 {
 		t.Fatalf("%d possible agents, want the largest scenario's 96", n)
 	}
-	if e.Spec(AgentID(0)).Actions.N != 6400 || e.Name() != "loadbalancing/v2" || e.Distribution() == nil {
+	if e.Spec(AgentID(0)).Actions.N != 6400 || e.Name() != "loadbalancing/v3" || e.Distribution() == nil {
 		t.Fatalf("spec %+v, name %s", e.Spec(AgentID(0)), e.Name())
 	}
 	counts := map[int]bool{}

@@ -19,7 +19,8 @@
 // still picked up.
 //
 // The dynamics have versions (Versions): loadbalancing/v1 as above, and
-// loadbalancing/v2, which adds perturbations (perturb.go): worker speeds
+// loadbalancing/v2, which adds fault injection, and
+// loadbalancing/v3, which adds perturbations (perturb.go): worker speeds
 // that change at given times or follow seeded random processes, a
 // communication time that spikes or drifts, and joins and leaves at random
 // times drawn for each episode, none of which an agent can foresee.

@@ -210,7 +210,7 @@ type WorkerSpec struct {
 	Job         int
 	Variability float64
 	Seed        uint64
-	// Slows and Perturb change the worker's speed (loadbalancing/v2): its
+	// Slows and Perturb change the worker's speed (loadbalancing/v3): its
 	// Slows, and the scenario's perturbations (those of the speed apply).
 	Slows   []Slow         `json:",omitempty"`
 	Perturb []Perturbation `json:",omitempty"`

@@ -51,7 +51,8 @@ func (e *Environment) faulty() bool { return e.version != "v1" && e.scenario.Fau
 // its lower bound with units of mean cost. Fault plans are drawn for it.
 func (e *Environment) Horizon() float64 {
 	sc := e.scenario
-	return LowerBound(e.speeds, sc.joinTimes(), sc.leaveTimes(), sc.CommTime, sc.UnitTime*float64(sc.Job))
+	joins, leaves := sc.expectedTimes()
+	return LowerBound(e.speeds, joins, leaves, sc.CommTime, sc.UnitTime*float64(sc.Job))
 }
 
 // FaultPlan is the fault plan of the episode of seed.

@@ -31,7 +31,7 @@ type Master struct {
 	// called inside the Master's turn and must not block.
 	Report func(MasterReport)
 	// Latency, if set, is the factor of CommTime a service takes, by the
-	// time it starts (loadbalancing/v2: Latency, Perturbation). What the
+	// time it starts (loadbalancing/v3: Latency, Perturbation). What the
 	// Master tells of the communication time (MasterState.CommTime, the
 	// waits it notifies) is the time a service takes now.
 	Latency *Profile

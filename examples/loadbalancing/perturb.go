@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// The dynamics loadbalancing/v2 adds to v1, as in the DLS literature's
+// The dynamics loadbalancing/v3 adds to v2, as in the DLS literature's
 // perturbed systems: workers whose speed changes, on a schedule (Slow) or
 // at random (Perturbation), a Master whose communication time changes
 // (Latency, Perturbation), and workers that join and leave at random times
@@ -96,7 +96,7 @@ const (
 // noise in the costs.
 const minDuration = 0.01
 
-// dynamicFlags names the v2 dynamics sc uses, by flag.
+// dynamicFlags names the v3 dynamics sc uses, by flag.
 func (s Scenario) dynamicFlags() []string {
 	var f []string
 	for _, x := range []struct {
@@ -111,7 +111,7 @@ func (s Scenario) dynamicFlags() []string {
 	return f
 }
 
-// validateDynamics checks the v2 dynamics, given the number of workers
+// validateDynamics checks the v3 dynamics, given the number of workers
 // that exist (joiners included).
 func (s Scenario) validateDynamics(total int) error {
 	for _, sl := range s.Slows {
@@ -611,6 +611,20 @@ func (s Scenario) schedule(seed uint64) schedule {
 		}
 	}
 	return sch
+}
+
+// expectedTimes are every worker's arrival and departure times, the
+// random joiners arriving at the start of their window and the random
+// leavers staying: a schedule that does not depend on the episode, for
+// estimates (the horizon fault plans are drawn for).
+func (s Scenario) expectedTimes() (joins, leaves []float64) {
+	joins, leaves = s.joinTimes(), s.leaveTimes()
+	for _, j := range s.RandomJoins {
+		for k := 0; k < j.Count; k++ {
+			joins, leaves = append(joins, j.From), append(leaves, math.Inf(1))
+		}
+	}
+	return joins, leaves
 }
 
 // randomJoiners is the number of workers RandomJoins add.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/marlon-go/marlon/faults"
 	"github.com/marlon-go/marlon/learning"
 )
 
@@ -123,11 +124,13 @@ func TestSlowdownAppliesAtItsTime(t *testing.T) {
 	if mu := last.Get(FieldLastMu); math.Abs(mu-1.7) > 1e-12 {
 		t.Fatalf("last chunk's time per unit %v, want 1.7", mu)
 	}
-	// The same on v1 is refused, naming the flag and the version.
-	_, err := NewVersion("v1", sc, 1)
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "slow" || !strings.Contains(err.Error(), "v2") {
-		t.Fatalf("v1 with a slowdown: %v", err)
+	// The same on v1 or v2 is refused, naming the flag and the version.
+	for _, v := range []string{"v1", "v2"} {
+		_, err := NewVersion(v, sc, 1)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "slow" || !strings.Contains(err.Error(), "v3") {
+			t.Fatalf("%s with a slowdown: %v", v, err)
+		}
 	}
 	// Chunks of 10 (5 time units each at speed 2): granted at 1, done at
 	// 6; granted at 7, 8 units done by 11 and 2 at speed 0.5: done at 15;
@@ -213,7 +216,7 @@ func TestRandomJoinsAndLeavesAreDrawnPerEpisode(t *testing.T) {
 	}
 }
 
-func TestV2WithoutItsDynamicsIsV1(t *testing.T) {
+func TestV3WithoutItsDynamicsIsV1AndV2(t *testing.T) {
 	sc := Default()
 	sc.Job = 3000
 	sc.Joins = []Join{{At: 50, Count: 2}}
@@ -221,18 +224,26 @@ func TestV2WithoutItsDynamicsIsV1(t *testing.T) {
 	agents := func(id learning.AgentID) learning.LearningAlgorithm {
 		return &random{r: rand.New(rand.NewPCG(5, uint64(len(id)))), max: 300, t: t}
 	}
-	e1, _ := NewVersion("v1", sc, 4)
-	e2, _ := NewVersion("v2", sc, 4)
-	r1, err1 := e1.Run(4, agents)
-	r2, err2 := e2.Run(4, agents)
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
+	var results []Result
+	for _, v := range Versions() {
+		e, _ := NewVersion(v, sc, 4)
+		r, err := e.Run(4, agents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, r)
+		want := Schema
+		if v == "v3" {
+			want = SchemaV3
+		}
+		if e.Spec(AgentID(0)).Observation != want {
+			t.Fatalf("%s observes %s", v, e.Spec(AgentID(0)).Observation.Name())
+		}
 	}
-	if !reflect.DeepEqual(r1.History, r2.History) || r1.Makespan != r2.Makespan || r1.LowerBound != r2.LowerBound {
-		t.Fatalf("v1 and v2 differ on a scenario without perturbations: makespans %v and %v", r1.Makespan, r2.Makespan)
-	}
-	if e1.Spec(AgentID(0)).Observation != Schema || e2.Spec(AgentID(0)).Observation != SchemaV2 {
-		t.Fatal("v1 observes Schema, v2 SchemaV2")
+	for i, r := range results[1:] {
+		if !reflect.DeepEqual(results[0].History, r.History) || results[0].Makespan != r.Makespan || results[0].LowerBound != r.LowerBound {
+			t.Fatalf("v1 and %s differ on a scenario without perturbations: makespans %v and %v", Versions()[i+1], results[0].Makespan, r.Makespan)
+		}
 	}
 }
 
@@ -399,6 +410,46 @@ func TestParseDynamics(t *testing.T) {
 		var fe *FieldError
 		if err := sc.Validate(); !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("%+v: got %v, want an error about --%s", sc, err, c.field)
+		}
+	}
+}
+
+// Faults (v2) and perturbations (v3) together: work is still conserved,
+// the reports agree with the ledger, and no ratio falls below 1.
+func TestWorkIsConservedUnderFaultsAndPerturbations(t *testing.T) {
+	for seed := uint64(1); seed <= 40; seed++ {
+		r := rand.New(rand.NewPCG(seed, 78))
+		sc := Default()
+		sc.Job, sc.Workers = 500+r.IntN(3000), 2+r.IntN(8)
+		sc.Faults = faults.Spec{Intensity: []faults.Intensity{faults.Light, faults.Medium, faults.Chaos}[r.IntN(3)]}
+		sc.Slows = []Slow{{Worker: r.IntN(sc.Workers), At: r.Float64() * 100, Factor: 0.1 + r.Float64()}}
+		sc.Perturb = []Perturbation{{Target: TargetLatency, Model: ModelOnOff, Up: 20, Down: 5, Factor: 1 + r.Float64()*10},
+			{Target: TargetSpeed, Model: ModelWalk, Period: 10 + r.Float64()*50, Sigma: r.Float64(), Factor: 0.2}}
+		sc.RandomJoins = []RandomJoin{{Count: 1 + r.IntN(3), From: 0, To: 100}}
+		if sc.Workers > 2 {
+			sc.RandomLeaves = []RandomLeave{{Count: 1, From: 0, To: 150}}
+		}
+		e, err := NewVersion("v3", sc, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		agents := func(id learning.AgentID) learning.LearningAlgorithm {
+			return &random{r: rand.New(rand.NewPCG(seed, uint64(len(id)))), max: 300, t: t}
+		}
+		res, err := e.Run(seed, agents)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if res.UnitsDone != sc.Job || res.Duplicates != 0 || res.Faults == nil {
+			t.Fatalf("seed %d: done %d of %d, duplicates %d, faults %v", seed, res.UnitsDone, sc.Job, res.Duplicates, res.Faults)
+		}
+		for _, w := range res.Workers {
+			if w.Units != res.LedgerUnits[w.ID] {
+				t.Fatalf("seed %d: worker %d reports %d units, the ledger %d", seed, w.ID, w.Units, res.LedgerUnits[w.ID])
+			}
+		}
+		if res.Ratio < 1-1e-9 {
+			t.Fatalf("seed %d: ratio %v below 1", seed, res.Ratio)
 		}
 	}
 }

@@ -35,7 +35,7 @@ const (
 	FieldWait       = "wait"       // the wait the Master notified for this request
 	FieldLastChunk  = "last_chunk" // units in this worker's last chunk (0: none yet)
 	FieldIdle       = "idle"       // this worker's idle time so far
-	FieldLastMu     = "last_mu"    // loadbalancing/v2: this worker's time per unit on its last chunk (0: none yet)
+	FieldLastMu     = "last_mu"    // loadbalancing/v3: this worker's time per unit on its last chunk (0: none yet)
 )
 
 // Schema is the observation schema of the load-balancing agents.
@@ -45,17 +45,17 @@ var Schema = learning.NewSchema("loadbalancing/v1",
 	FieldMeasured, FieldMuMean, FieldSigmaMean, FieldInvMuSum, FieldDSum,
 	FieldWait, FieldLastChunk, FieldIdle)
 
-// SchemaV2 is the observation schema of loadbalancing/v2's agents:
+// SchemaV3 is the observation schema of loadbalancing/v3's agents:
 // Schema's fields and, last, last_mu, which a worker whose speed changes
 // needs to notice it.
-var SchemaV2 = learning.NewSchema("loadbalancing/v2", append(Schema.Fields(), FieldLastMu)...)
+var SchemaV3 = learning.NewSchema("loadbalancing/v3", append(Schema.Fields(), FieldLastMu)...)
 
 // SchemaOf is the observation schema of a version of the dynamics.
 func SchemaOf(version string) *learning.Schema {
 	if !perturbs(version) {
 		return Schema
 	}
-	return SchemaV2
+	return SchemaV3
 }
 
 // AgentID is the agent of worker i.
@@ -99,11 +99,11 @@ type Worker struct {
 	Agent    *env.Agent
 	Reward   Reward
 	// Availability, if set, is the factor of Speed the worker works at over
-	// time (loadbalancing/v2: Slow, Perturbation). The worker times its
+	// time (loadbalancing/v3: Slow, Perturbation). The worker times its
 	// chunks as they run, so its measured time per unit follows it.
 	Availability *Profile
 	// Schema is the observation schema of the worker's agent: Schema (nil)
-	// or SchemaV2.
+	// or SchemaV3.
 	Schema *learning.Schema
 	// Report receives the worker's account when it finishes or leaves; it is
 	// called inside the worker's turn and must not block.
@@ -267,8 +267,8 @@ func (w *Worker) observe(now float64) learning.Observation {
 		float64(s.Measured), s.MuMean, s.SigmaMean, s.InvMuSum, s.DSum,
 		w.wait, float64(w.lastChunkUnits()), w.idleNow(now),
 	}}
-	if w.Schema == SchemaV2 {
-		obs.Schema, obs.Values = SchemaV2, append(obs.Values, w.lastMu)
+	if w.Schema == SchemaV3 {
+		obs.Schema, obs.Values = SchemaV3, append(obs.Values, w.lastMu)
 	}
 	return obs
 }

@@ -10,7 +10,7 @@ import (
 // TestAdaptiveTechniquesAdaptToPerturbations checks the adaptive
 // techniques' known advantage over weighted factoring and FAC2, which size
 // chunks by nominal speeds (or none), where the workers' actual speeds
-// drift from them, on loadbalancing/v2's perturbations. On 8 workers of
+// drift from them, on loadbalancing/v3's perturbations. On 8 workers of
 // the same nominal speed (WF's weights are then FAC2's):
 //
 //   - half of them slowed from t = 50 (to 0.4 and 0.6 of their speed,
@@ -33,7 +33,7 @@ func TestAdaptiveTechniquesAdaptToPerturbations(t *testing.T) {
 	drift := base
 	drift.Perturb = []loadbalancing.Perturbation{{Target: loadbalancing.TargetSpeed, Model: loadbalancing.ModelWalk, Period: 50, Sigma: 0.5, Factor: 0.1}}
 	ratio := func(sc loadbalancing.Scenario, name string) float64 {
-		e, err := loadbalancing.NewVersion("v2", sc, 1)
+		e, err := loadbalancing.NewVersion("v3", sc, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

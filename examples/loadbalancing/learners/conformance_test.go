@@ -41,7 +41,7 @@ func TestAlgorithmConformance(t *testing.T) {
 	}
 }
 
-// The environment with loadbalancing/v2's dynamics honours the
+// The environment with loadbalancing/v3's dynamics honours the
 // environment contracts too: slowdowns, a perturbed latency, workers that
 // join and leave at random.
 func TestPerturbedEnvironmentConformance(t *testing.T) {
@@ -51,7 +51,7 @@ func TestPerturbedEnvironmentConformance(t *testing.T) {
 	sc.Perturb = []loadbalancing.Perturbation{{Target: "latency", Model: "onoff", Up: 20, Down: 5, Factor: 5}, {Target: "speed", Model: "walk", Period: 10, Sigma: 0.3, Factor: 0.2}}
 	sc.RandomJoins = []loadbalancing.RandomJoin{{Count: 1, From: 5, To: 40, Speed: 2}}
 	sc.RandomLeaves = []loadbalancing.RandomLeave{{Count: 1, From: 10, To: 50}}
-	e, err := loadbalancing.NewVersion("v2", sc, 1)
+	e, err := loadbalancing.NewVersion("v3", sc, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

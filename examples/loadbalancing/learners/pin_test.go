@@ -44,7 +44,7 @@ func pinScenarios() []Named {
 // TestV1IsPinned runs every algorithm that does not learn (the classical
 // techniques, and the baselines of the default action space) on
 // loadbalancing/v1 and compares each evaluation episode with testdata/v1.json,
-// which holds what v1 did when loadbalancing/v2 was introduced: v1 stays
+// which holds what v1 did when loadbalancing/v3 was introduced (written again from main after the unit costs were drawn in blocks): v1 stays
 // runnable by name and must keep giving the same results for the same
 // seed. The learners are left out only because their floating-point
 // training may round differently on another architecture; they act through

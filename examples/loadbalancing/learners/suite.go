@@ -13,9 +13,9 @@ import (
 )
 
 // SuiteVersion is the version of the dynamics the report's suite runs.
-const SuiteVersion = "v2"
+const SuiteVersion = "v3"
 
-// SuiteScenarios are the report's public suite, on loadbalancing/v2: the
+// SuiteScenarios are the report's public suite, on loadbalancing/v3: the
 // default scenario, 4 to 64 workers and a costly Master (static), and
 // scenarios where adapting pays (dynamic): workers that join and leave
 // when nobody can foresee it, slowdowns, random perturbations of the

@@ -36,7 +36,7 @@ func TestTechniqueSelectionReproducesEachTechnique(t *testing.T) {
 		name    string
 		version string
 		s       loadbalancing.Scenario
-	}{{"plain v1", "v1", plain}, {"dynamic v2", "v2", dynamic}} {
+	}{{"plain v1", "v1", plain}, {"dynamic v3", "v3", dynamic}} {
 		e, err := loadbalancing.NewVersion(sc.version, sc.s, 5)
 		if err != nil {
 			t.Fatal(err)
