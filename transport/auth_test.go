@@ -93,6 +93,17 @@ func TestRejectedFrames(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	beats := make(chan []byte, 64)
+	if _, err := spy.Subscribe("marlon.hb", func(m *nats.Msg) {
+		if f, err := parseFrame(m.Data); err == nil && f.kind == kindHeartbeat && f.from == "a" {
+			select {
+			case beats <- bytes.Clone(m.Data):
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := spy.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +119,32 @@ func TestRejectedFrames(t *testing.T) {
 	gf, err := parseFrame(genuine)
 	if err != nil || gf.auth != authMAC {
 		t.Fatalf("captured frame: %v, auth %d", err, gf.auth)
+	}
+
+	a.heartbeat()
+	var oldBeat []byte
+	select {
+	case oldBeat = <-beats:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no heartbeat of a captured")
+	}
+	// A heartbeat is accepted once: wait for a's next one, after which
+	// the captured one is old.
+	select {
+	case <-beats:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no second heartbeat of a")
+	}
+
+	// The data frame accepted already, sent again: a duplicate (a resend
+	// after a lost ack looks the same), harmless under at-most-once
+	// delivery: counted, not delivered, not a rejection.
+	if err := spy.Publish(subject, genuine); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "duplicate counted", func() bool { return b.Metrics().Duplicates == 1 })
+	if m := b.Metrics(); m.Rejected.Total() != 0 || m.Peers["a"].Duplicates != 1 {
+		t.Fatalf("a duplicate: rejections %+v, a's duplicates %d", m.Rejected, m.Peers["a"].Duplicates)
 	}
 
 	forgedBody := appendEnvelope(nil, &actors.Envelope{To: sink}, "transport_test.ping", mustCBOR(t, ping{N: 666}))
@@ -129,7 +166,7 @@ func TestRejectedFrames(t *testing.T) {
 		frame   []byte
 		check   func(r Rejections) bool // all rejections so far
 	}{
-		{"replayed", subject, genuine, func(r Rejections) bool { return r.Replayed == 1 }},
+		{"replayed heartbeat", "marlon.hb", oldBeat, func(r Rejections) bool { return r.Replayed == 1 }},
 		{"truncated header", subject, genuine[:10], func(r Rejections) bool { return r.Malformed == 1 }},
 		{"truncated trailer", subject, genuine[:len(genuine)-1], func(r Rejections) bool { return r.Total() == 3 }},
 		{"tampered body", subject, tampered, func(r Rejections) bool { return r.Total() == 4 && r.BadSignature >= 1 }},

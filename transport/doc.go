@@ -39,6 +39,13 @@
 // on marlon.n.N (one subscription, so frames are handled in arrival order),
 // and every node publishes heartbeats and goodbyes on marlon.hb. Node names
 // are 1 to 64 letters, digits, '-' or '_', so they are single subject tokens.
+// A node answers a request on marlon.metrics.N (and on marlon.metrics,
+// where every node answers) with its Metrics as JSON: frames accepted,
+// rejected by reason and claimed sender, duplicates, nodes declared down,
+// disconnects, reconnects and new incarnations (RequestMetrics, or `nats
+// req marlon.metrics.N ""`). A NATS subject, not a port of its own: it
+// reaches every node wherever it runs, through the connection and
+// credentials the cluster already has, and needs no firewall opening.
 //
 // # Frames and envelopes
 //
@@ -88,16 +95,44 @@
 // # Membership
 //
 // Nodes publish a heartbeat every Config.Heartbeat on a plain subject, and a
-// node that hears from a new node answers at once. A peer is declared down
-// when no frame from it arrived for Config.MissedHeartbeats of its
-// intervals, or at once when it says goodbye (Close): the runtime's watchers
-// of its actors receive actors.Down{Reason: NodeDown}, membership watchers
-// receive NodeLeft, and its unacknowledged envelopes are reported. While a
-// node is itself disconnected from NATS it declares nobody down (it cannot
-// tell its own isolation from their death) and gives everyone a fresh
-// interval after reconnecting. A node declared down by silence is welcome
-// back if it speaks again; a restarted node (larger epoch) replaces its
-// previous incarnation, which is reported down, and joins again. Plain
+// node that hears from a new node answers at once. A node becomes a member
+// (NodeJoined) with its first heartbeat, which names its spawner; its data
+// frames are accepted before that. A peer is declared down when no fresh
+// frame from it arrived for Config.MissedHeartbeats of its intervals (the
+// failure timeout), or at once when it says goodbye (Close): the runtime's
+// watchers of its actors receive actors.Down{Reason: NodeDown}, membership
+// watchers receive NodeLeft, and its unacknowledged envelopes are reported.
+//
+// Liveness is decided by authenticated, fresh traffic only: a frame that
+// fails authentication, or is a replay (a past incarnation, an old stream
+// generation or sequence number), or a duplicate of a data frame accepted
+// before, refreshes nothing, so replaying a dead node's captured frames
+// cannot keep it alive. An incarnation declared down stays down: its frames
+// are rejected (DownIncarnation) and counted, and the node that declared it
+// down sends it a signed down notice (at most one per half retransmission
+// timeout), so that an incarnation that did not notice it was cut off
+// learns it. A node comes back only as a new incarnation (a larger epoch),
+// which its peers take as a restarted node: the previous incarnation is
+// reported down, if it was not already, and the new one joins.
+//
+// A node watches its own connection and clock. While it is disconnected
+// from NATS it declares nobody down (it cannot tell its own isolation from
+// their death), and after reconnecting it gives every peer a fresh interval
+// to be heard from; a pause of its own (a stopped or starved process, seen
+// as a gap between the ticks of its clock) does not count as the peers'
+// silence either. But a node cut off for longer than the failure timeout
+// (disconnected, or its ticks that far apart), or told by a down notice,
+// knows its peers have declared it down: it declares them down locally
+// (its watchers receive Down, its membership watchers NodeLeft, its
+// unacknowledged envelopes are reported) and starts a new incarnation: a
+// new epoch and session key, fresh streams, a hello. Its peers' current
+// incarnations are taken back as soon as they are heard from again. Its
+// actors keep running and keep their addresses, and new ones are numbered
+// after them (actors.LiveOptions.FirstID), so an address names one actor
+// across incarnations; what they were told (Down of every remote actor
+// they watched) is what a restart would have told them. A restarted node
+// (larger epoch) likewise replaces its previous incarnation, which is
+// reported down, and joins again. Plain
 // subjects were chosen over JetStream KV: they work on any NATS server or
 // cluster, JetStream enabled or not, detection time is set by the heartbeat
 // interval alone instead of by the KV's TTL and watch machinery, and there
@@ -132,13 +167,20 @@
 // signature or MAC verifies against that sender's key (so a frame signed by
 // one node but naming another fails), every envelope in it comes from an
 // actor of that sender, it is for this node's current incarnation, and it is
-// new: its epoch is the sender's current one, and its generation and sequence
-// number follow the last accepted (data frames must be exactly the next;
-// acks, heartbeats and goodbyes must be larger). A restarted sender has a
-// larger epoch, so its counters start again without reopening old frames to
-// replay, and a goodbye closes its incarnation for good. Rejected frames
-// never reach an actor; they are counted per reason and per claimed sender
-// (Metrics) and the first rejection of each sender is logged (Config.Logger).
+// new: its epoch is the sender's current one and was not declared down, and
+// its generation and sequence number follow the last accepted (data frames
+// must be exactly the next; acks, heartbeats and goodbyes must be larger). A
+// restarted sender has a larger epoch, so its counters start again without
+// reopening old frames to replay, and a goodbye closes its incarnation for
+// good. Rejected frames never reach an actor; they are counted per reason and
+// per claimed sender (Metrics) and the first rejection of each sender is
+// logged (Config.Logger) as a warning. A data frame of the current stream
+// accepted before (within the last 1024) is a duplicate, not a rejection: a
+// sender resends what was not acknowledged, after a NATS reconnect say, and
+// delivery is at most once, so it is acknowledged again, counted
+// (Metrics.Duplicates) and logged at debug level only; an authentic copy
+// replayed by an eavesdropper within that window is indistinguishable from
+// such a resend, and as harmless.
 //
 // Protected: the integrity and authenticity of actor messages, watches,
 // acks, heartbeats and goodbyes between nodes, and against replay, given

@@ -2,10 +2,13 @@ package transport
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Reason is why a received frame was rejected.
@@ -26,14 +29,20 @@ const (
 	// another node.
 	WrongSender
 	// Replayed: the frame's incarnation, stream generation or sequence
-	// number is not newer than what was accepted: a replay, or a data
-	// frame sent again because its ack was lost or late (after a NATS
-	// reconnect, say).
+	// number is older than what was accepted: a replay. (A data frame of
+	// the current stream accepted before, sent again because its ack was
+	// lost or late, is a duplicate, counted in Metrics.Duplicates, not a
+	// rejection.)
 	Replayed
 	// Stale: the frame is for another node or an earlier incarnation of
 	// this one, or comes from an incarnation that said goodbye (frames
 	// overtaken by the goodbye, or sent again after a restart: harmless).
 	Stale
+	// DownIncarnation: the frame is authentic, but from an incarnation
+	// this node declared down after a silence (a node that was paused or
+	// cut off, or a replay of its frames). The sender is told, and comes
+	// back as a new incarnation.
+	DownIncarnation
 )
 
 func (r Reason) String() string {
@@ -52,6 +61,8 @@ func (r Reason) String() string {
 		return "replayed"
 	case Stale:
 		return "stale"
+	case DownIncarnation:
+		return "down incarnation"
 	}
 	return fmt.Sprintf("Reason(%d)", int(r))
 }
@@ -65,6 +76,7 @@ type Rejections struct {
 	WrongSender   uint64 `json:"wrong_sender"`
 	Replayed      uint64 `json:"replayed"`
 	Stale         uint64 `json:"stale"`
+	Down          uint64 `json:"down_incarnation"`
 }
 
 func (r *Rejections) add(reason Reason) {
@@ -83,24 +95,32 @@ func (r *Rejections) add(reason Reason) {
 		r.Replayed++
 	case Stale:
 		r.Stale++
+	case DownIncarnation:
+		r.Down++
 	}
 }
 
 // Total is the number of rejected frames.
 func (r Rejections) Total() uint64 {
-	return r.Malformed + r.Unsigned + r.UnknownSigner + r.BadSignature + r.WrongSender + r.Replayed + r.Stale
+	return r.Malformed + r.Unsigned + r.UnknownSigner + r.BadSignature + r.WrongSender + r.Replayed + r.Stale + r.Down
 }
 
 // PeerMetrics is what a node exchanged with one peer. Rejections are keyed
 // by the sender a frame claims, which is all a forged frame tells.
 type PeerMetrics struct {
-	Sent     uint64     `json:"sent"`
-	Received uint64     `json:"received"`
-	Rejected Rejections `json:"rejected"`
+	Sent       uint64     `json:"sent"`
+	Received   uint64     `json:"received"`
+	Duplicates uint64     `json:"duplicates"`
+	Rejected   Rejections `json:"rejected"`
 }
 
-// Metrics counts what a node's transport did.
+// Metrics counts what a node's transport did. A running node also answers
+// a NATS request on PREFIX.metrics.NAME (and on PREFIX.metrics, where every
+// node answers) with its Metrics as JSON: see Subjects in the package doc.
 type Metrics struct {
+	// Node and Epoch name the node and its current incarnation.
+	Node  string `json:"node"`
+	Epoch uint64 `json:"epoch"`
 	// Sent and Received count envelopes handed to and delivered from the
 	// transport; Lost counts envelopes sent to a node that went down before
 	// acknowledging them (their senders were told).
@@ -120,9 +140,29 @@ type Metrics struct {
 	Undecodable uint64 `json:"undecodable"`
 	// PublishErrors counts frames NATS refused (while disconnected, say);
 	// data frames among them are sent again.
-	PublishErrors uint64                 `json:"publish_errors"`
-	Rejected      Rejections             `json:"rejected"`
-	Peers         map[string]PeerMetrics `json:"peers"`
+	PublishErrors uint64 `json:"publish_errors"`
+	// Accepted counts the frames of every kind that were authentic and
+	// fresh; Duplicates the data frames accepted before and received again
+	// (resends after a lost ack, harmless: not delivered twice); Rejected
+	// the frames refused, by reason.
+	Accepted   uint64     `json:"frames_accepted"`
+	Duplicates uint64     `json:"duplicates"`
+	Rejected   Rejections `json:"rejected"`
+	// NodesDown counts peer incarnations declared down (silent, gone,
+	// restarted, or dropped when this node started a new incarnation).
+	NodesDown uint64 `json:"nodes_down"`
+	// Disconnects and Reconnects count the NATS connection's losses and
+	// recoveries.
+	Disconnects uint64 `json:"disconnects"`
+	Reconnects  uint64 `json:"reconnects"`
+	// Reincarnations counts the new incarnations this node started after
+	// it was cut off (Membership in the package doc); NoticesSent and
+	// NoticesReceived the down notices (a node telling another that it
+	// declared it down).
+	Reincarnations  uint64                 `json:"reincarnations"`
+	NoticesSent     uint64                 `json:"down_notices_sent"`
+	NoticesReceived uint64                 `json:"down_notices_received"`
+	Peers           map[string]PeerMetrics `json:"peers"`
 }
 
 // maxRejectNames bounds the sender names rejections are kept under, since a
@@ -133,6 +173,9 @@ type stats struct {
 	sent, received, lost                      atomic.Uint64
 	framesSent, framesReceived, retransmitted atomic.Uint64
 	gaps, undecodable, publishErrors          atomic.Uint64
+	accepted, duplicates, nodesDown           atomic.Uint64
+	disconnects, reconnects, reincarnations   atomic.Uint64
+	noticesSent, noticesReceived              atomic.Uint64
 
 	mu       sync.Mutex
 	rejected map[string]*Rejections // by claimed sender
@@ -191,13 +234,17 @@ func (n *Node) logOnce(level slog.Level, key, msg string, args ...any) {
 func (n *Node) Metrics() Metrics {
 	s := &n.stats
 	m := Metrics{
+		Node: n.name, Epoch: n.cur().epoch,
+		Accepted: s.accepted.Load(), Duplicates: s.duplicates.Load(), NodesDown: s.nodesDown.Load(),
+		Disconnects: s.disconnects.Load(), Reconnects: s.reconnects.Load(), Reincarnations: s.reincarnations.Load(),
+		NoticesSent: s.noticesSent.Load(), NoticesReceived: s.noticesReceived.Load(),
 		Sent: s.sent.Load(), Received: s.received.Load(), Lost: s.lost.Load(),
 		FramesSent: s.framesSent.Load(), FramesReceived: s.framesReceived.Load(), Retransmitted: s.retransmitted.Load(),
 		Gaps: s.gaps.Load(), Undecodable: s.undecodable.Load(), PublishErrors: s.publishErrors.Load(),
 		Peers: map[string]PeerMetrics{},
 	}
 	for _, p := range n.peerList() {
-		m.Peers[p.name] = PeerMetrics{Sent: p.sent.Load(), Received: p.recv.Load()}
+		m.Peers[p.name] = PeerMetrics{Sent: p.sent.Load(), Received: p.recv.Load(), Duplicates: p.dups.Load()}
 	}
 	s.mu.Lock()
 	m.Rejected = s.total
@@ -208,4 +255,36 @@ func (n *Node) Metrics() Metrics {
 	}
 	s.mu.Unlock()
 	return m
+}
+
+// serveMetrics answers requests for the node's metrics.
+func (n *Node) serveMetrics(m *nats.Msg) {
+	if m.Reply == "" {
+		return
+	}
+	b, err := json.Marshal(n.Metrics())
+	if err != nil {
+		return
+	}
+	if err := m.Respond(b); err != nil {
+		n.log.Debug("metrics request not answered", "err", err)
+	}
+}
+
+// RequestMetrics asks the node named node, through the NATS connection nc,
+// for its metrics; prefix is the cluster's subject prefix ("" for
+// "marlon").
+func RequestMetrics(ctx context.Context, nc *nats.Conn, prefix, node string) (Metrics, error) {
+	if prefix == "" {
+		prefix = "marlon"
+	}
+	var m Metrics
+	msg, err := nc.RequestWithContext(ctx, prefix+".metrics."+node, nil)
+	if err != nil {
+		return m, fmt.Errorf("transport: metrics of node %q: %w", node, err)
+	}
+	if err := json.Unmarshal(msg.Data, &m); err != nil {
+		return m, fmt.Errorf("transport: metrics of node %q: %w", node, err)
+	}
+	return m, nil
 }

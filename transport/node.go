@@ -126,9 +126,9 @@ var (
 type Node struct {
 	cfg     Config
 	name    string
-	epoch   uint64 // this incarnation: boot time in Unix nanoseconds
+	me      atomic.Pointer[self] // this incarnation
+	incMu   sync.Mutex           // serializes reincarnate
 	auth    Auth
-	sess    *session
 	live    *actors.Live
 	nc      *nats.Conn
 	srv     *server.Server // embedded, owned
@@ -211,7 +211,7 @@ func Start(cfg Config) (*Node, error) {
 		cfg.Logger = slog.Default()
 	}
 	n := &Node{
-		cfg: cfg, name: cfg.Name, epoch: uint64(time.Now().UnixNano()), auth: cfg.Auth,
+		cfg: cfg, name: cfg.Name, auth: cfg.Auth,
 		log:    cfg.Logger.With("node", cfg.Name),
 		subjHB: cfg.Prefix + ".hb",
 		peers:  map[string]*peer{}, memSubs: map[actors.Addr]struct{}{}, changed: make(chan struct{}),
@@ -220,13 +220,11 @@ func Start(cfg Config) (*Node, error) {
 		rto:      max(cfg.Heartbeat, 50*time.Millisecond),
 	}
 	n.stats.rejected = map[string]*Rejections{}
-	if cfg.Auth == AuthSession {
-		s, err := newSession(cfg.Key, n.name, n.epoch)
-		if err != nil {
-			return nil, err
-		}
-		n.sess = s
+	me, err := n.newSelf(uint64(time.Now().UnixNano()))
+	if err != nil {
+		return nil, err
 	}
+	n.me.Store(me)
 
 	url := cfg.URL
 	if url == "" {
@@ -259,7 +257,7 @@ func Start(cfg Config) (*Node, error) {
 
 	// Actors are numbered from the boot time, so that an address of an
 	// actor of a previous incarnation of this node names none of this one.
-	n.live = actors.NewLive(actors.LiveOptions{Node: n.name, Scale: cfg.Scale, Seed: cfg.Seed, Remote: n, FirstID: n.epoch})
+	n.live = actors.NewLive(actors.LiveOptions{Node: n.name, Scale: cfg.Scale, Seed: cfg.Seed, Remote: n, FirstID: me.epoch})
 	n.spawner = n.live.Spawn(&spawner{n: n})
 	if cfg.Setup != nil {
 		cfg.Setup(n)
@@ -268,7 +266,8 @@ func Start(cfg Config) (*Node, error) {
 	for _, s := range []struct {
 		subject string
 		handle  nats.MsgHandler
-	}{{cfg.Prefix + ".n." + n.name, n.onDirect}, {n.subjHB, n.onBroadcast}} {
+	}{{cfg.Prefix + ".n." + n.name, n.onDirect}, {n.subjHB, n.onBroadcast},
+		{cfg.Prefix + ".metrics." + n.name, n.serveMetrics}, {cfg.Prefix + ".metrics", n.serveMetrics}} {
 		sub, err := nc.Subscribe(s.subject, s.handle)
 		if err == nil {
 			// The runtime's mailboxes are unbounded; a NATS-side limit
@@ -301,10 +300,12 @@ func (n *Node) natsOptions() []nats.Option {
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if !n.closed.Load() {
+				n.stats.disconnects.Add(1)
 				n.log.Warn("disconnected from NATS", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			n.stats.reconnects.Add(1)
 			n.log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted())
 			n.afterReconnect()
 		}),
@@ -358,8 +359,31 @@ func (n *Node) shutdownServer() {
 func (n *Node) Name() string { return n.name }
 
 // Epoch identifies this incarnation of the node (its boot time in Unix
-// nanoseconds): a restarted node has a larger one.
-func (n *Node) Epoch() uint64 { return n.epoch }
+// nanoseconds, or when it last started a new incarnation after it was cut
+// off: see Membership in the package doc): a restarted node has a larger
+// one.
+func (n *Node) Epoch() uint64 { return n.cur().epoch }
+
+// self is one incarnation of this node: its epoch and, with AuthSession,
+// its session key, whose certificate names the epoch.
+type self struct {
+	epoch uint64
+	sess  *session
+}
+
+func (n *Node) cur() *self { return n.me.Load() }
+
+func (n *Node) newSelf(epoch uint64) (*self, error) {
+	me := &self{epoch: epoch}
+	if n.auth == AuthSession {
+		s, err := newSession(n.cfg.Key, n.name, epoch)
+		if err != nil {
+			return nil, err
+		}
+		me.sess = s
+	}
+	return me, nil
+}
 
 // Runtime is the node's live actor runtime.
 func (n *Node) Runtime() *actors.Live { return n.live }
@@ -535,9 +559,10 @@ func (n *Node) pushWatch(kind byte, target, watcher actors.Addr) error {
 	return nil
 }
 
-// seal builds a frame: header, body, then the signature or MAC. It returns
-// the frame and where the body starts in it.
-func (n *Node) seal(h *header, body, key []byte) ([]byte, int) {
+// seal builds a frame of incarnation me (h.fromEpoch is me.epoch): header,
+// body, then the signature or MAC. It returns the frame and where the body
+// starts in it.
+func (n *Node) seal(me *self, h *header, body, key []byte) ([]byte, int) {
 	b := make([]byte, 0, maxHeaderLen+len(body)+macTrailer)
 	b = appendHeader(b, h)
 	off := len(b)
@@ -546,8 +571,8 @@ func (n *Node) seal(h *header, body, key []byte) ([]byte, int) {
 	case authSig:
 		b = append(b, ed25519.Sign(n.cfg.Key.private, b)...)
 	case authMAC:
-		b = append(b, n.sess.public[:]...)
-		b = append(b, n.sess.cert...)
+		b = append(b, me.sess.public[:]...)
+		b = append(b, me.sess.cert...)
 		m := hmac.New(sha256.New, key)
 		m.Write(b)
 		b = m.Sum(b)

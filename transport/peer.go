@@ -22,14 +22,19 @@ type peer struct {
 	pub     ed25519.PublicKey // nil when authentication is off
 	sent    atomic.Uint64     // envelopes handed to the stream
 	recv    atomic.Uint64     // envelopes delivered from it
+	dups    atomic.Uint64     // duplicate data frames from it
 	out     outbox            // our stream to it
 	ackMu   sync.Mutex        // orders ack frames: their seq must grow on the wire
 
 	mu        sync.Mutex
 	epoch     uint64 // its current incarnation; 0 before we hear from it
-	alive     bool
+	alive     bool   // its stream is bound: frames of epoch are accepted and acknowledged
+	joined    bool   // a heartbeat of epoch was accepted: it is a member, its spawner known
 	leftEpoch uint64 // an incarnation that said goodbye: ignored from then on
+	downEpoch uint64 // the last incarnation declared down: it and older are refused
 	lastSeen  time.Time
+	notified  time.Time // when a down notice was last sent to it
+	keysFor   uint64    // this node's epoch sendKey and recvKey were derived for
 	interval  time.Duration
 	spawner   uint64
 	xkey      []byte // its session key for epoch
@@ -67,6 +72,7 @@ type sentFrame struct {
 type outbox struct {
 	mu      sync.Mutex
 	epoch   uint64 // the peer incarnation frames are for; 0: the peer is down
+	me      *self  // this node's incarnation they are from
 	gen     uint64
 	seq     uint64 // last seq assigned in gen
 	auth    authKind
@@ -84,11 +90,11 @@ type outbox struct {
 
 // bind points the stream at a peer incarnation (0: none) and returns what was
 // waiting or unacknowledged in the previous generation, to be reported.
-func (o *outbox) bind(epoch uint64, auth authKind, key []byte) (lost [][]byte) {
+func (o *outbox) bind(me *self, epoch uint64, auth authKind, key []byte) (lost [][]byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	lost = o.drainLocked()
-	o.epoch, o.auth, o.key = epoch, auth, key
+	o.me, o.epoch, o.auth, o.key = me, epoch, auth, key
 	o.gen++
 	o.seq = 0
 	return lost
@@ -105,6 +111,17 @@ func (o *outbox) drainLocked() [][]byte {
 	}
 	o.unacked, o.ready, o.pending, o.bytes = nil, nil, nil, 0
 	return lost
+}
+
+// boundTo is this node's incarnation the stream is bound to; nil if the
+// peer is down.
+func (o *outbox) boundTo() *self {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.epoch == 0 {
+		return nil
+	}
+	return o.me
 }
 
 // rekey changes the authentication of the frames not yet cut.
@@ -213,7 +230,11 @@ func (p *peer) flushLoop() {
 			} else if len(o.pending) > 0 {
 				body, o.pending, o.spare = o.pending, o.spare, nil
 			}
-			h := header{kind: kindData, auth: o.auth, from: n.name, fromEpoch: n.epoch, to: p.name, toEpoch: o.epoch, gen: o.gen}
+			me := o.me
+			h := header{kind: kindData, auth: o.auth, from: n.name, to: p.name, toEpoch: o.epoch, gen: o.gen}
+			if me != nil {
+				h.fromEpoch = me.epoch
+			}
 			key := o.key
 			if body != nil {
 				o.seq++
@@ -228,7 +249,7 @@ func (p *peer) flushLoop() {
 			if body == nil {
 				break
 			}
-			frame, off := n.seal(&h, body, key)
+			frame, off := n.seal(me, &h, body, key)
 			o.mu.Lock()
 			current := h.gen == o.gen
 			if current {

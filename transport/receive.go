@@ -15,32 +15,38 @@ import (
 	"github.com/marlon-go/marlon/actors"
 )
 
-// onDirect handles a frame on this node's own subject: a data frame or an
-// ack. It runs on the subscription's one goroutine, so frames are handled in
-// the order they arrived.
+// onDirect handles a frame on this node's own subject: a data frame, an ack
+// or a down notice. It runs on the subscription's one goroutine, so frames
+// are handled in the order they arrived.
 func (n *Node) onDirect(m *nats.Msg) {
 	f, err := parseFrame(m.Data)
 	if err != nil {
 		n.reject(f.from, Malformed, err)
 		return
 	}
-	if f.kind != kindData && f.kind != kindAck {
+	if f.kind != kindData && f.kind != kindAck && f.kind != kindDown {
 		n.reject(f.from, Malformed, fmt.Errorf("%v frame on a node subject", f.kind))
 		return
 	}
-	if f.to != n.name || f.toEpoch != n.epoch {
-		n.reject(f.from, Stale, fmt.Errorf("frame for %s incarnation %d, this is %s incarnation %d", f.to, f.toEpoch, n.name, n.epoch))
+	me := n.cur()
+	if f.to != n.name || f.toEpoch != me.epoch {
+		n.reject(f.from, Stale, fmt.Errorf("%v frame for %s incarnation %d, this is %s incarnation %d", f.kind, f.to, f.toEpoch, n.name, me.epoch))
 		return
 	}
-	p := n.authenticate(&f, nil)
-	if p == nil {
+	if f.kind == kindDown {
+		n.onDownNotice(&f)
 		return
 	}
-	if f.kind == kindAck {
+	p, v := n.authenticate(me, &f, nil)
+	switch {
+	case v == rejected:
+	case f.kind == kindAck:
 		n.onAck(p, &f)
-		return
+	case v == duplicate:
+		n.duplicate(p, &f)
+	default:
+		n.onData(p, &f)
 	}
-	n.onData(p, &f)
 }
 
 // onBroadcast handles a heartbeat or a goodbye.
@@ -54,8 +60,9 @@ func (n *Node) onBroadcast(m *nats.Msg) {
 		n.reject(f.from, Malformed, fmt.Errorf("%v frame on the heartbeat subject", f.kind))
 		return
 	}
+	me := n.cur()
 	if f.from == n.name {
-		if f.fromEpoch != n.epoch && f.auth == authSig && n.cfg.Key != nil && ed25519.Verify(n.cfg.Key.Public(), f.signed, f.sig) {
+		if f.fromEpoch > me.epoch && f.auth == authSig && n.cfg.Key != nil && ed25519.Verify(n.cfg.Key.Public(), f.signed, f.sig) {
 			n.logOnce(slog.LevelError, "name:"+n.name, "another process runs a node with this name", "other_epoch", f.fromEpoch)
 		}
 		return
@@ -79,47 +86,71 @@ func (n *Node) onBroadcast(m *nats.Msg) {
 	if f.kind == kindHeartbeat {
 		beat = &hb
 	}
-	p := n.authenticate(&f, beat)
-	if p != nil && f.kind == kindGoodbye {
+	p, v := n.authenticate(me, &f, beat)
+	if v == fresh && f.kind == kindGoodbye {
 		n.peerDown(p, f.fromEpoch, "node left", true)
 	}
 }
 
+// verdict is what authenticate makes of a frame.
+type verdict int
+
+const (
+	rejected  verdict = iota // counted as a rejection, and dropped
+	duplicate                // a data frame accepted before: acknowledged again, not delivered
+	fresh                    // authentic and new: it shows the sender is alive
+)
+
+// dupWindow is how far behind the last accepted data frame a frame of the
+// same stream may be and still count as a duplicate (a resend whose ack was
+// lost or late, after a NATS reconnect say) rather than a replay.
+const dupWindow = 1024
+
 // authenticate checks f's signature or MAC against the trusted key of its
 // sender, then its incarnation and sequence number, and returns the sender's
-// peer; nil if f was rejected (and counted). hb is f's body if f is a
-// heartbeat.
-func (n *Node) authenticate(f *frame, hb *heartbeat) *peer {
+// peer and what f is. Only a fresh frame (authentic, of an incarnation not
+// declared down, and newer than what was accepted) tells that the sender is
+// alive: a replayed, forged or duplicate frame refreshes nothing. hb is f's
+// body if f is a heartbeat.
+func (n *Node) authenticate(me *self, f *frame, hb *heartbeat) (*peer, verdict) {
 	p := n.peerFor(f.from)
 	if p == nil {
 		n.reject(f.from, UnknownSigner, fmt.Errorf("node %q is not in the trusted keys", f.from))
-		return nil
+		return nil, rejected
 	}
 	if n.auth != AuthOff {
 		switch f.auth {
 		case authNone:
 			n.reject(f.from, Unsigned, fmt.Errorf("unsigned %v frame", f.kind))
-			return nil
+			return nil, rejected
 		case authSig:
 			if !ed25519.Verify(p.pub, f.signed, f.sig) {
 				n.reject(f.from, BadSignature, fmt.Errorf("%v frame: bad Ed25519 signature", f.kind))
-				return nil
+				return nil, rejected
 			}
 		case authMAC:
-			if err := n.checkMAC(p, f); err != nil {
+			if err := n.checkMAC(me, p, f); err != nil {
 				n.reject(f.from, BadSignature, fmt.Errorf("%v frame: %w", f.kind, err))
-				return nil
+				return nil, rejected
 			}
 		}
 	}
 	var reason Reason
 	var err error
+	notify, dup := false, false
 	p.mu.Lock()
 	switch {
 	case f.fromEpoch < p.epoch:
 		reason, err = Replayed, fmt.Errorf("%v frame from a past incarnation (%d, current %d)", f.kind, f.fromEpoch, p.epoch)
 	case f.fromEpoch == p.leftEpoch:
 		reason, err = Stale, fmt.Errorf("%v frame from an incarnation that said goodbye", f.kind)
+	case f.fromEpoch <= p.downEpoch:
+		reason, err = DownIncarnation, fmt.Errorf("%v frame from incarnation %d, declared down", f.kind, f.fromEpoch)
+		// Tell it, at most every half retransmission timeout: it may not
+		// know (it was paused, say), and rejoins with a new incarnation.
+		if now := time.Now(); now.Sub(p.notified) > n.rto/2 {
+			p.notified, notify = now, true
+		}
 	case f.fromEpoch > p.epoch:
 		// Nothing from this incarnation was accepted yet: no seq to check.
 	case f.kind == kindAck && f.seq <= p.inCtrl:
@@ -128,13 +159,25 @@ func (n *Node) authenticate(f *frame, hb *heartbeat) *peer {
 		reason, err = Replayed, fmt.Errorf("%v seq %d, last accepted %d", f.kind, f.seq, p.inBcast)
 	case f.kind == kindData && f.gen < p.inGen:
 		reason, err = Replayed, fmt.Errorf("data frame of stream generation %d, current %d", f.gen, p.inGen)
+	case f.kind == kindData && f.gen == p.inGen && f.seq <= p.inSeq:
+		if p.alive && p.inSeq-f.seq < dupWindow {
+			dup = true
+		} else {
+			reason, err = Replayed, fmt.Errorf("data frame seq %d, last accepted %d", f.seq, p.inSeq)
+		}
 	}
 	p.mu.Unlock()
+	if notify {
+		n.sendDownNotice(p, f.fromEpoch)
+	}
 	if err != nil {
 		n.reject(f.from, reason, err)
-		return nil
+		return nil, rejected
 	}
-	n.incarnation(p, f, hb)
+	if dup {
+		return p, duplicate
+	}
+	n.incarnation(me, p, f, hb)
 	p.mu.Lock()
 	switch f.kind {
 	case kindAck:
@@ -144,18 +187,20 @@ func (n *Node) authenticate(f *frame, hb *heartbeat) *peer {
 	}
 	p.lastSeen = time.Now()
 	p.mu.Unlock()
-	return p
+	n.stats.accepted.Add(1)
+	return p, fresh
 }
 
-// checkMAC verifies f's MAC with the key shared with the incarnation of p
-// that f names, deriving it (after checking the certificate) the first time.
-func (n *Node) checkMAC(p *peer, f *frame) error {
-	if n.sess == nil {
+// checkMAC verifies f's MAC with the key shared between the incarnation of p
+// that f names and this node's incarnation me, deriving it (after checking
+// the certificate) the first time.
+func (n *Node) checkMAC(me *self, p *peer, f *frame) error {
+	if me.sess == nil {
 		return fmt.Errorf("session MAC, but this node does not use sessions")
 	}
 	p.mu.Lock()
 	key := p.recvKey
-	if f.fromEpoch != p.epoch || !bytes.Equal(f.xkey, p.xkey) {
+	if f.fromEpoch != p.epoch || !bytes.Equal(f.xkey, p.xkey) || p.keysFor != me.epoch {
 		key = nil
 	}
 	p.mu.Unlock()
@@ -164,7 +209,7 @@ func (n *Node) checkMAC(p *peer, f *frame) error {
 			return fmt.Errorf("bad session key certificate")
 		}
 		var err error
-		if _, key, err = n.sess.keys(n.name, n.epoch, f.from, f.fromEpoch, f.xkey); err != nil {
+		if _, key, err = me.sess.keys(n.name, me.epoch, f.from, f.fromEpoch, f.xkey); err != nil {
 			return err
 		}
 	}
@@ -176,69 +221,144 @@ func (n *Node) checkMAC(p *peer, f *frame) error {
 	return nil
 }
 
-// incarnation takes note of an authenticated frame's sender incarnation: a
-// new one replaces the old (which is reported down), and a peer declared
-// down by silence comes back. It also learns the sender's session key, and
-// from a heartbeat its interval and spawner.
-func (n *Node) incarnation(p *peer, f *frame, hb *heartbeat) {
+// incarnation takes note of a fresh frame's sender incarnation: a new one
+// replaces the old (which is reported down); a peer this node dropped when
+// it started a new incarnation of its own is taken back. The peer becomes a
+// member (NodeJoined) with its first heartbeat, which tells its spawner:
+// a data frame or an ack can come first (a Down for an actor of this node's
+// previous incarnation, say), and a member without a spawner could not be
+// asked for anything. It also learns the sender's session key, and from a
+// heartbeat its interval and spawner.
+func (n *Node) incarnation(me *self, p *peer, f *frame, hb *heartbeat) {
 	p.mu.Lock()
 	if hb != nil && f.fromEpoch >= p.epoch {
 		p.interval = time.Duration(hb.interval) * time.Millisecond
 		p.spawner = hb.spawner
 	}
-	if f.fromEpoch == p.epoch && p.alive {
+	if f.fromEpoch == p.epoch && p.alive && (p.joined || hb == nil) {
 		if f.xkey != nil {
-			n.learnSessionLocked(p, f.xkey)
+			n.learnSessionLocked(me, p, f.xkey)
 		}
 		p.mu.Unlock()
 		return
 	}
 	var left *NodeLeft
+	restarted := false
 	if f.fromEpoch > p.epoch {
-		if p.alive {
+		restarted = p.alive
+		if p.joined {
 			left = &NodeLeft{Member: p.member(), Reason: "node restarted"}
 		}
 		p.epoch = f.fromEpoch
+		p.alive, p.joined = false, false
 		p.xkey, p.sendKey, p.recvKey = nil, nil, nil
 		p.inGen, p.inSeq, p.inCtrl, p.inBcast = 0, 0, 0, 0
 		p.ackOwed = 0
 	}
-	p.alive = true
-	p.lastSeen = time.Now()
-	joined := NodeJoined{Member: p.member()}
-	lost := p.out.bind(p.epoch, n.frameAuth(p.xkey), p.sendKey)
+	var lost [][]byte
+	revived := !p.alive
+	if revived {
+		p.alive = true
+		p.lastSeen = time.Now()
+		if p.keysFor != me.epoch {
+			p.xkey, p.sendKey, p.recvKey = nil, nil, nil
+		}
+		lost = p.out.bind(me, p.epoch, n.frameAuth(p.xkey), p.sendKey)
+	}
 	if f.xkey != nil {
-		n.learnSessionLocked(p, f.xkey)
+		n.learnSessionLocked(me, p, f.xkey)
+	}
+	var joined *NodeJoined
+	if hb != nil && !p.joined {
+		p.joined = true
+		joined = &NodeJoined{Member: p.member()}
 	}
 	p.mu.Unlock()
-	if left != nil {
-		n.live.NodeDown(p.name, left.Reason)
+	if restarted {
+		n.stats.nodesDown.Add(1)
+		n.live.NodeDown(p.name, "node restarted")
 	}
 	n.reportLost(p, lost)
 	if left != nil {
 		n.emit(*left)
 	}
-	n.emit(joined)
-	n.hello()
+	if joined != nil {
+		n.emit(*joined)
+	}
+	if revived {
+		n.hello()
+	}
 }
 
 // learnSessionLocked records p's session key for its current epoch, derives
-// the keys of both directions and switches our stream to p to MACs.
-func (n *Node) learnSessionLocked(p *peer, xkey []byte) {
-	if n.sess == nil || len(xkey) != xkeySize || bytes.Equal(p.xkey, xkey) {
+// the keys of both directions with this node's incarnation me and switches
+// our stream to p to MACs.
+func (n *Node) learnSessionLocked(me *self, p *peer, xkey []byte) {
+	if me.sess == nil || len(xkey) != xkeySize || bytes.Equal(p.xkey, xkey) && p.keysFor == me.epoch {
 		return
 	}
-	send, recv, err := n.sess.keys(n.name, n.epoch, p.name, p.epoch, xkey)
+	send, recv, err := me.sess.keys(n.name, me.epoch, p.name, p.epoch, xkey)
 	if err != nil {
 		n.log.Warn("peer session key refused", "peer", p.name, "err", err)
 		return
 	}
-	p.xkey, p.sendKey, p.recvKey = bytes.Clone(xkey), send, recv
+	p.xkey, p.sendKey, p.recvKey, p.keysFor = bytes.Clone(xkey), send, recv, me.epoch
 	p.out.rekey(authMAC, send)
 }
 
+// duplicate handles a data frame accepted before, of the current stream: a
+// resend whose ack was lost or late (after a NATS reconnect, say), or a copy
+// replayed within the window. Delivery is at most once, so it is harmless:
+// counted, logged at debug level, acknowledged again, and dropped.
+func (n *Node) duplicate(p *peer, f *frame) {
+	n.stats.duplicates.Add(1)
+	p.dups.Add(1)
+	n.log.Debug("duplicate data frame dropped", "sender", p.name, "gen", f.gen, "seq", f.seq)
+	n.scheduleAck(p, false)
+}
+
+// onDownNotice handles a peer's notice that it declared this incarnation
+// down: this node starts a new one, as it would after a silence of its own.
+func (n *Node) onDownNotice(f *frame) {
+	p := n.peerFor(f.from)
+	switch {
+	case p == nil:
+		n.reject(f.from, UnknownSigner, fmt.Errorf("node %q is not in the trusted keys", f.from))
+		return
+	case len(f.body) != 0:
+		n.reject(f.from, Malformed, fmt.Errorf("down notice with a %d-byte body", len(f.body)))
+		return
+	case n.auth == AuthOff:
+	case f.auth != authSig:
+		n.reject(f.from, Unsigned, fmt.Errorf("down notice not signed"))
+		return
+	case !ed25519.Verify(p.pub, f.signed, f.sig):
+		n.reject(f.from, BadSignature, fmt.Errorf("down notice: bad Ed25519 signature"))
+		return
+	}
+	n.stats.accepted.Add(1)
+	n.stats.noticesReceived.Add(1)
+	n.reincarnate(f.toEpoch, fmt.Sprintf("node %s declared this node down", f.from))
+}
+
+// sendDownNotice tells incarnation epoch of p that this node declared it
+// down.
+func (n *Node) sendDownNotice(p *peer, epoch uint64) {
+	if n.closing.Load() {
+		return
+	}
+	me := n.cur()
+	h := header{kind: kindDown, auth: authSig, from: n.name, fromEpoch: me.epoch, to: p.name, toEpoch: epoch}
+	if n.auth == AuthOff {
+		h.auth = authNone
+	}
+	frame, _ := n.seal(me, &h, nil, nil)
+	n.stats.noticesSent.Add(1)
+	n.publish(p.subject, frame)
+}
+
 // onData accepts the next data frame of p's stream and delivers its records;
-// a duplicate is acknowledged again, a frame after a gap asks for the gap.
+// a frame after a gap asks for the gap.
 func (n *Node) onData(p *peer, f *frame) {
 	recs, err := parseRecords(f.body, f.from, n.name, n.recs[:0])
 	n.recs = recs[:0]
@@ -256,10 +376,8 @@ func (n *Node) onData(p *peer, f *frame) {
 	}
 	switch {
 	case f.seq <= p.inSeq:
-		last := p.inSeq
 		p.mu.Unlock()
-		n.reject(f.from, Replayed, fmt.Errorf("data frame seq %d, last accepted %d", f.seq, last))
-		n.scheduleAck(p, false) // a retransmission: its ack was lost or late
+		n.duplicate(p, f)
 		return
 	case f.seq > p.inSeq+1:
 		nack := time.Since(p.lastNack) > n.rto/4
@@ -349,7 +467,13 @@ func (n *Node) sendAck(p *peer, gap bool) {
 		p.mu.Unlock()
 		return
 	}
-	h := header{kind: kindAck, auth: n.frameAuth(p.xkey), from: n.name, fromEpoch: n.epoch, to: p.name, toEpoch: p.epoch, gen: p.inGen}
+	me := p.out.boundTo()
+	if me == nil {
+		p.ackArmed = false
+		p.mu.Unlock()
+		return
+	}
+	h := header{kind: kindAck, auth: n.frameAuth(p.xkey), from: n.name, fromEpoch: me.epoch, to: p.name, toEpoch: p.epoch, gen: p.inGen}
 	seq := p.inSeq
 	p.ackOwed, p.ackArmed = 0, false
 	key := p.sendKey
@@ -358,7 +482,7 @@ func (n *Node) sendAck(p *peer, gap bool) {
 	p.out.ctrlSeq++
 	h.seq = p.out.ctrlSeq
 	p.out.mu.Unlock()
-	frame, _ := n.seal(&h, appendAck(nil, seq, gap), key)
+	frame, _ := n.seal(me, &h, appendAck(nil, seq, gap), key)
 	n.publish(p.subject, frame)
 }
 

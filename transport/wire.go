@@ -31,7 +31,9 @@ import (
 // An ack's body is the acknowledged seq and a flags byte (1: a gap was seen);
 // a heartbeat's is the interval in milliseconds, the spawner's actor id and
 // the node's session key (empty without session authentication); a goodbye's
-// is empty.
+// is empty, and so is a down notice's (a node tells the incarnation named by
+// to-node and to-epoch that it declared it down: it is signed like a
+// heartbeat, and true of that incarnation whoever replays it).
 const (
 	frameMagic  = 0xA7
 	wireVersion = 1
@@ -51,6 +53,7 @@ const (
 	kindAck       frameKind = 2 // acknowledges a data stream
 	kindHeartbeat frameKind = 3 // broadcast: I am alive
 	kindGoodbye   frameKind = 4 // broadcast: I am leaving
+	kindDown      frameKind = 5 // to one node: I declared your incarnation down
 )
 
 func (k frameKind) String() string {
@@ -63,6 +66,8 @@ func (k frameKind) String() string {
 		return "heartbeat"
 	case kindGoodbye:
 		return "goodbye"
+	case kindDown:
+		return "down notice"
 	}
 	return fmt.Sprintf("frameKind(%d)", byte(k))
 }
@@ -220,7 +225,7 @@ func parseFrame(b []byte) (frame, error) {
 		return f, malformed("unsupported version %d", b[1])
 	}
 	f.kind, f.auth = frameKind(b[2]), authKind(b[3])
-	if f.kind < kindData || f.kind > kindGoodbye {
+	if f.kind < kindData || f.kind > kindDown {
 		return f, malformed("unknown kind %d", b[2])
 	}
 	trailer := 0

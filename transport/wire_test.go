@@ -118,10 +118,12 @@ func testNode(t testing.TB, auth Auth) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{cfg: Config{Key: k}, name: "a", epoch: 1, auth: auth}
-	if n.sess, err = newSession(k, "a", 1); err != nil {
+	n := &Node{cfg: Config{Key: k}, name: "a", auth: auth}
+	me, err := n.newSelf(1)
+	if err != nil {
 		t.Fatal(err)
 	}
+	n.me.Store(me)
 	return n
 }
 
@@ -147,17 +149,20 @@ func seedFrames(t testing.TB) [][]byte {
 	var frames [][]byte
 	for _, auth := range []authKind{authNone, authSig, authMAC} {
 		data := header{kind: kindData, auth: auth, from: "a", fromEpoch: 1, to: "b", toEpoch: 2, gen: 1, seq: 1}
-		f, _ := n.seal(&data, body, make([]byte, 32))
+		f, _ := n.seal(n.cur(), &data, body, make([]byte, 32))
 		frames = append(frames, f)
 		ack := header{kind: kindAck, auth: auth, from: "a", fromEpoch: 1, to: "b", toEpoch: 2, gen: 1, seq: 5}
-		f, _ = n.seal(&ack, appendAck(nil, 3, true), make([]byte, 32))
+		f, _ = n.seal(n.cur(), &ack, appendAck(nil, 3, true), make([]byte, 32))
 		frames = append(frames, f)
 	}
 	hb := header{kind: kindHeartbeat, auth: authSig, from: "a", fromEpoch: 1, seq: 1}
-	f, _ := n.seal(&hb, appendHeartbeat(nil, &heartbeat{interval: 1000, spawner: 1, xkey: n.sess.public[:]}), nil)
+	f, _ := n.seal(n.cur(), &hb, appendHeartbeat(nil, &heartbeat{interval: 1000, spawner: 1, xkey: n.cur().sess.public[:]}), nil)
 	frames = append(frames, f)
 	bye := header{kind: kindGoodbye, auth: authSig, from: "a", fromEpoch: 1, seq: 2}
-	f, _ = n.seal(&bye, nil, nil)
+	f, _ = n.seal(n.cur(), &bye, nil, nil)
+	frames = append(frames, f)
+	down := header{kind: kindDown, auth: authSig, from: "a", fromEpoch: 1, to: "b", toEpoch: 2}
+	f, _ = n.seal(n.cur(), &down, nil, nil)
 	return append(frames, f)
 }
 
