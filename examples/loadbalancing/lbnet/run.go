@@ -208,4 +208,3 @@ func wait(ctx context.Context, rt *actors.Live, ep *lb.Episode, timeout time.Dur
 		return fmt.Errorf("lbnet: actor %v crashed at t=%v: %s\n%s", c.Actor, c.At, c.Value, c.Stack)
 	}
 }
-
