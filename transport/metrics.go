@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -287,4 +288,31 @@ func RequestMetrics(ctx context.Context, nc *nats.Conn, prefix, node string) (Me
 		return m, fmt.Errorf("transport: metrics of node %q: %w", node, err)
 	}
 	return m, nil
+}
+
+// GatherMetrics asks every node of the cluster for its metrics (a request on
+// PREFIX.metrics, which every node answers) and returns the answers that
+// came within wait, by node name, this node's included.
+func (n *Node) GatherMetrics(wait time.Duration) map[string]Metrics {
+	out := map[string]Metrics{n.name: n.Metrics()}
+	inbox := nats.NewInbox()
+	sub, err := n.nc.SubscribeSync(inbox)
+	if err != nil {
+		return out
+	}
+	defer sub.Unsubscribe()
+	if err := n.nc.PublishRequest(n.cfg.Prefix+".metrics", inbox, nil); err != nil {
+		return out
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		msg, err := sub.NextMsg(time.Until(deadline))
+		if err != nil {
+			return out
+		}
+		var m Metrics
+		if json.Unmarshal(msg.Data, &m) == nil && m.Node != "" && m.Node != n.name {
+			out[m.Node] = m
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,9 +110,9 @@ func StartServer(o ServerOptions) (*server.Server, error) {
 			opts.Cluster.Port = server.RANDOM_PORT
 		}
 		for _, r := range c.Routes {
-			u, err := url.Parse(r)
+			u, err := ParseRoute(r)
 			if err != nil {
-				return nil, fmt.Errorf("transport: route %q: %w", r, err)
+				return nil, err
 			}
 			opts.Routes = append(opts.Routes, u)
 		}
@@ -127,6 +128,22 @@ func StartServer(o ServerOptions) (*server.Server, error) {
 		opts.JetStreamMaxMemory = js.MaxMemory
 		opts.JetStreamMaxStore = js.MaxStore
 		opts.DisableJetStreamBanner = true
+	}
+	// The server does not say why it cannot listen (it logs, and never
+	// becomes ready): try the ports first, to name the cause.
+	for _, l := range []struct {
+		what string
+		host string
+		port int
+	}{{"client", opts.Host, opts.Port}, {"route", opts.Cluster.Host, opts.Cluster.Port}} {
+		if l.port <= 0 {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(l.host, strconv.Itoa(l.port)))
+		if err != nil {
+			return nil, fmt.Errorf("transport: NATS server: cannot listen for %ss on %s port %d: %w", l.what, l.host, l.port, err)
+		}
+		ln.Close()
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -333,4 +350,54 @@ func freePort(host string) (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ParseRoute parses a route URL to another server of a NATS cluster:
+// nats-route://HOST:PORT (or nats://HOST:PORT), with credentials if the
+// cluster needs them.
+func ParseRoute(r string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(r))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("transport: route %q: %w", r, err)
+	case u.Scheme != "nats-route" && u.Scheme != "nats":
+		return nil, fmt.Errorf("transport: route %q: want nats-route://HOST:PORT", r)
+	case u.Hostname() == "" || u.Port() == "":
+		return nil, fmt.Errorf("transport: route %q: want nats-route://HOST:PORT (a host and a port)", r)
+	}
+	if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
+		return nil, fmt.Errorf("transport: route %q: port must be between 1 and 65535", r)
+	}
+	return u, nil
+}
+
+// ParseURLs checks a client URL list as Config.URL takes it: comma-separated
+// URLs of the schemes nats://, tls://, ws:// or wss:// (HOST:PORT alone
+// means nats://HOST:PORT), each with a host.
+func ParseURLs(list string) error {
+	if strings.TrimSpace(list) == "" {
+		return fmt.Errorf("no URL")
+	}
+	for _, raw := range strings.Split(list, ",") {
+		raw = strings.TrimSpace(raw)
+		s := raw
+		if !strings.Contains(s, "://") {
+			s = "nats://" + s
+		}
+		u, err := url.Parse(s)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%q: %v", raw, err)
+		case u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss":
+			return fmt.Errorf("%q: scheme %s: want nats://HOST:PORT (or tls://, ws://, wss://)", raw, u.Scheme)
+		case u.Hostname() == "":
+			return fmt.Errorf("%q: no host: want nats://HOST:PORT", raw)
+		}
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("%q: port must be between 1 and 65535", raw)
+			}
+		}
+	}
+	return nil
 }

@@ -79,6 +79,9 @@ func (f *netFlags) config(logger *slog.Logger) (transport.Config, error) {
 	case f.trusted == "":
 		return cfg, usageError{errors.New("--trusted: the cluster's trusted keys file is required (made by marlon keys)")}
 	}
+	if err := transport.ParseURLs(f.nats); err != nil {
+		return cfg, usageError{fmt.Errorf("--nats: %v", err)}
+	}
 	cfg.URL = f.nats
 	key, err := transport.LoadKey(f.key)
 	if err != nil {
@@ -114,6 +117,7 @@ func (f *netFlags) config(logger *slog.Logger) (transport.Config, error) {
 // server is up: while no server answers, it tries again every second until
 // ctx is done.
 func join(ctx context.Context, cfg transport.Config, log *slog.Logger) (*transport.Node, error) {
+	start := time.Now()
 	for {
 		n, err := transport.Start(cfg)
 		if err == nil || !(errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout)) {
@@ -122,7 +126,7 @@ func join(ctx context.Context, cfg transport.Config, log *slog.Logger) (*transpo
 		log.Warn("no NATS server answers yet; trying again every second", "nats", cfg.URL, "err", err)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+			return nil, fmt.Errorf("--nats: no NATS server answered at %s in %v: %w (%v)", cfg.URL, time.Since(start).Round(100*time.Millisecond), ctx.Err(), err)
 		case <-time.After(time.Second):
 		}
 	}
@@ -331,10 +335,21 @@ func runNATS(args []string, stdout, stderr io.Writer) int {
 		o.Cluster = &transport.ClusterOptions{Name: *clusterName, Host: *host, Port: *clusterPort}
 		if *routes != "" {
 			o.Cluster.Routes = strings.Split(*routes, ",")
+			for _, r := range o.Cluster.Routes {
+				if _, err := transport.ParseRoute(r); err != nil {
+					return fail(stderr, usageError{fmt.Errorf("--routes: %v", err)})
+				}
+			}
 		}
 	}
 	srv, err := transport.StartServer(o)
 	if err != nil {
+		switch msg := err.Error(); {
+		case strings.Contains(msg, "listen for clients"):
+			err = fmt.Errorf("--port: %w (another server runs there? pick another --port)", err)
+		case strings.Contains(msg, "listen for routes"):
+			err = fmt.Errorf("--cluster-port: %w (pick another --cluster-port)", err)
+		}
 		return fail(stderr, err)
 	}
 	fmt.Fprintf(stdout, "NATS server %s listening for clients on %s:%d\n", srv.Name(), *host, *port)
@@ -405,6 +420,7 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 		trusted = fs.String("trusted", "", "the cluster's trusted keys `file`: the node's public key is added (the file is made if missing)")
 		nkey    = fs.String("nkey", "", "`file` to write a new NATS user nkey seed to; its public key is printed")
 		force   = fs.Bool("force", false, "replace existing key files")
+		replace = fs.Bool("replace", false, "replace the node's public key in --trusted if it is there already (the running node must then restart with its new key, and every node reload the file)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marlon keys --name NODE --key FILE --trusted FILE\n       marlon keys --nkey FILE\n\nMakes a node's Ed25519 key pair, which signs what it sends, and adds its\npublic key to the cluster's trusted keys: every node and master loads the\nsame trusted-keys file, and refuses messages from nodes it does not list.\nCopy that file to every machine; keep each key file on its own node.\nWith --nkey, makes a NATS user nkey for NATS-level authentication.\n\nFlags:")
@@ -438,6 +454,9 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		_, replaced := t[*name]
+		if replaced && !*replace {
+			return fail(stderr, usageError{fmt.Errorf("--name: node %q has a key in %s already: a new key would lock the running %s out until it restarts with it; give --replace to replace it, or another --name", *name, *trusted, *name)})
+		}
 		t.Add(k)
 		if err := transport.SaveKey(*keyFile, k); err != nil {
 			return fail(stderr, err)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,6 +54,14 @@ type liveInfo struct {
 	Returned      int                          `json:"units_returned"`
 	AgentsJoined  int                          `json:"agents_joined"`
 	AgentsLeft    int                          `json:"agents_left"`
+	// Error says what failed, if the run did not complete: the ledger
+	// above is then the Master's so far.
+	Error string `json:"error,omitempty"`
+	// Metrics are the transport's counters of every node that answered
+	// at the end of the run (the master's included), by node: frames
+	// accepted and rejected by reason, duplicates, nodes declared down,
+	// reconnects, new incarnations.
+	Metrics map[string]transport.Metrics `json:"metrics"`
 }
 
 func runLive(r liveRun, stdout, stderr io.Writer) int {
@@ -79,7 +89,16 @@ func runLive(r liveRun, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 		cfg.Scale = r.timeScale
-		if node, err = join(ctx, cfg, log); err != nil {
+		jctx, cancel := context.WithTimeout(ctx, r.timeout)
+		node, err = join(jctx, cfg, log)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("%w; --timeout %v bounds the wait", err, r.timeout)
+			}
+			if r.jsonOut {
+				writeJSON(stdout, map[string]any{"error": err.Error()})
+			}
 			return fail(stderr, err)
 		}
 		defer node.Close()
@@ -139,9 +158,25 @@ func runLive(r liveRun, stdout, stderr io.Writer) int {
 			}
 			return fail(stderr, usageError{fmt.Errorf("%w (the nodes provide %d workers)", err, slots)})
 		}
-		return fail(stderr, err)
+		if out.Env == nil {
+			if r.jsonOut {
+				writeJSON(stdout, map[string]any{"error": err.Error(), "metrics": node.GatherMetrics(metricsWait)})
+			}
+			return fail(stderr, err)
+		}
 	}
 	rep := newLiveReport(out, r, learning.EvalSeed(r.seed, 0))
+	rep.Live.Metrics = node.GatherMetrics(metricsWait)
+	if err != nil {
+		// What was done before it failed: the Master's ledger so far.
+		rep.Live.Error = err.Error()
+		if r.jsonOut {
+			writeJSON(stdout, rep)
+		} else {
+			printLive(stdout, rep)
+		}
+		return fail(stderr, err)
+	}
 	if trained != nil {
 		rep.Training = &training{Episodes: len(trained.Curve.Train), SelectedAfter: trained.Curve.Selected, Seconds: trained.TrainTime.Seconds(), Shared: true, CurveLog: trained.LogPath, Checkpoint: r.save}
 	} else if r.opts.Load != nil {
@@ -204,8 +239,23 @@ func newLiveReport(out lbnet.Outcome, r liveRun, episodeSeed uint64) report {
 	return rep
 }
 
+// metricsWait is how long a run waits for the nodes' metrics at its end.
+const metricsWait = 500 * time.Millisecond
+
 func printLive(w io.Writer, r report) {
 	l := r.Live
+	if l.Error != "" {
+		fmt.Fprintf(w, "FAILED: %s\nThe Master's ledger when it stopped: %d of %d units done.\n", l.Error, r.UnitsDone, r.Job)
+		ids := make([]int, 0, len(l.LedgerUnits))
+		for id := range l.LedgerUnits {
+			ids = append(ids, id)
+		}
+		sort.Ints(ids)
+		for _, id := range ids {
+			fmt.Fprintf(w, "  worker %d: %d units\n", id, l.LedgerUnits[id])
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "Live load balancing over NATS: %d worker(s) on %d node(s), job %d units, time unit %s, seed %d (episode %d).\n",
 		len(r.Speeds), len(l.Nodes), r.Job, l.TimeScale, r.Seed, l.EpisodeSeed)
 	for _, n := range l.Nodes {
@@ -239,5 +289,43 @@ func printLive(w io.Writer, r report) {
 	}
 	fmt.Fprintf(w, "Ledger: %d of %d units done once each (%d handed back and done again); the %d workers' reports add up to %d.\n",
 		r.UnitsDone, r.Job, l.Returned, len(r.Workers), l.UnitsReported)
+	printMetrics(w, l.Metrics)
 	fmt.Fprintf(w, "%.1fs of real time.\n", l.WallSeconds)
+}
+
+// printMetrics prints one line of transport counters per node.
+func printMetrics(w io.Writer, ms map[string]transport.Metrics) {
+	if len(ms) == 0 {
+		return
+	}
+	names := make([]string, 0, len(ms))
+	for n := range ms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "node\tframes accepted\trejected\tduplicates\tnodes down\treconnects\tnew incarnations")
+	for _, n := range names {
+		m := ms[n]
+		fmt.Fprintf(tw, "%s\t%d\t%d%s\t%d\t%d\t%d\t%d\n", n, m.Accepted, m.Rejected.Total(), rejectedBy(m.Rejected), m.Duplicates, m.NodesDown, m.Reconnects, m.Reincarnations)
+	}
+	tw.Flush()
+}
+
+// rejectedBy lists the reasons of rejections, e.g. " (3 replayed, 1 bad signature)".
+func rejectedBy(r transport.Rejections) string {
+	var parts []string
+	for _, x := range []struct {
+		n    uint64
+		what string
+	}{{r.Malformed, "malformed"}, {r.Unsigned, "unsigned"}, {r.UnknownSigner, "unknown signer"}, {r.BadSignature, "bad signature"},
+		{r.WrongSender, "wrong sender"}, {r.Replayed, "replayed"}, {r.Stale, "stale"}, {r.Down, "down incarnation"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

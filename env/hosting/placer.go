@@ -104,6 +104,13 @@ func (p *Placer) WaitNodes(ctx context.Context, count int, onWait func(ready, wa
 	}
 }
 
+// Ready is the number of hosting nodes that have said what slots they
+// have and not left since.
+func (p *Placer) Ready() int {
+	n, _ := p.board.readyNow()
+	return n
+}
+
 // Nodes lists the hosting nodes ready now, by name, with their free slots:
 // those slots are the run's. A node ready later is late: once it has begun
 // the run, its slots go to Started's late callback.

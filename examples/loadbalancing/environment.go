@@ -258,7 +258,7 @@ func (e *Environment) start(rt actors.Runtime, seed uint64, agents env.Agents, p
 	ep := &Episode{env: e, seed: seed, costs: costs, sched: sc.schedule(seed), workers: map[int]WorkerReport{}, remote: place != nil, pending: map[int]bool{}, fate: map[int]int{}}
 	ep.members.OnChange(ep.check)
 	ep.roster = rt.Spawn(env.NewRoster(&ep.members))
-	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone, onState: e.onState, Latency: sc.latencyProfile(seed)}
+	m := &Master{Job: sc.Job, CommTime: sc.CommTime, UnitTime: sc.UnitTime, OfferTimeout: e.OfferTimeout, Report: ep.masterDone, Partial: ep.masterStopped, onState: e.onState, Latency: sc.latencyProfile(seed)}
 	if place != nil && e.StartBy > 0 {
 		m.Expect, m.StartBy = sc.Workers, e.StartBy
 	}
@@ -422,6 +422,7 @@ type Episode struct {
 	costs   *Costs  // the units' costs, until the job is done
 	work    float64 // then their total
 	report  *MasterReport
+	partial *MasterReport // the Master's account when it was stopped before the end
 	workers map[int]WorkerReport
 	// Episodes started with StartPlaced (remote) only:
 	remote  bool
@@ -541,6 +542,14 @@ func (ep *Episode) masterDone(r MasterReport) {
 	}
 }
 
+// masterStopped keeps the account of a Master stopped before the job was
+// done, for Result.
+func (ep *Episode) masterStopped(r MasterReport) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	ep.partial = &r
+}
+
 func (ep *Episode) workerDone(r WorkerReport) {
 	defer ep.check()
 	ep.mu.Lock()
@@ -634,6 +643,10 @@ func (ep *Episode) Result() Result {
 	}
 	if r := ep.report; r != nil {
 		res.UnitsDone, res.Makespan, res.Requests, res.Chunks = r.UnitsDone, r.Makespan, r.Requests, r.Chunks
+		res.Returned, res.Duplicates, res.History, res.LedgerUnits = r.Returned, r.Duplicates, r.History, r.Units
+	} else if r := ep.partial; r != nil {
+		// The Master was stopped before the end: its ledger so far.
+		res.UnitsDone, res.Requests, res.Chunks = r.UnitsDone, r.Requests, r.Chunks
 		res.Returned, res.Duplicates, res.History, res.LedgerUnits = r.Returned, r.Duplicates, r.History, r.Units
 	}
 	if res.LowerBound > 0 {

@@ -1,6 +1,9 @@
 package loadbalancing
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/marlon-go/marlon/actors"
 )
 
@@ -35,6 +38,11 @@ type Master struct {
 	// Master tells of the communication time (MasterState.CommTime, the
 	// waits it notifies) is the time a service takes now.
 	Latency *Profile
+	// Partial, if set, receives the Master's account so far (Finished
+	// false) when it is stopped before the job is done: what a run that
+	// failed or timed out reports. It is called inside the Master's turn
+	// and must not block.
+	Partial func(MasterReport)
 
 	pool     *Pool
 	ledger   *Ledger
@@ -147,6 +155,14 @@ func (m *Master) Receive(ctx actors.Context, msg any) {
 		}
 	case actors.Down:
 		m.onDown(ctx, x)
+	case actors.Stopping:
+		if !m.done && m.Partial != nil && m.ledger != nil {
+			acc := m.acc
+			acc.UnitsDone = m.ledger.Count()
+			acc.Units = maps.Clone(m.acc.Units)
+			acc.History = slices.Clone(m.acc.History)
+			m.Partial(acc)
+		}
 	}
 }
 

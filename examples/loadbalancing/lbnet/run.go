@@ -37,12 +37,20 @@ type Config struct {
 	// the episode; it returns the checkpoint the nodes restore their policy
 	// from (nil: none), after training a learner on the environment, say.
 	Prepare func(e *lb.Environment) ([]byte, error)
-	// Timeout bounds the episode in real time; default 10 minutes.
+	// Timeout bounds, in real time, the wait for the hosting nodes, and
+	// then the episode; default 10 minutes.
 	Timeout time.Duration
 	// OfferTimeout is how long, in real time, the Master waits for a
 	// worker's answer to an Offer before it serves the others; default
 	// 250ms.
 	OfferTimeout time.Duration
+	// NoNodes is how long the episode goes on, in real time, while no
+	// hosting node is there (they all died, or this node was cut off and
+	// they have not come back) before Run fails with ErrNoNodes; default 1
+	// minute. Nodes that come back within it (the master's own incarnation
+	// restarts after it was cut off, see the transport's Membership) get
+	// the work the lost workers handed back.
+	NoNodes time.Duration
 	// OnWait, if set, is called while Run waits for hosting nodes, with how
 	// many are ready, whenever that changes.
 	OnWait func(ready, want int)
@@ -89,8 +97,11 @@ const startWithin = time.Second
 // Run runs one live episode with node as the master's node: it waits for
 // cfg.Nodes hosting nodes (nodes that called Serve) among the members,
 // builds the environment, calls cfg.Prepare, has every hosting node make
-// its policy, and runs the episode until it is done, cfg.Timeout passes or
-// ctx is cancelled. Node's runtime scale is the run's time unit. The Master
+// its policy, and runs the episode until it is done, cfg.Timeout passes
+// (it bounds the wait for the nodes, and the episode), no hosting node is
+// left for cfg.NoNodes, or ctx is cancelled; when it fails once the episode
+// started, Outcome.Result holds the Master's ledger so far (units done, by
+// worker). Node's runtime scale is the run's time unit. The Master
 // serves once every starting worker has asked for work (or a second has
 // passed). An invalid scenario (a leave of a worker that the nodes do not
 // provide, say) is reported as the *loadbalancing.FieldError of its
@@ -104,6 +115,9 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Minute
 	}
+	if cfg.NoNodes <= 0 {
+		cfg.NoNodes = time.Minute
+	}
 	if cfg.OfferTimeout <= 0 {
 		cfg.OfferTimeout = 250 * time.Millisecond
 	}
@@ -116,10 +130,13 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	pl := hosting.NewPlacer(node, hosting.PlacerConfig{Kind: Kind, HostTimeout: hostTimeout, Logger: cfg.Logger})
 	defer pl.Close() // the hosts end with it
 
-	if err := pl.WaitNodes(ctx, cfg.Nodes, cfg.OnWait); err != nil {
-		return out, err
+	// Timeout bounds the wait for the nodes too.
+	wctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	if err := pl.WaitNodes(wctx, cfg.Nodes, cfg.OnWait); err != nil {
+		return out, fmt.Errorf("lbnet: %w", err)
 	}
-	nodes, err := pl.Nodes(ctx)
+	nodes, err := pl.Nodes(wctx)
 	if err != nil {
 		return out, err
 	}
@@ -151,7 +168,9 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	if err != nil {
 		return out, err
 	}
-	if err := pl.Begin(ctx, payload); err != nil {
+	bctx, bcancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer bcancel()
+	if err := pl.Begin(bctx, payload); err != nil {
 		if be, ok := errors.AsType[*hosting.BeginError](err); ok {
 			err = fmt.Errorf("lbnet: node %s cannot make the %s policy: %w", be.Node, cfg.Algorithm, be.Err)
 		}
@@ -178,8 +197,15 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	defer ert.StopAll() // the Master, roster and director, done or not
 	pl.Started(ep.Director(), func(speeds []float64) any { return lb.AddWorkers{Speeds: speeds} })
 	cfg.Logger.Info("episode started", "workers", sc.Workers, "nodes", len(nodes), "algorithm", cfg.Algorithm)
-	err = wait(ctx, rt, ep, cfg.Timeout)
+	err = wait(ctx, rt, ep, pl, cfg)
 	out.Wall = time.Since(start)
+	if err != nil {
+		// The Master reports its ledger so far when it is stopped.
+		ert.StopAll()
+		for deadline := time.Now().Add(2 * time.Second); ep.Result().LedgerUnits == nil && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	out.Result = ep.Result()
 	out.Result.Algorithm = cfg.Algorithm
 	out.AgentsJoined, out.AgentsLeft = ep.AgentCounts()
@@ -191,20 +217,38 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	return out, nil
 }
 
-// wait waits until ep is done, timeout passes, ctx is cancelled or an actor
-// of rt crashes.
-func wait(ctx context.Context, rt *actors.Live, ep *lb.Episode, timeout time.Duration) error {
-	deadline := time.NewTimer(timeout)
+// ErrNoNodes is wrapped by Run's error when every hosting node was gone
+// for Config.NoNodes.
+var ErrNoNodes = errors.New("lbnet: no hosting node left")
+
+// wait waits until ep is done, cfg.Timeout passes, ctx is cancelled, an
+// actor of rt crashes, or no hosting node was there for cfg.NoNodes.
+func wait(ctx context.Context, rt *actors.Live, ep *lb.Episode, pl *hosting.Placer, cfg Config) error {
+	deadline := time.NewTimer(cfg.Timeout)
 	defer deadline.Stop()
-	select {
-	case <-ep.Done():
-		return nil
-	case <-deadline.C:
-		return fmt.Errorf("lbnet: the episode was not done after %v", timeout)
-	case <-ctx.Done():
-		return fmt.Errorf("lbnet: episode interrupted: %w", ctx.Err())
-	case <-rt.Crashed():
-		c := rt.Crashes()[0]
-		return fmt.Errorf("lbnet: actor %v crashed at t=%v: %s\n%s", c.Actor, c.At, c.Value, c.Stack)
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	var none time.Time // since when no hosting node is ready
+	for {
+		select {
+		case <-ep.Done():
+			return nil
+		case <-deadline.C:
+			return fmt.Errorf("lbnet: the episode was not done after %v (--timeout)", cfg.Timeout)
+		case <-ctx.Done():
+			return fmt.Errorf("lbnet: episode interrupted: %w", ctx.Err())
+		case <-rt.Crashed():
+			c := rt.Crashes()[0]
+			return fmt.Errorf("lbnet: actor %v crashed at t=%v: %s\n%s", c.Actor, c.At, c.Value, c.Stack)
+		case now := <-poll.C:
+			switch {
+			case pl.Ready() > 0:
+				none = time.Time{}
+			case none.IsZero():
+				none = now
+			case now.Sub(none) > cfg.NoNodes:
+				return fmt.Errorf("%w: every hosting node was gone for %v (the master or they were cut off, or they died)", ErrNoNodes, cfg.NoNodes)
+			}
+		}
 	}
 }
