@@ -34,12 +34,14 @@ type liveReport struct {
 	} `json:"workers"`
 	Training *training `json:"training"`
 	Live     struct {
-		Nodes       []lbnet.NodeInfo `json:"nodes"`
-		LedgerUnits map[string]int   `json:"ledger_units"`
-		Duplicates  int              `json:"duplicate_units"`
-		NodesLeft   []string         `json:"nodes_left"`
-		LostWorkers []int            `json:"lost_workers"`
-		AgentsLeft  int              `json:"agents_left"`
+		Nodes       []lbnet.NodeInfo             `json:"nodes"`
+		LedgerUnits map[string]int               `json:"ledger_units"`
+		Duplicates  int                          `json:"duplicate_units"`
+		NodesLeft   []string                     `json:"nodes_left"`
+		LostWorkers []int                        `json:"lost_workers"`
+		Error       string                       `json:"error"`
+		Metrics     map[string]transport.Metrics `json:"metrics"`
+		AgentsLeft  int                          `json:"agents_left"`
 		Placed      []struct {
 			ID     int    `json:"id"`
 			Node   string `json:"node"`
