@@ -294,14 +294,26 @@ func RequestMetrics(ctx context.Context, nc *nats.Conn, prefix, node string) (Me
 // PREFIX.metrics, which every node answers) and returns the answers that
 // came within wait, by node name, this node's included.
 func (n *Node) GatherMetrics(wait time.Duration) map[string]Metrics {
-	out := map[string]Metrics{n.name: n.Metrics()}
+	out := GatherMetrics(n.nc, n.cfg.Prefix, wait)
+	out[n.name] = n.Metrics() // a node does not hear its own requests
+	return out
+}
+
+// GatherMetrics asks every node of the cluster with subject prefix prefix
+// ("" for "marlon"), through the NATS connection nc, for its metrics, and
+// returns the answers that came within wait, by node name.
+func GatherMetrics(nc *nats.Conn, prefix string, wait time.Duration) map[string]Metrics {
+	if prefix == "" {
+		prefix = "marlon"
+	}
+	out := map[string]Metrics{}
 	inbox := nats.NewInbox()
-	sub, err := n.nc.SubscribeSync(inbox)
+	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
 		return out
 	}
 	defer sub.Unsubscribe()
-	if err := n.nc.PublishRequest(n.cfg.Prefix+".metrics", inbox, nil); err != nil {
+	if err := nc.PublishRequest(prefix+".metrics", inbox, nil); err != nil {
 		return out
 	}
 	deadline := time.Now().Add(wait)
@@ -311,7 +323,7 @@ func (n *Node) GatherMetrics(wait time.Duration) map[string]Metrics {
 			return out
 		}
 		var m Metrics
-		if json.Unmarshal(msg.Data, &m) == nil && m.Node != "" && m.Node != n.name {
+		if json.Unmarshal(msg.Data, &m) == nil && m.Node != "" {
 			out[m.Node] = m
 		}
 	}

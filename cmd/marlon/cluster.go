@@ -484,3 +484,84 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+const metricsExamples = `
+Examples:
+  marlon metrics --nats nats://10.0.0.1:4222 --token SECRET          every node's counters
+  marlon metrics --nats nats://10.0.0.1:4222 --token SECRET --json n1
+`
+
+// runMetrics asks the nodes of a cluster for their transport metrics.
+func runMetrics(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("marlon metrics", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		url     = fs.String("nats", "", "NATS server `URL` (several, comma-separated, for a NATS cluster)")
+		token   = fs.String("token", "", "token the NATS server requires (default $MARLON_NATS_TOKEN)")
+		nkey    = fs.String("nkey", "", "NATS user nkey seed `file` the server requires")
+		wait    = fs.Duration("wait", time.Second, "how long to wait for the nodes' answers")
+		jsonOut = fs.Bool("json", false, "print the metrics as JSON, by node")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: marlon metrics --nats URL [flags] [NODE...]\n\nAsks the running nodes of a cluster (marlon node, and live masters) for their\ntransport counters: frames accepted, rejected by reason, duplicates, nodes\ndeclared down, reconnects, new incarnations. Every node answers a request on\nthe NATS subject marlon.metrics (NODE's alone on marlon.metrics.NODE).\n\nFlags:")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), metricsExamples)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	for _, n := range fs.Args() {
+		if strings.HasPrefix(n, "-") {
+			return fail(stderr, usageError{fmt.Errorf("flag %q after the node names: flags come first", n)})
+		}
+	}
+	if err := transport.ParseURLs(*url); err != nil {
+		return fail(stderr, usageError{fmt.Errorf("--nats: %v", err)})
+	}
+	if *wait <= 0 || *wait > time.Minute {
+		return fail(stderr, usageError{fmt.Errorf("--wait: must be between 1ns and 1m, got %v", *wait)})
+	}
+	if *token == "" {
+		*token = os.Getenv("MARLON_NATS_TOKEN")
+	}
+	opts := []nats.Option{nats.Name("marlon metrics"), nats.Timeout(*wait + time.Second)}
+	if *token != "" {
+		opts = append(opts, nats.Token(*token))
+	}
+	if *nkey != "" {
+		opt, err := nats.NkeyOptionFromSeed(*nkey)
+		if err != nil {
+			return fail(stderr, usageError{fmt.Errorf("--nkey: %v", err)})
+		}
+		opts = append(opts, opt)
+	}
+	nc, err := nats.Connect(*url, opts...)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("--nats: %s: %w", *url, err))
+	}
+	defer nc.Close()
+	ms := transport.GatherMetrics(nc, "", *wait)
+	if names := fs.Args(); len(names) > 0 {
+		picked := map[string]transport.Metrics{}
+		for _, n := range names {
+			m, ok := ms[n]
+			if !ok {
+				return fail(stderr, fmt.Errorf("node %q did not answer within %v (nodes that did: %d)", n, *wait, len(ms)))
+			}
+			picked[n] = m
+		}
+		ms = picked
+	}
+	if len(ms) == 0 {
+		return fail(stderr, fmt.Errorf("no node answered within %v", *wait))
+	}
+	if *jsonOut {
+		writeJSON(stdout, ms)
+	} else {
+		printMetrics(stdout, ms)
+	}
+	return 0
+}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -8,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/marlon-go/marlon/transport"
 )
 
 // Issue 13, item 2: every wait is bounded by --timeout, the NATS URL's
@@ -89,4 +94,43 @@ func readFile(t *testing.T, path string) string {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// marlon metrics asks running nodes for their counters over NATS.
+func TestMetricsOfRunningNodes(t *testing.T) {
+	srv, err := transport.StartServer(transport.ServerOptions{Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	keys := transport.Trusted{}
+	var ks []*transport.Key
+	for _, name := range []string{"a", "b"} {
+		k, err := transport.GenerateKey(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys.Add(k)
+		ks = append(ks, k)
+	}
+	for _, k := range ks {
+		n, err := transport.Start(transport.Config{Name: k.Node, URL: srv.ClientURL(), Token: "tok", Key: k, Trusted: keys,
+			Heartbeat: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+	}
+	time.Sleep(200 * time.Millisecond) // a few heartbeats accepted
+	code, out, errs := marlon(t, "metrics", "--nats", srv.ClientURL(), "--token", "tok", "--json", "--wait", "500ms")
+	var ms map[string]transport.Metrics
+	if code != 0 || json.Unmarshal([]byte(out), &ms) != nil || len(ms) != 2 || ms["a"].Accepted == 0 || ms["b"].Node != "b" {
+		t.Fatalf("exit %d %s %s", code, out, errs)
+	}
+	if code, out, _ := marlon(t, "metrics", "--nats", srv.ClientURL(), "--token", "tok", "b"); code != 0 || !strings.Contains(out, "frames accepted") || strings.Contains(out, "\na ") {
+		t.Fatalf("one node's table: exit %d\n%s", code, out)
+	}
+	if code, _, errs := marlon(t, "metrics", "--nats", srv.ClientURL(), "--token", "tok", "--wait", "200ms", "nobody"); code != 1 || !strings.Contains(errs, `node "nobody" did not answer`) {
+		t.Fatalf("unknown node: exit %d %s", code, errs)
+	}
 }

@@ -47,6 +47,7 @@ func commands() []command {
 		{"nats", "run a NATS server for nodes on several machines", runNATS},
 		{"keys", "make a node's key pair and add it to the cluster's trusted keys", runKeys},
 		{"bench", "measure the actor runtimes against a Go channel, the transport against NATS", runBench},
+		{"metrics", "ask the running nodes of a cluster for their transport counters", runMetrics},
 		{"chaos", "a fault campaign on loopback: nodes and masters killed, paused, restarted, attacked", runChaos},
 	}
 }
