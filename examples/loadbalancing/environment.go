@@ -423,6 +423,7 @@ type Episode struct {
 	work    float64 // then their total
 	report  *MasterReport
 	partial *MasterReport // the Master's account when it was stopped before the end
+	void    int           // reports of lost workers, not taken
 	workers map[int]WorkerReport
 	// Episodes started with StartPlaced (remote) only:
 	remote  bool
@@ -550,10 +551,22 @@ func (ep *Episode) masterStopped(r MasterReport) {
 	ep.partial = &r
 }
 
+// workerDone takes a worker's report, unless the worker was lost with its
+// node (declared down) and ended with units unsettled: its node came back
+// as a new incarnation, whose actors had kept running, and the worker ended
+// (its Master's node declared down, as its node saw it) while the Master
+// had not answered its last ChunkDone, which it may never have received.
+// Such a report is void: the Master's ledger is the account of a lost
+// worker. A lost worker that the Master told WrittenOff settled its
+// account, and its report is taken.
 func (ep *Episode) workerDone(r WorkerReport) {
 	defer ep.check()
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
+	if r.Unsettled > 0 && r.ID >= 0 && r.ID < len(ep.fates) && ep.fates[r.ID].Lost {
+		ep.void++
+		return
+	}
 	ep.workers[r.ID] = r
 	delete(ep.pending, r.ID)
 }
@@ -588,8 +601,11 @@ type Result struct {
 	// episode started with StartPlaced.
 	Placed []PlacedWorker `json:"placed,omitempty"`
 	// Faults is what was injected, in an episode with faults.
-	Faults  *faults.Report `json:"faults,omitempty"`
-	History []ChunkRecord  `json:"-"`
+	Faults *faults.Report `json:"faults,omitempty"`
+	// VoidReports counts the reports of workers lost with their node that
+	// came anyway (not taken: see Workers).
+	VoidReports int           `json:"void_reports,omitempty"`
+	History     []ChunkRecord `json:"-"`
 }
 
 // Metrics are r's figures by name, for logs and learning curves.
@@ -617,7 +633,7 @@ func (ep *Episode) Result() Result {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	sc := ep.env.scenario
-	res := Result{Seed: ep.seed, Job: sc.Job}
+	res := Result{Seed: ep.seed, Job: sc.Job, VoidReports: ep.void}
 	work := ep.work
 	if ep.costs != nil {
 		work = ep.costs.Total()

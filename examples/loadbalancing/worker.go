@@ -128,6 +128,7 @@ type Worker struct {
 	lastDone    float64
 	rewardedAt  float64 // when the last reward was given
 	rewarded    float64 // idle time given as reward so far
+	pendingDone int     // units of the ChunkDone in the request not yet answered
 	ended       bool
 }
 
@@ -151,6 +152,10 @@ type WorkerReport struct {
 	Idle       float64 `json:"idle"`
 	LastDone   float64 `json:"last_done"` // when its last chunk was done
 	Return     float64 `json:"return"`
+	// Unsettled are the units, counted in Units, of a chunk done whose
+	// ChunkDone the Master had not answered when the worker ended: the
+	// Master may never have received it (its node was cut off, say).
+	Unsettled int `json:"unsettled_units,omitempty"`
 
 	// finish gives a departed worker's agent its last reward once the
 	// makespan is known, and returns the agent's return.
@@ -204,7 +209,7 @@ func (w *Worker) Receive(ctx actors.Context, msg any) {
 }
 
 func (w *Worker) request(ctx actors.Context, done ChunkDone) {
-	w.waiting, w.requestedAt, w.chunkUnits = true, ctx.Now(), 0
+	w.waiting, w.requestedAt, w.chunkUnits, w.pendingDone = true, ctx.Now(), 0, done.Units
 	ctx.Request(w.Master, ChunkRequest{Worker: w.ID, Speed: w.Speed, Done: done}, actors.Forever, w.onReply)
 }
 
@@ -213,7 +218,7 @@ func (w *Worker) onReply(ctx actors.Context, reply any, err error) {
 		return
 	}
 	w.idle += ctx.Now() - w.requestedAt
-	w.waiting = false
+	w.waiting, w.pendingDone = false, 0
 	switch g := reply.(type) {
 	case Grant:
 		w.chunk = g
@@ -311,12 +316,13 @@ func (w *Worker) end(ctx actors.Context, left bool) {
 		return
 	}
 	now := ctx.Now()
+	unsettled := 0
 	if w.waiting {
 		w.idle += now - w.requestedAt
-		w.waiting = false
+		w.waiting, unsettled = false, w.pendingDone
 	}
 	w.ended = true
-	rep := WorkerReport{ID: w.ID, Speed: w.Speed, Joined: w.joined, Units: w.units, Chunks: w.chunks, Busy: w.busy, Idle: w.idle, LastDone: w.lastDone}
+	rep := WorkerReport{ID: w.ID, Speed: w.Speed, Joined: w.joined, Units: w.units, Chunks: w.chunks, Busy: w.busy, Idle: w.idle, LastDone: w.lastDone, Unsettled: unsettled}
 	if left {
 		rep.Left, rep.LeftAt = true, now
 	}
