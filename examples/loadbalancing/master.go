@@ -1,7 +1,6 @@
 package loadbalancing
 
 import (
-	"maps"
 	"slices"
 
 	"github.com/marlon-go/marlon/actors"
@@ -159,7 +158,7 @@ func (m *Master) Receive(ctx actors.Context, msg any) {
 		if !m.done && m.Partial != nil && m.ledger != nil {
 			acc := m.acc
 			acc.UnitsDone = m.ledger.Count()
-			acc.Units = maps.Clone(m.acc.Units)
+			acc.Units = m.unitsByWorker()
 			acc.History = slices.Clone(m.acc.History)
 			m.Partial(acc)
 		}
@@ -413,16 +412,22 @@ func (m *Master) onDown(ctx actors.Context, d actors.Down) {
 	m.serveNext(ctx)
 }
 
+// unitsByWorker is the ledger's units by worker ID.
+func (m *Master) unitsByWorker() map[int]int {
+	units := make(map[int]int, len(m.workers))
+	for _, w := range m.workers {
+		if w.done != 0 {
+			units[w.id] += w.done
+		}
+	}
+	return units
+}
+
 func (m *Master) finish(ctx actors.Context) {
 	m.done = true
 	m.acc.Finished = true
 	m.acc.UnitsDone = m.ledger.Count()
-	m.acc.Units = make(map[int]int, len(m.workers))
-	for _, w := range m.workers {
-		if w.done != 0 {
-			m.acc.Units[w.id] += w.done
-		}
-	}
+	m.acc.Units = m.unitsByWorker()
 	if m.serving != nil {
 		ctx.Cancel(m.timer)
 		ctx.Reply(m.serving.reply, Finished{})
