@@ -502,7 +502,12 @@ func (cfg chaosConfig) run(kind string, seed uint64) (r chaosRun) {
 		// The documented fast failure: every hosting node gone.
 		r.FailedFast = true
 	default:
-		r.Error = fmt.Sprintf("exit %d: %s", code, rep.Live.Error)
+		why := rep.Live.Error
+		if why == "" { // the master's last word on stderr
+			lines := strings.Split(strings.TrimSpace(master.err.String()), "\n")
+			why = lines[len(lines)-1]
+		}
+		r.Error = fmt.Sprintf("exit %d: %s", code, why)
 		r.Lost = rep.Job - rep.UnitsDone
 	}
 	if att != nil {
