@@ -507,11 +507,8 @@ func runMetrics(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), metricsExamples)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := parseWithArgs(fs, args, stderr); done {
+		return code
 	}
 	for _, n := range fs.Args() {
 		if strings.HasPrefix(n, "-") {

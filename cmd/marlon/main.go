@@ -230,6 +230,15 @@ var onInterrupt = func() (stop <-chan struct{}, release func()) {
 // to stdout; 2 and done on a bad flag or a stray argument, which get one
 // line on stderr naming the flag and what it takes (not the whole help).
 func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	return parseFlags(fs, args, stderr, false)
+}
+
+// parseWithArgs is parse for a command that takes arguments after its flags.
+func parseWithArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	return parseFlags(fs, args, stderr, true)
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, withArgs bool) (code int, done bool) {
 	usage, out := fs.Usage, fs.Output()
 	fs.Usage = func() {} // printed below, where it belongs, or not at all
 	fs.SetOutput(io.Discard)
@@ -251,7 +260,7 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bo
 		return 0, true
 	case err != nil:
 		return fail(stderr, usageError{checked.explain(err)}), true
-	case fs.NArg() > 0:
+	case fs.NArg() > 0 && !withArgs:
 		return fail(stderr, usageError{fmt.Errorf("unexpected argument %q (flags start with --; %s --help lists them)", fs.Arg(0), fs.Name())}), true
 	}
 	return 0, false
