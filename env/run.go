@@ -142,6 +142,11 @@ func NewTeam(e Environment, name string, opts RunOptions) (*learning.Team, learn
 	if err != nil {
 		return nil, spec, err
 	}
+	if alg.Accepts != nil {
+		if err := alg.Accepts(spec); err != nil {
+			return nil, spec, err
+		}
+	}
 	agents := e.PossibleAgents()
 	if alg.Native {
 		for _, id := range agents {
@@ -187,18 +192,23 @@ func NewTeam(e Environment, name string, opts RunOptions) (*learning.Team, learn
 
 // Expand replaces every parametric algorithm among names ("fixed", whose
 // instances are "fixed:LABEL") by its instances in e, with the adapter
-// actions names for a generic one; other names are kept. The order is kept.
+// actions names for a generic one, and leaves out the algorithms whose
+// Accepts refuses their spec there; other names are kept. The order is
+// kept.
 func Expand(e Environment, actions string, names []string) ([]string, error) {
 	var out []string
 	for _, name := range names {
 		alg, err := Lookup(e, name)
-		if err != nil || !alg.Parametric() {
+		if err != nil {
 			out = append(out, name)
 			continue
 		}
 		spec, _, err := AlgorithmSpec(e, alg, actions)
 		if err != nil {
 			return nil, err
+		}
+		if alg.Accepts != nil && alg.Accepts(spec) != nil {
+			continue // it makes no sense here
 		}
 		out = append(out, alg.Instances(spec)...)
 	}

@@ -132,6 +132,16 @@ func init() {
 	learning.RegisterFor("armstest", learning.Algorithm{Name: "greedy", Learns: true, New: func(s learning.Spec) (learning.Policy, error) {
 		return newGreedy(s), nil
 	}})
+	// picky accepts only the native arms, not the adapter's pair.
+	learning.RegisterFor("armstest", learning.Algorithm{Name: "picky", Learns: true,
+		New: func(s learning.Spec) (learning.Policy, error) { return newGreedy(s), nil },
+		Accepts: func(s learning.Spec) error {
+			if s.Actions.N != 4 {
+				return errors.New("picky wants four actions")
+			}
+			return nil
+		},
+	})
 	// arm:K always pulls the learner's action K, one instance per action.
 	learning.RegisterFor("armstest", learning.Algorithm{Name: "arm", Baseline: true,
 		NewWith: func(p string, s learning.Spec) (learning.Policy, error) {
@@ -167,7 +177,7 @@ func (alwaysAgent) AgentLeft(learning.AgentID)           {}
 
 func TestExpandRunsEveryInstanceOfAParametricBaseline(t *testing.T) {
 	e := arms{version: "v1", agents: 2}
-	names, err := Expand(e, "", []string{"first", "arm", "greedy"})
+	names, err := Expand(e, "", []string{"first", "arm", "picky", "greedy"})
 	if err != nil || strings.Join(names, " ") != "first arm:0 arm:1 greedy" {
 		t.Fatalf("expanded %v, %v", names, err)
 	}
@@ -178,6 +188,9 @@ func TestExpandRunsEveryInstanceOfAParametricBaseline(t *testing.T) {
 	// Through the adapter, arm:0 pulls arm 0 and arm:1 arm 3.
 	if !res[0].Baseline || res[0].Mean["regret"] < 2 || res[1].Mean["regret"] > 0.5 {
 		t.Fatalf("arm:0 regret %v, arm:1 regret %v", res[0].Mean["regret"], res[1].Mean["regret"])
+	}
+	if _, err := Run(e, "picky", RunOptions{EvalEpisodes: 1}); err == nil || !strings.Contains(err.Error(), "four actions") {
+		t.Fatalf("an algorithm whose Accepts refuses the adapter's spec: %v", err)
 	}
 	if _, err := Run(e, "arm", RunOptions{EvalEpisodes: 1}); err == nil || !strings.Contains(err.Error(), "arm:PARAM") {
 		t.Fatalf("a parametric algorithm without a parameter: %v", err)

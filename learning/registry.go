@@ -29,6 +29,12 @@ type Algorithm struct {
 	Baseline bool
 	// New makes the policy for agents described by spec.
 	New func(spec Spec) (Policy, error)
+	// Accepts, if set, says whether the algorithm makes sense for agents
+	// described by spec (a head for ordered actions standing for an
+	// interval, say): a comparison leaves out an algorithm whose Accepts
+	// refuses the spec (env.Expand), naming nothing; asked for by name, it
+	// is refused with the error.
+	Accepts func(spec Spec) error
 	// NewWith, if set, makes the algorithm a family of algorithms named
 	// "NAME:PARAM" ("fixed:share-1": always the action labelled share-1):
 	// Lookup resolves such a name to an Algorithm whose New calls NewWith

@@ -1,6 +1,10 @@
 package policygradient
 
-import "github.com/marlon-go/marlon/learning"
+import (
+	"fmt"
+
+	"github.com/marlon-go/marlon/learning"
+)
 
 // The generic policy gradient every environment offers, with DefaultConfig.
 // Environments register their own tuned "pg" for their family
@@ -16,6 +20,14 @@ func init() {
 			cfg := DefaultConfig()
 			cfg.Head = HeadBeta
 			return New(spec, cfg)
+		},
+		Accepts: func(spec learning.Spec) error {
+			_, lo := spec.Params[learning.ParamLow]
+			_, hi := spec.Params[learning.ParamHigh]
+			if !lo || !hi {
+				return fmt.Errorf("pg-beta draws from an interval: it needs an action space of ordered steps of one (Spec.Params %s and %s), such as an environment's fraction adapter", learning.ParamLow, learning.ParamHigh)
+			}
+			return nil
 		},
 	})
 }

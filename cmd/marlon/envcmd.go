@@ -180,17 +180,32 @@ func (f *runFlags) names(e env.Environment) ([]string, error) {
 	return names, nil
 }
 
-// checkEnv refuses an --actions that e does not offer.
+// checkEnv refuses an --actions that e does not offer, and an --algorithm
+// whose Accepts refuses the agents it would drive in e.
 func (f *runFlags) checkEnv(e env.Environment) error {
-	if f.actions == "" {
+	if f.actions != "" {
+		ad, ok := e.(env.Adaptable)
+		if !ok {
+			return usageError{fmt.Errorf("--actions: %s offers no adapters", e.Name())}
+		}
+		if _, err := ad.Adapter(f.actions); err != nil {
+			return usageError{fmt.Errorf("--actions: %w", err)}
+		}
+	}
+	if f.algorithm == "" {
 		return nil
 	}
-	ad, ok := e.(env.Adaptable)
-	if !ok {
-		return usageError{fmt.Errorf("--actions: %s offers no adapters", e.Name())}
+	// An algorithm that makes no sense on the agents' actions is refused here.
+	a, err := env.Lookup(e, f.algorithm)
+	if err != nil || a.Accepts == nil {
+		return nil
 	}
-	if _, err := ad.Adapter(f.actions); err != nil {
-		return usageError{fmt.Errorf("--actions: %w", err)}
+	spec, _, err := env.AlgorithmSpec(e, a, f.actions)
+	if err == nil {
+		err = a.Accepts(spec)
+	}
+	if err != nil {
+		return usageError{fmt.Errorf("--algorithm: %w", err)}
 	}
 	return nil
 }

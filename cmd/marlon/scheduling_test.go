@@ -120,6 +120,7 @@ func TestSchedulingBadInput(t *testing.T) {
 		{[]string{"stray"}, `unexpected argument "stray"`},
 		{[]string{"--faults", "severe"}, "--faults: must be one of none, light, medium, heavy, chaos"},
 		{[]string{"--fault-pattern", "partition"}, "--fault-pattern: only with --faults"},
+		{[]string{"--algorithm", "pg-beta"}, "--algorithm: pg-beta draws from an interval"},
 		{[]string{"--faults", "light", "--fault-heartbeat", "3"}, "--fault-heartbeat: no such flag"},
 	} {
 		code, _, errs := marlon(t, append([]string{"scheduling"}, c.args...)...)
