@@ -163,6 +163,25 @@ func AlgorithmNames(family string) []string {
 	return names
 }
 
+// Runnable lists the names a comparison runs in an environment of family
+// whose generic algorithms see its agents as adapted (the spec of its
+// adapter): every algorithm in registration order (Algorithms), a
+// parametric one as its instances for adapted, leaving out those whose
+// Accepts refuses adapted. Native algorithms are listed by name.
+func Runnable(family string, adapted Spec) []string {
+	var names []string
+	for _, a := range Algorithms(family) {
+		switch {
+		case a.Native:
+			names = append(names, a.Name)
+		case a.Accepts != nil && a.Accepts(adapted) != nil:
+		default:
+			names = append(names, a.Instances(adapted)...)
+		}
+	}
+	return names
+}
+
 // Lookup finds the algorithm name for family; a name "NAME:PARAM" finds an
 // instance of the parametric algorithm NAME. The error names the
 // algorithms that exist.

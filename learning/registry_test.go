@@ -183,3 +183,23 @@ func TestSchemaDescribesFieldsAndMasksAllow(t *testing.T) {
 		t.Fatal("Same: other action spaces")
 	}
 }
+
+func TestRunnableExpandsParametricAndLeavesOutWhatDoesNotFit(t *testing.T) {
+	mk := func(s Spec) (Policy, error) { return newBandit(s.Actions.N, 1), nil }
+	RegisterFor("runfam", Algorithm{Name: "native", Native: true, New: mk})
+	RegisterFor("runfam", Algorithm{Name: "wide", New: mk, Accepts: func(s Spec) error {
+		if s.Actions.N < 3 {
+			return errors.New("too few actions")
+		}
+		return nil
+	}})
+	RegisterFor("runfam", Algorithm{Name: "each", NewWith: func(string, Spec) (Policy, error) { return newBandit(2, 1), nil },
+		Params: func(s Spec) []string { return []string{"a", "b"} }})
+	got := Runnable("runfam", Spec{Actions: Discrete(2)})
+	if len(got) < 3 || got[0] != "native" || got[1] != "each:a" || got[2] != "each:b" || slices.Contains(got, "wide") {
+		t.Fatalf("runnable with two actions: %v", got)
+	}
+	if got := Runnable("runfam", Spec{Actions: Discrete(3)}); !slices.Contains(got, "wide") {
+		t.Fatalf("runnable with three actions: %v", got)
+	}
+}

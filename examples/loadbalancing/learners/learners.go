@@ -83,15 +83,7 @@ func Classical() []string {
 // for each choice) in place of the parametric "fixed".
 func Names() []string {
 	a, _ := loadbalancing.NewAdapter(nil)
-	var names []string
-	for _, alg := range learning.Algorithms(loadbalancing.Family) {
-		spec := a.Spec()
-		if alg.Native {
-			spec = learning.Spec{}
-		}
-		names = append(names, alg.Instances(spec)...)
-	}
-	return names
+	return learning.Runnable(loadbalancing.Family, a.Spec())
 }
 
 // Baselines are the trivial baselines of the learners' default action

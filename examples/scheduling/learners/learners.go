@@ -112,14 +112,5 @@ func PGConfig() policygradient.Config {
 // baselines of the learners' action space (random, and fixed:LEVEL for
 // each level) in place of the parametric "fixed".
 func Names() []string {
-	spec := scheduling.Adapter{}.Spec()
-	var names []string
-	for _, alg := range learning.Algorithms(scheduling.Family) {
-		s := spec
-		if alg.Native {
-			s = learning.Spec{}
-		}
-		names = append(names, alg.Instances(s)...)
-	}
-	return names
+	return learning.Runnable(scheduling.Family, scheduling.Adapter{}.Spec())
 }
