@@ -63,6 +63,9 @@ type Policy struct {
 	episodes int               // learning episodes ended
 	learning bool
 	agents   []*agent // in the order they were made, for ending their episodes
+	// log, between BeginRollout and EndRollout, records every update made
+	// to the table, in order, for the learner to replay (nil otherwise).
+	log []event
 }
 
 // New returns a Policy for spec, learning from the start. The Discretizer's
@@ -284,12 +287,14 @@ type agent struct {
 	steps   []step // Lambda > 0: the episode's rewarded steps so far
 }
 
-// step is one rewarded action: in state s, action a earned r and led to next,
-// where nextMask allowed the actions.
+// step is one rewarded action: in state S, action A earned R and led to
+// Next, where NextMask allowed the actions.
 type step struct {
-	s, a, next int
-	r          float64
-	nextMask   []bool
+	S        int     `json:"s"`
+	A        int     `json:"a"`
+	Next     int     `json:"next"`
+	R        float64 `json:"r"`
+	NextMask []bool  `json:"next_mask,omitempty"`
 }
 
 func (a *agent) InitAgent(obs learning.Observation) {
@@ -307,34 +312,12 @@ func cloneMask(m []bool) []bool {
 	return append([]bool(nil), m...)
 }
 
-// flush updates the steps a holds towards their lambda-returns, computed
-// backwards from the last one (all before any update), and forgets them.
-// After the last step comes 0 if the episode ended with a terminal
-// observation, the greedy value of the state it stopped in otherwise. Steps
-// held when learning was switched off are dropped. The caller holds p.mu.
+// flush updates the steps a holds towards their lambda-returns and forgets
+// them (Policy.learn). Steps held when learning was switched off are
+// dropped. The caller holds p.mu.
 func (a *agent) flush(terminal bool) {
-	p := a.p
-	if len(a.steps) == 0 || !p.learning {
-		a.steps = a.steps[:0]
-		return
-	}
-	gamma, lambda := p.cfg.Gamma, p.cfg.Lambda
-	targets := make([]float64, len(a.steps))
-	last := len(a.steps) - 1
-	g := 0.0
-	if !terminal {
-		g = p.maxQ(a.steps[last].next, a.steps[last].nextMask)
-	}
-	for t := last; t >= 0; t-- {
-		st := a.steps[t]
-		if t < last {
-			g = (1-lambda)*p.maxQ(st.next, st.nextMask) + lambda*g
-		}
-		g = st.r + gamma*g
-		targets[t] = g
-	}
-	for t, st := range a.steps {
-		p.update(st.s, st.a, targets[t])
+	if len(a.steps) > 0 && a.p.learning {
+		a.p.learn(event{Steps: a.steps, Terminal: terminal})
 	}
 	a.steps = a.steps[:0]
 }
@@ -368,17 +351,16 @@ func (a *agent) Update(obs learning.Observation, reward float64) {
 	next := p.state(obs)
 	if a.pending {
 		p.mu.Lock()
+		st := step{S: a.state, A: a.action, Next: next, R: reward, NextMask: cloneMask(obs.Mask)}
 		switch {
 		case !p.learning:
 		case p.cfg.Lambda > 0:
-			a.steps = append(a.steps, step{s: a.state, a: a.action, next: next, r: reward, nextMask: cloneMask(obs.Mask)})
+			a.steps = append(a.steps, st)
 			if obs.Terminal {
 				a.flush(true)
 			}
-		case obs.Terminal:
-			p.update(a.state, a.action, reward)
 		default:
-			p.update(a.state, a.action, reward+p.cfg.Gamma*p.maxQ(next, obs.Mask))
+			p.learn(event{Steps: []step{st}, Terminal: obs.Terminal, OneStep: true})
 		}
 		p.mu.Unlock()
 	}
