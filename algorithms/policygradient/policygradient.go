@@ -93,6 +93,7 @@ type Policy struct {
 	adv, vals     []float64  // advantages and baseline values of a batch
 	advMS         float64    // running mean square of the advantages (0: no batch yet)
 	episodes      int        // learning episodes ended, for Coordinated draws
+	rollout       bool       // between BeginRollout and EndRollout
 }
 
 // New returns a Policy for spec, learning from the start.
@@ -159,16 +160,21 @@ func (p *Policy) beta() bool { return p.cfg.Head == HeadBeta }
 
 // NewAgent returns agent id's handle on the networks.
 func (p *Policy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	w := max(p.policy.width(), p.value.width())
-	a := &agent{p: p, id: id, rng: rand.New(rand.NewPCG(p.seed, h.Sum64())),
-		x: make([]float64, len(p.inputs)), bufA: make([]float64, w), bufB: make([]float64, w)}
+	a := p.newAgent(id)
 	p.mu.Lock()
 	i := sort.Search(len(p.agents), func(i int) bool { return p.agents[i].id > id })
 	p.agents = slices.Insert(p.agents, i, a)
 	p.mu.Unlock()
 	return a
+}
+
+// newAgent makes agent id's handle, not yet listed among the policy's.
+func (p *Policy) newAgent(id learning.AgentID) *agent {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	w := max(p.policy.width(), p.value.width())
+	return &agent{p: p, id: id, rng: rand.New(rand.NewPCG(p.seed, h.Sum64())),
+		x: make([]float64, len(p.inputs)), bufA: make([]float64, w), bufB: make([]float64, w)}
 }
 
 // gumbel writes into g the Gumbel noise of the k-th draw of every agent in
