@@ -1,5 +1,10 @@
 package learning
 
+import (
+	"fmt"
+	"sort"
+)
+
 // Distributed is implemented by policies whose training can be split across
 // processes: rollout nodes run episodes with a copy of the policy and export
 // the experience of its agents; a learner learns from that experience as if
@@ -48,4 +53,107 @@ type Distributed interface {
 	// Learn learns from the experience of one episode exported by
 	// EndRollout of a policy made with the same configuration.
 	Learn(experience []byte) error
+}
+
+// BeginRollout begins learning episode number episode as a rollout on every
+// policy of the team (and on any policy the team makes for a new agent
+// before EndRollout). Every policy must be Distributed.
+func (t *Team) BeginRollout(episode int) error {
+	ps, err := t.distributed()
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.rolling, t.rollout = true, episode
+	t.mu.Unlock()
+	for _, p := range ps {
+		p.d.BeginRollout(episode)
+	}
+	return nil
+}
+
+// EndRollout ends the rollout's episode on every policy and returns each
+// policy's experience by policy name, for Learn.
+func (t *Team) EndRollout() (map[string][]byte, error) {
+	t.mu.Lock()
+	t.rolling = false
+	t.mu.Unlock()
+	ps, err := t.distributed()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(ps))
+	for _, p := range ps {
+		b, err := p.d.EndRollout()
+		if err != nil {
+			return nil, fmt.Errorf("learning: policy %s: %w", p.name, err)
+		}
+		out[p.name] = b
+	}
+	return out, nil
+}
+
+// Learn gives each policy the experience a rollout team's policy of the
+// same name exported (EndRollout), policies in name order. A policy the team
+// does not have yet is made first (an independent team's new agent); a
+// shared team has only SharedPolicy. Every policy must be Distributed.
+func (t *Team) Learn(experience map[string][]byte) error {
+	names := make([]string, 0, len(experience))
+	for name := range experience {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p, err := t.policyNamed(name)
+		if err != nil {
+			return err
+		}
+		d, ok := As[Distributed](p)
+		if !ok {
+			return fmt.Errorf("learning: policy %s (%s) cannot learn from another node's experience (it is not learning.Distributed)", name, p.Name())
+		}
+		if err := d.Learn(experience[name]); err != nil {
+			return fmt.Errorf("learning: policy %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+type namedDistributed struct {
+	name string
+	d    Distributed
+}
+
+// distributed lists the team's policies as Distributed, in name order.
+func (t *Team) distributed() ([]namedDistributed, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []namedDistributed
+	for _, name := range t.sortedPolicies() {
+		d, ok := As[Distributed](t.policies[name])
+		if !ok {
+			return nil, fmt.Errorf("learning: policy %s (%s) cannot be trained across nodes (it is not learning.Distributed)", name, t.policies[name].Name())
+		}
+		out = append(out, namedDistributed{name, d})
+	}
+	return out, nil
+}
+
+// policyNamed returns the named policy, made if the team makes policies on
+// demand.
+func (t *Team) policyNamed(name string) (Policy, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.policies[name]; ok {
+		return p, nil
+	}
+	if t.newOne == nil {
+		return nil, fmt.Errorf("learning: the team has no policy %s (it has %v)", name, t.sortedPolicies())
+	}
+	p, err := t.newOne(name)
+	if err != nil {
+		return nil, err
+	}
+	t.policies[name] = p
+	return p, nil
 }

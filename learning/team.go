@@ -37,8 +37,10 @@ type Team struct {
 	policies map[string]Policy
 	newOne   func(name string) (Policy, error)
 
-	mu     sync.Mutex
-	agents map[AgentID]LearningAlgorithm
+	mu      sync.Mutex
+	agents  map[AgentID]LearningAlgorithm
+	rolling bool // between BeginRollout and EndRollout
+	rollout int  // the rollout's episode number
 }
 
 // NewSharedTeam returns a team whose agents all share p.
@@ -84,6 +86,13 @@ func (t *Team) PolicyName(id AgentID) string { return t.policyOf(id) }
 
 // Policies lists the team's policies by name, sorted by name.
 func (t *Team) Policies() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sortedPolicies()
+}
+
+// sortedPolicies is Policies. The caller holds t.mu.
+func (t *Team) sortedPolicies() []string {
 	names := make([]string, 0, len(t.policies))
 	for n := range t.policies {
 		names = append(names, n)
@@ -93,7 +102,11 @@ func (t *Team) Policies() []string {
 }
 
 // Policy returns the named policy.
-func (t *Team) Policy(name string) Policy { return t.policies[name] }
+func (t *Team) Policy(name string) Policy {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.policies[name]
+}
 
 // Agent returns agent id's LearningAlgorithm, the same one every episode.
 // It is safe for concurrent use. It panics if an independent team cannot
@@ -116,6 +129,11 @@ func (t *Team) Agent(id AgentID) LearningAlgorithm {
 			panic(fmt.Sprintf("learning: cannot make a policy for agent %s: %v", id, err))
 		}
 		t.policies[name] = p
+		if t.rolling {
+			if d, ok := As[Distributed](p); ok {
+				d.BeginRollout(t.rollout)
+			}
+		}
 	}
 	a := p.NewAgent(id)
 	t.agents[id] = a
