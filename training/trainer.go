@@ -102,14 +102,14 @@ type Trainer struct {
 	spec learning.Spec
 	err  error
 
-	election, members, barriers    actors.Addr
-	params, ckpt, done             actors.Addr
-	rteam                          *learning.Team
-	lastRev                        uint64 // the last params revision this node acted on
-	finished                       bool
-	stopped                        bool
-	leader                         *learner // nil unless this node leads
-	results                        map[string]coordination.BarrierResult
+	election, members, barriers     actors.Addr
+	params, ckpt, done              actors.Addr
+	rteam                           *learning.Team
+	lastRev                         uint64 // the last params revision this node acted on
+	finished                        bool
+	stopped                         bool
+	leader                          *learner // nil unless this node leads
+	results                         map[string]coordination.BarrierResult
 	rolloutsRun, rolloutEpisodesRun int
 }
 
