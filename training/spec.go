@@ -30,6 +30,9 @@ type Spec struct {
 	// runs per update.
 	Updates int `json:"updates"`
 	PerNode int `json:"per_node"`
+	// MinNodes is how many rollout nodes the learner waits for before the
+	// run's first epoch (0 or 1: none); later ones join at the next epoch.
+	MinNodes int `json:"min_nodes,omitempty"`
 	// CheckpointEvery: a checkpoint goes to the object store every this
 	// many updates, and after the last.
 	CheckpointEvery int `json:"checkpoint_every"`
@@ -58,6 +61,8 @@ func (s Spec) Check() error {
 		return fmt.Errorf("training: Updates = %d, want at least 1", s.Updates)
 	case s.PerNode < 1:
 		return fmt.Errorf("training: PerNode = %d, want at least 1", s.PerNode)
+	case s.MinNodes < 0:
+		return fmt.Errorf("training: MinNodes = %d, want at least 0", s.MinNodes)
 	case s.CheckpointEvery < 1:
 		return fmt.Errorf("training: CheckpointEvery = %d, want at least 1", s.CheckpointEvery)
 	case s.EvalEvery < 0:
@@ -89,6 +94,9 @@ const (
 )
 
 func paramsVar(id string) string { return "params-" + id }
+
+// ParamsVar is the name of run id's params variable (Params).
+func ParamsVar(id string) string { return paramsVar(id) }
 func ckptVar(id string) string   { return "ckpt-" + id }
 func doneVar(id string) string   { return "done-" + id }
 func learnerRole(id string) string {

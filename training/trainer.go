@@ -538,7 +538,7 @@ func (t *Trainer) publish(ctx actors.Context) {
 			return
 		}
 		m, _ := reply.(coordination.Members)
-		if err != nil || m.Err != nil || m.Stale || len(m.Live) == 0 {
+		if err != nil || m.Err != nil || m.Stale || len(m.Live) == 0 || (l.episodes == 0 && len(m.Live) < t.cfg.Spec.MinNodes) {
 			again()
 			return
 		}

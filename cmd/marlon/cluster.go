@@ -205,12 +205,18 @@ Examples:
 ` + clusterSteps
 
 func runNode(args []string, stdout, stderr io.Writer) int {
+	for _, a := range args {
+		if a == "--rollouts" || a == "-rollouts" || a == "--rollouts=true" || a == "-rollouts=true" {
+			return runRolloutNode(args, stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("marlon node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var nf netFlags
 	nf.register(fs)
 	workers := fs.Int("workers", 1, "workers this node hosts at most at once")
 	speed := fs.Float64("speed", 1, "the speed of this node's workers (units per time unit at unit time 1)")
+	fs.Bool("rollouts", false, "instead, be a rollout node of distributed training (marlon node --rollouts --help)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marlon node --nats URL --key FILE --trusted FILE [flags]\n\nJoins a cluster and hosts the load-balancing workers that masters place on\nit (marlon loadbalancing --live --nats), at most --workers at once, of speed\n--speed. Runs until interrupted (SIGINT, SIGTERM), then says goodbye, so\nthat the others see it leave at once; a node killed outright is declared\ndown after --missed-heartbeats heartbeat intervals of silence.\n\nFlags:")
 		fs.PrintDefaults()

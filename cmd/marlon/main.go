@@ -4,7 +4,8 @@
 //	marlon scheduling [flags]      run or compare HPC job schedulers (bidding agents, FCFS, EASY, learners)
 //	marlon report [flags]          the learning-quality report
 //	marlon campaign [flags]        the resilient-scheduling evaluation campaign
-//	marlon node [flags]            join a cluster and host load-balancing workers
+//	marlon train [flags]           train a learner across rollout nodes over NATS JetStream
+//	marlon node [flags]            join a cluster and host load-balancing workers (--rollouts: train)
 //	marlon nats [flags]            run a NATS server for a cluster
 //	marlon keys [flags]            make a node's keys and trust them
 //	marlon bench [flags]           measure the runtimes and the transport
@@ -43,7 +44,8 @@ func commands() []command {
 		{"scheduling", "run the HPC job scheduling example: bidding resource agents, FCFS, EASY, learners", runScheduling},
 		{"report", "the learning-quality report: learners against the classical techniques", runReport},
 		{"campaign", "the resilient-scheduling evaluation campaign: 26 configurations x repetitions, with faults", runCampaign},
-		{"node", "join a cluster and host load-balancing workers for live runs", runNode},
+		{"train", "train a learner across rollout nodes over NATS JetStream (distributed training)", runTrain},
+		{"node", "join a cluster: host load-balancing workers for live runs, or --rollouts for distributed training", runNode},
 		{"nats", "run a NATS server for nodes on several machines", runNATS},
 		{"keys", "make a node's key pair and add it to the cluster's trusted keys", runKeys},
 		{"bench", "measure the actor runtimes against a Go channel, the transport against NATS", runBench},
