@@ -48,6 +48,11 @@ type Timing struct {
 	// Retry is the pause before the learner tries a failed step again;
 	// default 500.
 	Retry float64
+	// Poll is the interval between a rollout node's reads of the params
+	// variable, beside its watch: a watch whose JetStream consumer was
+	// lost with a server (without the client reconnecting) may stay
+	// silent; default 1000.
+	Poll float64
 }
 
 func (t Timing) withDefaults() Timing {
@@ -62,6 +67,9 @@ func (t Timing) withDefaults() Timing {
 	}
 	if t.Retry <= 0 {
 		t.Retry = 500
+	}
+	if t.Poll <= 0 {
+		t.Poll = 1000
 	}
 	return t
 }
@@ -186,6 +194,16 @@ type retry struct {
 	step func(ctx actors.Context)
 }
 
+// poll is the rollout's periodic read of the params variable.
+type poll struct{}
+
+// watchdog fires when an epoch has not ended in time: the learner
+// publishes again (a new epoch for the same update).
+type watchdog struct {
+	term uint64
+	rev  uint64
+}
+
 // Receive handles the trainer's messages.
 func (t *Trainer) Receive(ctx actors.Context, msg any) {
 	if t.stopped {
@@ -205,6 +223,21 @@ func (t *Trainer) Receive(ctx actors.Context, msg any) {
 	case retry:
 		if t.leader != nil && t.leader.fence.Term == msg.term {
 			msg.step(ctx)
+		}
+	case poll:
+		if t.finished {
+			return
+		}
+		ctx.After(t.cfg.Poll, poll{})
+		t.request(ctx, t.params, coordination.GetVar{Level: coordination.Linearizable}, func(ctx actors.Context, reply any, err error) {
+			if v, ok := reply.(coordination.VarValue); ok && err == nil {
+				t.onParams(ctx, v)
+			}
+		})
+	case watchdog:
+		if l := t.leader; l != nil && l.fence.Term == msg.term && l.awaiting == msg.rev && !l.busy {
+			l.awaiting = 0
+			t.publish(ctx)
 		}
 	case actors.Stopping:
 		t.stopChildren(ctx)
@@ -230,6 +263,7 @@ func (t *Trainer) start(ctx actors.Context) {
 		return
 	}
 	ctx.Send(t.election, coordination.Campaign{Value: []byte(t.cfg.Member)})
+	ctx.After(t.cfg.Poll, poll{})
 }
 
 func (t *Trainer) fail(ctx actors.Context, err error) {
@@ -360,6 +394,9 @@ func (t *Trainer) arrive(ctx actors.Context, rev uint64) {
 	t.request(ctx, t.barriers, coordination.Arrive{Barrier: name, Timeout: t.cfg.Spec.EpochTimeout}, func(ctx actors.Context, reply any, err error) {
 		r, ok := reply.(coordination.BarrierResult)
 		if err != nil || !ok || r.Err != nil {
+			if l := t.leader; l != nil && l.awaiting == rev {
+				ctx.After(t.cfg.Retry, retry{l.fence.Term, func(ctx actors.Context) { t.arrive(ctx, rev) }})
+			}
 			return
 		}
 		t.results[name] = r
@@ -565,6 +602,7 @@ func (t *Trainer) publish(ctx actors.Context) {
 					return
 				}
 				l.awaiting, l.nodes = w.Revision, p.Nodes
+				ctx.After(2*t.cfg.Spec.EpochTimeout+t.cfg.LeaseTTL, watchdog{term, w.Revision})
 				if l.resumed && !t.cfg.Owner.IsZero() {
 					ctx.Send(t.cfg.Owner, Progress{Term: term, Update: l.update, Episodes: l.episodes, Resumed: true})
 				}

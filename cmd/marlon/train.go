@@ -138,12 +138,14 @@ func envFromArgs(args []string) (trainableEnv, error) {
 type jsFlags struct {
 	nats, token, nkey string
 	replicas          int
+	onlyGiven         bool
 }
 
 func (f *jsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nats, "nats", "", "NATS server `URL`s with JetStream, comma-separated (start them with marlon nats --jetstream, or --local-cluster)")
 	fs.StringVar(&f.token, "token", "", "token the NATS server requires (default $MARLON_NATS_TOKEN)")
 	fs.StringVar(&f.nkey, "nkey", "", "NATS user nkey seed `file` the server requires, made by marlon keys --nkey")
+	fs.BoolVar(&f.onlyGiven, "only-given-servers", false, "connect only to the --nats servers, not to the others of their cluster that they announce")
 	fs.IntVar(&f.replicas, "replicas", 1, "replicas of the coordination bucket and object store: 1 (one server) or 3 (a cluster of three, survives the loss of one); the same on every process")
 }
 
@@ -167,6 +169,9 @@ func (f *jsFlags) connect(name string) (*nats.Conn, error) {
 	}
 	if tok != "" {
 		opts = append(opts, nats.Token(tok))
+	}
+	if f.onlyGiven {
+		opts = append(opts, nats.IgnoreDiscoveredServers())
 	}
 	if f.nkey != "" {
 		o, err := nats.NkeyOptionFromSeed(f.nkey)
