@@ -5,6 +5,7 @@
 //	marlon report [flags]          the learning-quality report
 //	marlon campaign [flags]        the resilient-scheduling evaluation campaign
 //	marlon train [flags]           train a learner across rollout nodes over NATS JetStream
+//	marlon coordinators [flags]    the coordinator pattern's links, messages and bytes (seed 002)
 //	marlon node [flags]            join a cluster and host load-balancing workers (--rollouts: train)
 //	marlon nats [flags]            run a NATS server for a cluster
 //	marlon keys [flags]            make a node's keys and trust them
@@ -45,6 +46,7 @@ func commands() []command {
 		{"report", "the learning-quality report: learners against the classical techniques", runReport},
 		{"campaign", "the resilient-scheduling evaluation campaign: 26 configurations x repetitions, with faults", runCampaign},
 		{"train", "train a learner across rollout nodes over NATS JetStream (distributed training)", runTrain},
+		{"coordinators", "count links, messages and bytes of n agents to m learner shards, directly and through coordinators", runCoordinators},
 		{"node", "join a cluster: host load-balancing workers for live runs, or --rollouts for distributed training", runNode},
 		{"nats", "run a NATS server for nodes on several machines", runNATS},
 		{"keys", "make a node's key pair and add it to the cluster's trusted keys", runKeys},
