@@ -73,7 +73,7 @@ func (n *Node) Receive(ctx actors.Context, msg any) {
 		})
 	case coordination.VarChanged:
 		n.onRun(ctx, msg.Value)
-	case Progress:
+	case Progress, Warning:
 		n.tell(ctx, msg)
 	case Finished:
 		if ctx.Sender() == n.trainer {

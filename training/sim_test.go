@@ -83,6 +83,7 @@ type simCluster struct {
 	blobAt actors.Addr
 	spec   training.Spec
 	owners map[string]*owner
+	inline int // Config.InlineLimit (0: the default)
 }
 
 func newSimCluster(t *testing.T, seed uint64, s training.Spec) *simCluster {
@@ -101,7 +102,7 @@ func (c *simCluster) node(name string) {
 	o := &owner{}
 	c.owners[name] = o
 	at := c.sim.SpawnOn(name, o)
-	tr, err := training.NewTrainer(training.Config{Spec: c.spec, Member: name, Store: store, Blobs: c.blobAt, NewEnv: newEnv, Owner: at,
+	tr, err := training.NewTrainer(training.Config{Spec: c.spec, Member: name, Store: store, Blobs: c.blobAt, NewEnv: newEnv, Owner: at, InlineLimit: c.inline,
 		Timing: training.Timing{LeaseTTL: 60, PresenceTTL: 60, StoreTimeout: 50, Retry: 10}})
 	if err != nil {
 		c.t.Fatal(err)
@@ -195,6 +196,9 @@ func TestOneNodeReproducesSingleProcessTraining(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			s := spec(t, alg, 30)
 			c := newSimCluster(t, 1, s)
+			if alg == "pg" {
+				c.inline = 100 // parameters and experience through the object store
+			}
 			c.node("a")
 			c.runUntil(1e6, "the run finished", c.finished("a"))
 			f := c.owners["a"].finished[0]
@@ -205,6 +209,9 @@ func TestOneNodeReproducesSingleProcessTraining(t *testing.T) {
 				t.Fatalf("done %+v, want 30 updates of one episode", f.Done)
 			}
 			got := c.finalModels(f.Done)
+			if alg == "pg" && c.blobs.Puts < 60 {
+				t.Fatalf("%d objects stored, want the parameters and the experience of every update in the object store", c.blobs.Puts)
+			}
 
 			e, err := newEnv(s)
 			if err != nil {

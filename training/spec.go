@@ -175,6 +175,9 @@ type Stats struct {
 type Batch struct {
 	Node     string    `json:"node"`
 	Episodes []Episode `json:"episodes"`
+	// Blob, in the store's value, names the object holding the batch when
+	// it is too large for a value (Episodes is then empty there).
+	Blob string `json:"blob,omitempty"`
 }
 
 // Episode is one rollout episode's experience, by policy name.
@@ -205,7 +208,7 @@ func decodeBatch(b []byte, node string, want []int) (Batch, error) {
 	if err := decodeStrict(b, &x); err != nil {
 		return x, fmt.Errorf("training: experience of %s is not readable: %w", node, err)
 	}
-	if x.Node != node || len(x.Episodes) != len(want) {
+	if x.Node != node || len(x.Episodes) != len(want) || x.Blob != "" {
 		return x, fmt.Errorf("training: experience of %s claims node %q and %d episodes, want %d", node, x.Node, len(x.Episodes), len(want))
 	}
 	for i, e := range x.Episodes {

@@ -88,6 +88,10 @@ type Progress struct {
 	Resumed bool
 }
 
+// Warning tells the owner of a problem the run survives (experience that
+// could not be written or read, a step the learner will try again).
+type Warning struct{ Err error }
+
 // Finished tells the owner the run is over, or that this node's part in it
 // failed (Err).
 type Finished struct {
@@ -355,15 +359,45 @@ func (t *Trainer) rollouts(ctx actors.Context, rev uint64, p Params, model []byt
 		t.fail(ctx, err)
 		return
 	}
-	w := coordination.Put(expKey(t.cfg.Spec.ID, rev, t.cfg.Member), data)
-	w.TTL = 100 * t.cfg.Spec.EpochTimeout
-	t.request(ctx, t.cfg.Store, w, func(ctx actors.Context, reply any, err error) {
-		r, _ := reply.(coordination.WriteReply)
-		if err != nil || r.Err != nil {
-			return // cut off (the minority stops writing): the epoch goes on without us
+	write := func(ctx actors.Context, data []byte) {
+		w := coordination.Put(expKey(t.cfg.Spec.ID, rev, t.cfg.Member), data)
+		w.TTL = 100 * t.cfg.Spec.EpochTimeout
+		t.request(ctx, t.cfg.Store, w, func(ctx actors.Context, reply any, err error) {
+			r, _ := reply.(coordination.WriteReply)
+			if err == nil {
+				err = r.Err
+			}
+			if err != nil {
+				t.warn(ctx, fmt.Errorf("writing the experience of epoch %d: %w (the epoch goes on without it)", rev, err))
+				return // cut off (the minority stops writing): the epoch goes on without us
+			}
+			t.arrive(ctx, rev)
+		})
+	}
+	if len(data) <= t.cfg.InlineLimit {
+		write(ctx, data)
+		return
+	}
+	name := fmt.Sprintf("exp-%s-%d-%s", t.cfg.Spec.ID, rev, t.cfg.Member)
+	t.request(ctx, t.cfg.Blobs, PutBlob{Name: name, Data: data}, func(ctx actors.Context, reply any, err error) {
+		r, _ := reply.(BlobStored)
+		if err == nil {
+			err = r.Err
 		}
-		t.arrive(ctx, rev)
+		if err != nil {
+			t.warn(ctx, fmt.Errorf("storing the experience of epoch %d: %w (the epoch goes on without it)", rev, err))
+			return
+		}
+		ref, _ := json.Marshal(Batch{Node: t.cfg.Member, Blob: name})
+		write(ctx, ref)
 	})
+}
+
+// warn tells the owner of a problem the run survives.
+func (t *Trainer) warn(ctx actors.Context, err error) {
+	if !t.cfg.Owner.IsZero() {
+		ctx.Send(t.cfg.Owner, Warning{Err: err})
+	}
 }
 
 // rollout runs training episode k and returns its experience.
@@ -674,15 +708,42 @@ func (t *Trainer) readBatches(ctx actors.Context, rev uint64, from []string, the
 		for j := range want {
 			want[j] = l.next + idx*t.cfg.Spec.PerNode + j
 		}
-		t.request(ctx, t.cfg.Store, coordination.Get{Key: expKey(t.cfg.Spec.ID, rev, node), Level: coordination.Linearizable}, func(ctx actors.Context, reply any, err error) {
-			r, _ := reply.(coordination.GetReply)
-			if err == nil && r.Err == nil {
-				if b, derr := decodeBatch(r.Entry.Value, node, want); derr == nil {
-					batches = append(batches, b)
-					sizes = append(sizes, len(r.Entry.Value))
-				}
+		add := func(ctx actors.Context, data []byte) {
+			b, err := decodeBatch(data, node, want)
+			if err != nil {
+				t.warn(ctx, err)
+			} else {
+				batches = append(batches, b)
+				sizes = append(sizes, len(data))
 			}
 			step(ctx, i+1)
+		}
+		t.request(ctx, t.cfg.Store, coordination.Get{Key: expKey(t.cfg.Spec.ID, rev, node), Level: coordination.Linearizable}, func(ctx actors.Context, reply any, err error) {
+			r, _ := reply.(coordination.GetReply)
+			if err == nil {
+				err = r.Err
+			}
+			var ref Batch
+			switch {
+			case err != nil:
+				t.warn(ctx, fmt.Errorf("reading the experience of %s: %w", node, err))
+				step(ctx, i+1)
+			case decodeStrict(r.Entry.Value, &ref) == nil && ref.Blob != "":
+				t.request(ctx, t.cfg.Blobs, GetBlob{Name: ref.Blob}, func(ctx actors.Context, reply any, err error) {
+					d, _ := reply.(BlobData)
+					if err == nil {
+						err = d.Err
+					}
+					if err != nil {
+						t.warn(ctx, fmt.Errorf("reading the experience of %s: %w", node, err))
+						step(ctx, i+1)
+						return
+					}
+					add(ctx, d.Data)
+				})
+			default:
+				add(ctx, r.Entry.Value)
+			}
 		})
 	}
 	step(ctx, 0)

@@ -50,35 +50,14 @@ max(1, (wait + run) / max(run, 10 s)), over completed jobs; lower is better.
 func runScheduling(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("marlon scheduling", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	def := scheduling.Default()
 	var rf runFlags
 	rf.register(fs, scheduling.Family, scheduling.Versions(), trainingDefaults(learners.DefaultTraining()))
+	scenario := schedulingScenarioFlags(fs)
 	var (
-		nodes        = fs.Int("nodes", def.Nodes, "compute nodes")
-		nodeCores    = fs.Int("node-cores", def.NodeCores, "cores per node")
-		nodeMemory   = fs.Int("node-memory", def.NodeMemory, "memory per node, GB")
-		gpuNodes     = fs.Int("gpu-nodes", def.GPUNodes, "nodes with GPUs (the first ones)")
-		nodeGPUs     = fs.Int("node-gpus", def.NodeGPUs, "GPUs per GPU node")
-		jobs         = fs.Int("jobs", def.Jobs, "jobs per episode (with --arrival swf: at most, a window of the trace)")
-		arrival      = fs.String("arrival", def.Arrival, "how jobs arrive: "+strings.Join(scheduling.Arrivals(), ", "))
-		load         = fs.Float64("offered-load", def.Load, "offered load of a synthetic workload: mean core-time brought per second over the cluster's cores")
-		burst        = fs.Int("burst", def.Burst, "with --arrival burst: jobs that arrive together")
-		gpuShare     = fs.Float64("gpu-share", def.GPUShare, "share of a synthetic workload's jobs that need GPUs")
-		trace        = fs.String("trace", "", "with --arrival swf: the SWF `file` to replay (default: the trace shipped with marlon)")
-		heartbeat    = fs.Float64("heartbeat", def.Heartbeat, "seconds between a resource agent's heartbeats")
-		missed       = fs.Int("missed-heartbeats", def.MissedHeartbeats, "heartbeats missed before a node is declared failed")
-		timeout      = fs.Float64("timeout", def.Timeout, "seconds the auctioneer waits for bids and for an assignment's answer")
-		window       = fs.Int("window", def.Window, "queued jobs offered per auction round")
-		strand       = fs.Float64("strand-timeout", def.StrandTimeout, "seconds a job waits with every node that can hold it down before it is lost")
-		crashes      listFlag
-		writeTrace   = fs.String("write-trace", "", "write the workload drawn from --seed to `file` in the Standard Workload Format, and exit")
-		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
-		show         = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
+		writeTrace = fs.String("write-trace", "", "write the workload drawn from --seed to `file` in the Standard Workload Format, and exit")
+		show       = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
 	)
-	var ff faultFlags
-	ff.register(fs, false)
 	rf.figure(fs, "gantt", "draw the first evaluation episode, jobs on nodes over time, to `file` (.png, .svg or .pdf)")
-	fs.Var(&crashes, "crash", "`NODE@TIME[+DOWN]`: node NODE fails at TIME and restarts DOWN seconds later (never without +DOWN); repeatable")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marlon scheduling [flags]\n\nRuns HPC job scheduling: jobs needing cores, memory and GPUs arrive; resource\nagents, one per compute node, bid for them and an auctioneer gives each to the\nbest bid, or a central scheduler (FCFS, EASY backfilling) places them. Heartbeats\ndetect failed nodes; their jobs are queued again.\n\nFlags:")
 		fs.PrintDefaults()
@@ -87,42 +66,9 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	sc := def // what a file leaves out
-	if *scenarioFile != "" {
-		if err := readScenarioFile(*scenarioFile, &sc, schedFlagOf); err != nil {
-			return fail(stderr, err)
-		}
-	}
-	given := func(name string) bool { return set[name] || *scenarioFile == "" }
-	for name, apply := range map[string]func(){
-		"nodes": func() { sc.Nodes = *nodes }, "node-cores": func() { sc.NodeCores = *nodeCores }, "node-memory": func() { sc.NodeMemory = *nodeMemory },
-		"gpu-nodes": func() { sc.GPUNodes = *gpuNodes }, "node-gpus": func() { sc.NodeGPUs = *nodeGPUs }, "jobs": func() { sc.Jobs = *jobs },
-		"arrival": func() { sc.Arrival = *arrival }, "offered-load": func() { sc.Load = *load }, "burst": func() { sc.Burst = *burst },
-		"gpu-share": func() { sc.GPUShare = *gpuShare }, "trace": func() { sc.Trace = *trace }, "heartbeat": func() { sc.Heartbeat = *heartbeat },
-		"missed-heartbeats": func() { sc.MissedHeartbeats = *missed }, "timeout": func() { sc.Timeout = *timeout }, "window": func() { sc.Window = *window },
-		"strand-timeout": func() { sc.StrandTimeout = *strand },
-	} {
-		if given(name) {
-			apply()
-		}
-	}
-	if len(crashes) > 0 {
-		sc.Crashes = nil
-		for _, c := range crashes {
-			cr, err := scheduling.ParseCrash(c)
-			if err != nil {
-				return fail(stderr, usageError{err})
-			}
-			sc.Crashes = append(sc.Crashes, cr)
-		}
-	}
-	if err := ff.apply(set, &sc.Faults); err != nil {
+	sc, err := scenario()
+	if err != nil {
 		return fail(stderr, err)
-	}
-	if err := sc.Validate(); err != nil {
-		return fail(stderr, fromScenarioFile(err, *scenarioFile, set, schedFieldOf)) // a value from the file named as the file has it
 	}
 	if *show {
 		writeJSON(stdout, sc)
@@ -408,5 +354,75 @@ func printSchedReport(w io.Writer, r schedReport) {
 			fmt.Fprintf(w, "first episode: node %d declared failed at %.0f s (last heard %.0f s, %s): %d job(s) queued again, %s\n", f.Node, f.Detected, f.LastSeen, f.Why, len(f.Jobs), rec)
 		}
 		printFaults(w, res.Faults)
+	}
+}
+
+// schedulingScenarioFlags registers the scheduling scenario's flags on fs
+// (for marlon scheduling and marlon train); the function it returns builds
+// and checks the scenario once fs is parsed.
+func schedulingScenarioFlags(fs *flag.FlagSet) func() (scheduling.Scenario, error) {
+	def := scheduling.Default()
+	var (
+		nodes        = fs.Int("nodes", def.Nodes, "compute nodes")
+		nodeCores    = fs.Int("node-cores", def.NodeCores, "cores per node")
+		nodeMemory   = fs.Int("node-memory", def.NodeMemory, "memory per node, GB")
+		gpuNodes     = fs.Int("gpu-nodes", def.GPUNodes, "nodes with GPUs (the first ones)")
+		nodeGPUs     = fs.Int("node-gpus", def.NodeGPUs, "GPUs per GPU node")
+		jobs         = fs.Int("jobs", def.Jobs, "jobs per episode (with --arrival swf: at most, a window of the trace)")
+		arrival      = fs.String("arrival", def.Arrival, "how jobs arrive: "+strings.Join(scheduling.Arrivals(), ", "))
+		load         = fs.Float64("offered-load", def.Load, "offered load of a synthetic workload: mean core-time brought per second over the cluster's cores")
+		burst        = fs.Int("burst", def.Burst, "with --arrival burst: jobs that arrive together")
+		gpuShare     = fs.Float64("gpu-share", def.GPUShare, "share of a synthetic workload's jobs that need GPUs")
+		trace        = fs.String("trace", "", "with --arrival swf: the SWF `file` to replay (default: the trace shipped with marlon)")
+		heartbeat    = fs.Float64("heartbeat", def.Heartbeat, "seconds between a resource agent's heartbeats")
+		missed       = fs.Int("missed-heartbeats", def.MissedHeartbeats, "heartbeats missed before a node is declared failed")
+		timeout      = fs.Float64("timeout", def.Timeout, "seconds the auctioneer waits for bids and for an assignment's answer")
+		window       = fs.Int("window", def.Window, "queued jobs offered per auction round")
+		strand       = fs.Float64("strand-timeout", def.StrandTimeout, "seconds a job waits with every node that can hold it down before it is lost")
+		crashes      listFlag
+		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
+	)
+	var ff faultFlags
+	ff.register(fs, false)
+	fs.Var(&crashes, "crash", "`NODE@TIME[+DOWN]`: node NODE fails at TIME and restarts DOWN seconds later (never without +DOWN); repeatable")
+	return func() (scheduling.Scenario, error) {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		sc := def // what a file leaves out
+		if *scenarioFile != "" {
+			if err := readScenarioFile(*scenarioFile, &sc, schedFlagOf); err != nil {
+				return sc, err
+			}
+		}
+		given := func(name string) bool { return set[name] || *scenarioFile == "" }
+		for name, apply := range map[string]func(){
+			"nodes": func() { sc.Nodes = *nodes }, "node-cores": func() { sc.NodeCores = *nodeCores }, "node-memory": func() { sc.NodeMemory = *nodeMemory },
+			"gpu-nodes": func() { sc.GPUNodes = *gpuNodes }, "node-gpus": func() { sc.NodeGPUs = *nodeGPUs }, "jobs": func() { sc.Jobs = *jobs },
+			"arrival": func() { sc.Arrival = *arrival }, "offered-load": func() { sc.Load = *load }, "burst": func() { sc.Burst = *burst },
+			"gpu-share": func() { sc.GPUShare = *gpuShare }, "trace": func() { sc.Trace = *trace }, "heartbeat": func() { sc.Heartbeat = *heartbeat },
+			"missed-heartbeats": func() { sc.MissedHeartbeats = *missed }, "timeout": func() { sc.Timeout = *timeout }, "window": func() { sc.Window = *window },
+			"strand-timeout": func() { sc.StrandTimeout = *strand },
+		} {
+			if given(name) {
+				apply()
+			}
+		}
+		if len(crashes) > 0 {
+			sc.Crashes = nil
+			for _, c := range crashes {
+				cr, err := scheduling.ParseCrash(c)
+				if err != nil {
+					return sc, usageError{err}
+				}
+				sc.Crashes = append(sc.Crashes, cr)
+			}
+		}
+		if err := ff.apply(set, &sc.Faults); err != nil {
+			return sc, err
+		}
+		if err := sc.Validate(); err != nil {
+			return sc, fromScenarioFile(err, *scenarioFile, set, schedFieldOf) // a value from the file named as the file has it
+		}
+		return sc, nil
 	}
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
+	"github.com/marlon-go/marlon/examples/scheduling"
+	schedlearners "github.com/marlon-go/marlon/examples/scheduling/learners"
 	"github.com/marlon-go/marlon/learning"
 	dtrain "github.com/marlon-go/marlon/training"
 )
@@ -85,6 +87,27 @@ func trainableEnvs() []trainableEnv {
 				return nil, fmt.Errorf("the run's scenario: %w", err)
 			}
 			return loadbalancing.NewVersion(version, sc, seed)
+		},
+	}, {
+		family: scheduling.Family, versions: scheduling.Versions(), defaults: trainingDefaults(schedlearners.DefaultTraining()),
+		flags: func(fs *flag.FlagSet) func() (json.RawMessage, error) {
+			scenario := schedulingScenarioFlags(fs)
+			return func() (json.RawMessage, error) {
+				sc, err := scenario()
+				if err != nil {
+					return nil, err
+				}
+				return json.Marshal(sc)
+			}
+		},
+		make: func(version string, scenario json.RawMessage, _ uint64) (env.Environment, error) {
+			var sc scheduling.Scenario
+			dec := json.NewDecoder(bytes.NewReader(scenario))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&sc); err != nil {
+				return nil, fmt.Errorf("the run's scenario: %w", err)
+			}
+			return scheduling.NewVersion(version, sc)
 		},
 	}}
 }
@@ -193,10 +216,11 @@ const trainExamples = `
 Examples:
   marlon nats --local-cluster                       three servers with JetStream on ports 4222-4224
   marlon node --rollouts --nats nats://127.0.0.1:4222 --name n1 --replicas 3    on each node
-  marlon train --nats nats://127.0.0.1:4222 --replicas 3 --algorithm pg --nodes 3
+  marlon train --nats nats://127.0.0.1:4222 --replicas 3 --algorithm pg --min-nodes 3
                                                     train pg on the default scenario, 300 episodes
   marlon train --nats URL --algorithm qlearning --episodes 600 --per-node 2 --workers 16 --json
   marlon train --nats URL --algorithm pg --compare-single   also train in this process, and compare
+  marlon train --nats URL --env scheduling/v1 --algorithm qlearning --jobs 100   any environment marlon train knows
 `
 
 func runTrain(args []string, stdout, stderr io.Writer) int {
@@ -213,16 +237,16 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	jf.register(fs)
 	var (
 		runID     = fs.String("run", "", "the run's `name` (default: run- and the time)")
-		nodes     = fs.Int("nodes", 1, "rollout nodes to wait for before the first epoch (later ones join at the next)")
-		updates   = fs.Int("updates", 0, "updates the learner makes (0: --episodes / (--per-node x --nodes), rounded up)")
+		nodes     = fs.Int("min-nodes", 1, "rollout nodes to wait for before the first epoch (later ones join at the next)")
+		updates   = fs.Int("updates", 0, "updates the learner makes (0: --episodes / (--per-node x --min-nodes), rounded up)")
 		perNode   = fs.Int("per-node", 1, "episodes each rollout node runs per update")
 		ckptEvery = fs.Int("checkpoint-every", 10, "store a checkpoint in the object store every this many updates")
 		epochTO   = fs.Duration("epoch-timeout", 30*time.Second, "an epoch's barrier gives up on rollout nodes that have not arrived after this long")
-		timeout   = fs.Duration("timeout", time.Hour, "give up waiting for the run after this long")
+		timeout   = fs.Duration("wait", time.Hour, "give up waiting for the run after this long")
 		single    = fs.Bool("compare-single", false, "also train in this process, single-process, with the same seed and episodes, and compare")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: marlon train --nats URL --algorithm NAME [flags]\n\nTrains a learner across the rollout nodes (marlon node --rollouts) that\nshare the NATS servers' JetStream: the nodes run episodes with the current\nparameters and send their experience; an elected learner learns from it,\npublishes new parameters every update and checkpoints to the object store,\nand another node takes over from the last checkpoint if it dies. This\ncommand starts the run, follows it, and evaluates the trained models\ngreedily on the evaluation episodes single-process training uses.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: marlon train --nats URL --algorithm NAME [flags]\n\nTrains a learner across the rollout nodes (marlon node --rollouts) that\nshare the NATS servers' JetStream: the nodes run episodes with the current\nparameters and send their experience; an elected learner learns from it,\npublishes new parameters every update and checkpoints to the object store,\nand another node takes over from the last checkpoint if it dies. This\ncommand starts the run, follows it, and evaluates the trained models\ngreedily on the evaluation episodes single-process training uses.\n\nThe scenario flags are those of the --env environment's own command\n(default loadbalancing; marlon train --env scheduling/v1 --help lists\nscheduling's).\n\nFlags:")
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), trainExamples)
 	}
@@ -246,7 +270,7 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	case rf.algorithm == "":
 		return fail(stderr, usageError{fmt.Errorf("--algorithm: name the learner to train: %s", strings.Join(rf.learners(), ", "))})
 	case *nodes < 1:
-		return fail(stderr, usageError{fmt.Errorf("--nodes: at least 1, got %d", *nodes)})
+		return fail(stderr, usageError{fmt.Errorf("--min-nodes: at least 1, got %d", *nodes)})
 	case *updates < 0:
 		return fail(stderr, usageError{fmt.Errorf("--updates: at least 0, got %d", *updates)})
 	case *perNode < 1:
@@ -313,7 +337,7 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	if r, err := coordination.Call(lv.RT, runVar, coordination.SetVar{Data: data}, 10*time.Second); err != nil || r.(coordination.VarWritten).Err != nil {
 		return fail(stderr, fmt.Errorf("writing the run: %v %v", err, r))
 	}
-	log.Info("run started: waiting for the rollout nodes (marlon node --rollouts)", "run", spec.ID, "algorithm", spec.Algorithm, "updates", spec.Updates, "nodes", *nodes, "per_node", *perNode)
+	log.Info("run started: waiting for the rollout nodes (marlon node --rollouts)", "run", spec.ID, "algorithm", spec.Algorithm, "updates", spec.Updates, "min_nodes", *nodes, "per_node", *perNode)
 	start := time.Now()
 	lastUpdate := -1
 	var done dtrain.Done
@@ -526,6 +550,8 @@ func runRolloutNode(args []string, stdout, stderr io.Writer) int {
 			} else {
 				log.Info("learner: update", "term", m.Term, "update", m.Update, "episodes", m.Episodes, "from", strings.Join(m.From, ","), "missing", strings.Join(m.Missing, ","))
 			}
+		case dtrain.Warning:
+			log.Warn(m.Err.Error())
 		case dtrain.Finished:
 			if m.Err != nil {
 				log.Error("run failed on this node", "err", m.Err)

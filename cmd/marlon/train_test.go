@@ -78,9 +78,9 @@ func (tc *trainCluster) node(name string, servers ...int) *proc {
 
 // train starts marlon train on a small scenario for updates updates.
 func (tc *trainCluster) train(updates int, extra ...string) *proc {
-	args := append([]string{"train", "--nats", tc.urls(), "--replicas", "3", "--algorithm", "qlearning", "--nodes", "3",
+	args := append([]string{"train", "--nats", tc.urls(), "--replicas", "3", "--algorithm", "qlearning", "--min-nodes", "3",
 		"--updates", strconv.Itoa(updates), "--per-node", "2", "--checkpoint-every", "10", "--epoch-timeout", "20s",
-		"--workers", "6", "--job", "4000", "--eval-episodes", "3", "--json", "--run", "r1", "--timeout", "3m"}, extra...)
+		"--workers", "6", "--job", "4000", "--eval-episodes", "3", "--json", "--run", "r1", "--wait", "3m"}, extra...)
 	return tc.start("train", args...)
 }
 
@@ -216,7 +216,7 @@ func TestTrainNATSServerRestartPartitionsANode(t *testing.T) {
 	tc := startTrainCluster(t)
 	tc.node("n1", 0, 1)
 	tc.node("n2", 0, 1)
-	tr := tc.train(80, "--nodes", "2")
+	tr := tc.train(80, "--min-nodes", "2")
 	tc.learner(2)
 	tc.node("n3", 2) // after the election: n3 is a rollout node, not the learner
 	deadline := time.Now().Add(time.Minute)
