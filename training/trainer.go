@@ -112,17 +112,15 @@ type Trainer struct {
 	cfg  Config
 	e    env.Environment
 	spec learning.Spec
-	err  error
 
-	election, members, barriers     actors.Addr
-	params, ckpt, done              actors.Addr
-	rteam                           *learning.Team
-	lastRev                         uint64 // the last params revision this node acted on
-	finished                        bool
-	stopped                         bool
-	leader                          *learner // nil unless this node leads
-	results                         map[string]coordination.BarrierResult
-	rolloutsRun, rolloutEpisodesRun int
+	election, members, barriers actors.Addr
+	params, ckpt, done          actors.Addr
+	rteam                       *learning.Team
+	lastRev                     uint64 // the last params revision this node acted on
+	finished                    bool
+	stopped                     bool
+	leader                      *learner                              // nil unless this node leads
+	results                     map[string]coordination.BarrierResult // the learner's
 }
 
 // learner is the learner's state for one term.
@@ -352,8 +350,6 @@ func (t *Trainer) rollouts(ctx actors.Context, rev uint64, p Params, model []byt
 		}
 		b.Episodes = append(b.Episodes, ep)
 	}
-	t.rolloutsRun++
-	t.rolloutEpisodesRun += len(b.Episodes)
 	data, err := json.Marshal(b)
 	if err != nil {
 		t.fail(ctx, err)
@@ -433,8 +429,10 @@ func (t *Trainer) arrive(ctx actors.Context, rev uint64) {
 			}
 			return
 		}
-		t.results[name] = r
-		t.epochOver(ctx)
+		if t.leader != nil {
+			t.results[name] = r
+			t.epochOver(ctx)
+		}
 	})
 }
 
@@ -672,7 +670,7 @@ func (t *Trainer) epochOver(ctx actors.Context) {
 	if !ok {
 		return
 	}
-	delete(t.results, name)
+	clear(t.results) // older epochs' are stale
 	var from []string
 	for _, n := range l.nodes {
 		if slices.Contains(r.Arrived, n) {
