@@ -152,6 +152,9 @@ type LiveConfig struct {
 	Scale time.Duration
 	// Store configures the member's coordination store (times in units).
 	Store coordination.StoreConfig
+	// OnRetry, if set, is told why opening the bucket or the object store
+	// failed before StartLive tries again.
+	OnRetry func(error)
 }
 
 // Live is a process's member of distributed training: its runtime, with
@@ -181,6 +184,9 @@ func StartLive(ctx context.Context, nc *nats.Conn, cfg LiveConfig) (*Live, error
 		if b, err = coordination.OpenBucket(ctx, nc, cfg.Bucket); err == nil {
 			break
 		}
+		if cfg.OnRetry != nil {
+			cfg.OnRetry(err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, err
@@ -195,6 +201,9 @@ func StartLive(ctx context.Context, nc *nats.Conn, cfg LiveConfig) (*Live, error
 	for {
 		if os, err = OpenObjectStore(ctx, b.JS, cfg.ObjectStore, replicas); err == nil {
 			break
+		}
+		if cfg.OnRetry != nil {
+			cfg.OnRetry(err)
 		}
 		select {
 		case <-ctx.Done():

@@ -206,10 +206,17 @@ func (f *jsFlags) connect(name string) (*nats.Conn, error) {
 	return nats.Connect(f.nats, opts...)
 }
 
-func (f *jsFlags) start(ctx context.Context, member string, nc *nats.Conn) (*dtrain.Live, error) {
+func (f *jsFlags) start(ctx context.Context, member string, nc *nats.Conn, log *slog.Logger) (*dtrain.Live, error) {
+	var last time.Time
 	return dtrain.StartLive(ctx, nc, dtrain.LiveConfig{Member: member,
 		Bucket: coordination.BucketConfig{Replicas: f.replicas},
-		Store:  coordination.StoreConfig{Timeout: 2000, ProbeEvery: 100}})
+		Store:  coordination.StoreConfig{Timeout: 2000, ProbeEvery: 100},
+		OnRetry: func(err error) {
+			if time.Since(last) > 5*time.Second {
+				last = time.Now()
+				log.Warn("JetStream not ready yet; trying again", "nats", f.nats, "err", err)
+			}
+		}})
 }
 
 const trainExamples = `
@@ -326,7 +333,7 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	if len(member) > 64 {
 		member = member[:64]
 	}
-	lv, err := jf.start(ctx, member, nc)
+	lv, err := jf.start(ctx, member, nc, log)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("--nats: %w", err))
 	}
@@ -529,7 +536,7 @@ func runRolloutNode(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	defer nc.Close()
-	lv, err := jf.start(ctx, *name, nc)
+	lv, err := jf.start(ctx, *name, nc, log)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("--nats: %w", err))
 	}
