@@ -181,7 +181,10 @@ func StartLive(ctx context.Context, nc *nats.Conn, cfg LiveConfig) (*Live, error
 	var b *coordination.Bucket
 	var err error
 	for {
-		if b, err = coordination.OpenBucket(ctx, nc, cfg.Bucket); err == nil {
+		attempt, cancel := context.WithTimeout(ctx, 10*time.Second) // a lost API reply must not hold StartLive until ctx's end
+		b, err = coordination.OpenBucket(attempt, nc, cfg.Bucket)
+		cancel()
+		if err == nil {
 			break
 		}
 		if cfg.OnRetry != nil {
@@ -189,7 +192,7 @@ func StartLive(ctx context.Context, nc *nats.Conn, cfg LiveConfig) (*Live, error
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -199,7 +202,10 @@ func StartLive(ctx context.Context, nc *nats.Conn, cfg LiveConfig) (*Live, error
 	}
 	var os jetstream.ObjectStore
 	for {
-		if os, err = OpenObjectStore(ctx, b.JS, cfg.ObjectStore, replicas); err == nil {
+		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
+		os, err = OpenObjectStore(attempt, b.JS, cfg.ObjectStore, replicas)
+		cancel()
+		if err == nil {
 			break
 		}
 		if cfg.OnRetry != nil {
@@ -207,7 +213,7 @@ func StartLive(ctx context.Context, nc *nats.Conn, cfg LiveConfig) (*Live, error
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
