@@ -29,6 +29,8 @@ type NodeConfig struct {
 	Owner actors.Addr
 }
 
+type pollRun struct{}
+
 // RunStarted tells a Node's owner it joined a run (or could not: Err).
 type RunStarted struct {
 	Spec Spec
@@ -65,8 +67,13 @@ func (n *Node) Receive(ctx actors.Context, msg any) {
 			return
 		}
 		n.runVar = ctx.Spawn(v)
-		// A first read: the watch tells only of changes.
-		ctx.Request(n.runVar, coordination.GetVar{Level: coordination.Eventual}, actors.Forever, func(ctx actors.Context, reply any, err error) {
+		ctx.Send(ctx.Self(), pollRun{})
+	case pollRun:
+		// A read now and every Poll, beside the watch: a watch can stay
+		// silent for seconds (a JetStream consumer reset after missed
+		// heartbeats, on a stream just made or whose server went).
+		ctx.After(n.cfg.Timing.withDefaults().Poll, pollRun{})
+		ctx.Request(n.runVar, coordination.GetVar{Level: coordination.Linearizable}, 10*n.cfg.Timing.withDefaults().StoreTimeout, func(ctx actors.Context, reply any, err error) {
 			if v, ok := reply.(coordination.VarValue); ok && err == nil {
 				n.onRun(ctx, v)
 			}
