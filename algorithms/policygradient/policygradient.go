@@ -173,7 +173,8 @@ func (p *Policy) newAgent(id learning.AgentID) *agent {
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	w := max(p.policy.width(), p.value.width())
-	return &agent{p: p, id: id, rng: rand.New(rand.NewPCG(p.seed, h.Sum64())),
+	src := rand.NewPCG(p.seed, h.Sum64())
+	return &agent{p: p, id: id, src: src, rng: rand.New(src),
 		x: make([]float64, len(p.inputs)), bufA: make([]float64, w), bufB: make([]float64, w)}
 }
 
@@ -433,6 +434,7 @@ type segment struct {
 type agent struct {
 	p          *Policy
 	id         learning.AgentID
+	src        *rand.PCG // rng's source, for migration
 	rng        *rand.Rand
 	x          []float64 // inputs of the latest observation
 	mask       []bool    // the latest observation's Mask (nil: all allowed)

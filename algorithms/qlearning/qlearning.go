@@ -118,7 +118,8 @@ func (p *Policy) Name() string { return "qlearning" }
 func (p *Policy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
 	h := fnv.New64a()
 	h.Write([]byte(id))
-	a := &agent{p: p, rng: rand.New(rand.NewPCG(p.seed, h.Sum64()))}
+	src := rand.NewPCG(p.seed, h.Sum64())
+	a := &agent{p: p, src: src, rng: rand.New(src)}
 	p.mu.Lock()
 	p.agents = append(p.agents, a)
 	p.mu.Unlock()
@@ -279,6 +280,7 @@ func (p *Policy) update(s, a int, target float64) {
 // Lambda above 0, the steps of its episode that await their updates.
 type agent struct {
 	p       *Policy
+	src     *rand.PCG // rng's source, for migration
 	rng     *rand.Rand
 	state   int
 	mask    []bool // the latest observation's
