@@ -1,6 +1,7 @@
 package env
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 
@@ -228,6 +229,15 @@ func (r *Roster) Receive(ctx actors.Context, msg any) {
 		}
 		ctx.Watch(from)
 		r.seen.set(m.ID, true)
+	case Moved:
+		if e, ok := r.live[m.From]; ok {
+			delete(r.live, m.From)
+			e.addr = ctx.Sender()
+			r.live[e.addr] = e
+			ctx.Unwatch(m.From)
+			ctx.Watch(e.addr)
+		}
+		ctx.Reply(ctx.ReplyTo(), m)
 	case actors.Down:
 		e, ok := r.live[m.Actor]
 		if !ok {
@@ -314,3 +324,59 @@ func (m *Membership) Counts() (joins, leaves int) {
 	defer m.mu.Unlock()
 	return m.joins, m.leaves
 }
+
+// AgentState is an Agent's state in its episode, for moving the actor that
+// carries it to another node (seed 001's agent migration): where the
+// binding is (started, finished, steps, return) and its LearningAlgorithm's
+// own state (learning.Migratable; nil for one that keeps none, a fixed
+// heuristic say).
+type AgentState struct {
+	Started  bool    `json:"started,omitempty"`
+	Finished bool    `json:"finished,omitempty"`
+	Steps    int     `json:"steps"`
+	Return   float64 `json:"return"`
+	Learner  []byte  `json:"learner,omitempty"`
+}
+
+// State captures the agent's state; an error says its LearningAlgorithm
+// keeps state it cannot give. A nil Agent has the zero state.
+func (a *Agent) State() (AgentState, error) {
+	if a == nil {
+		return AgentState{}, nil
+	}
+	s := AgentState{Started: a.started, Finished: a.finished, Steps: a.steps, Return: a.ret}
+	if m, ok := a.Alg.(learning.Migratable); ok {
+		b, err := m.MarshalAgent()
+		if err != nil {
+			return s, err
+		}
+		s.Learner = b
+	}
+	return s, nil
+}
+
+// Restore gives the agent (a binding made on the node the actor moved to,
+// for the same ID) the state State captured, so that it continues where
+// the original stopped.
+func (a *Agent) Restore(s AgentState) error {
+	if a == nil {
+		return nil
+	}
+	if s.Learner != nil {
+		m, ok := a.Alg.(learning.Migratable)
+		if !ok {
+			return fmt.Errorf("env: agent %s: its LearningAlgorithm cannot take a migrated agent's state", a.ID)
+		}
+		if err := m.UnmarshalAgent(s.Learner); err != nil {
+			return err
+		}
+	}
+	a.started, a.finished, a.steps, a.ret = s.Started, s.Finished, s.Steps, s.Return
+	return nil
+}
+
+// Moved, a request to a Roster, says that the agent whose actor was at
+// From now runs at the sender (it migrated): the roster watches the new
+// address instead, and tells nobody (the agent neither left nor joined).
+// Reply: Moved.
+type Moved struct{ From actors.Addr }

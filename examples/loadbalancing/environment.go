@@ -237,7 +237,7 @@ func (s WorkerSpec) schema() *learning.Schema {
 func (s WorkerSpec) Worker(costs *Costs, agent *env.Agent, report func(WorkerReport)) *Worker {
 	return &Worker{
 		ID: s.ID, Speed: s.Speed, UnitTime: s.UnitTime, Master: s.Master, Roster: s.Roster,
-		Costs: costs, Agent: agent, Reward: s.Reward, Report: report, Availability: s.Availability(), Schema: s.schema(),
+		Costs: costs, Agent: agent, Reward: s.Reward, Report: report, Availability: s.Availability(), Schema: s.schema(), Spec: s,
 	}
 }
 
@@ -355,6 +355,17 @@ func (d *director) Receive(ctx actors.Context, msg any) {
 		}
 	case WorkerReport: // from a placed worker
 		d.ep.workerDone(m)
+	case Moved: // a placed worker migrated
+		if id, ok := d.ids[m.From]; ok {
+			delete(d.ids, m.From)
+			d.ids[ctx.Sender()] = id
+			if id < len(d.spawned) {
+				d.spawned[id] = ctx.Sender()
+			}
+			ctx.Unwatch(m.From)
+			ctx.Watch(ctx.Sender())
+		}
+		ctx.Reply(ctx.ReplyTo(), m)
 	case actors.Down: // of a placed worker
 		if id, ok := d.ids[m.Actor]; ok {
 			d.ep.workerGone(id, ctx.Now(), m)

@@ -152,6 +152,8 @@ func (m *Master) Receive(ctx actors.Context, msg any) {
 				m.grant(ctx, r)
 			}
 		}
+	case Moved:
+		m.moved(ctx, x)
 	case actors.Down:
 		m.onDown(ctx, x)
 	case actors.Stopping:

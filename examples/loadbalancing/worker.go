@@ -130,6 +130,14 @@ type Worker struct {
 	rewarded    float64 // idle time given as reward so far
 	pendingDone int     // units of the ChunkDone in the request not yet answered
 	ended       bool
+
+	// Spec is what the worker was made from (WorkerSpec.Worker), for
+	// migration.
+	Spec       WorkerSpec
+	resumed    *WorkerState // a migrated worker's state, until it starts
+	moveTo     actors.Addr  // the host it is to move to, once it holds a chunk
+	migrating  bool
+	chunkTimer actors.Timer
 }
 
 // WorkerReport is a worker's own account of an episode.
@@ -164,11 +172,18 @@ type WorkerReport struct {
 
 // Receive implements actors.Actor.
 func (w *Worker) Receive(ctx actors.Context, msg any) {
-	if w.Agent.Handle(msg) {
+	if w.Agent.Handle(msg) || w.migration(ctx, msg) {
 		return
+	}
+	if w.migrating {
+		return // it has handed its state off: the new incarnation acts
 	}
 	switch m := msg.(type) {
 	case actors.Started:
+		if w.resumed != nil {
+			w.resume(ctx)
+			return
+		}
 		w.joined, w.rewardedAt = ctx.Now(), ctx.Now()
 		ctx.Send(w.Roster, env.JoinOf(AgentID(w.ID), w.Agent))
 		ctx.Watch(w.Master)
@@ -230,7 +245,10 @@ func (w *Worker) onReply(ctx actors.Context, reply any, err error) {
 			w.chunkTime = w.Availability.Finish(ctx.Now(), w.UnitTime*sum, w.Speed) - ctx.Now()
 		}
 		w.chunkStart = ctx.Now()
-		ctx.After(w.chunkTime, chunkDone{})
+		w.chunkTimer = ctx.After(w.chunkTime, chunkDone{})
+		if !w.moveTo.IsZero() {
+			w.handOff(ctx)
+		}
 	case Finished:
 		w.end(ctx, false)
 		ctx.Stop(ctx.Self())
