@@ -346,13 +346,18 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("run started: waiting for the rollout nodes (marlon node --rollouts)", "run", spec.ID, "algorithm", spec.Algorithm, "updates", spec.Updates, "min_nodes", *nodes, "per_node", *perNode)
 	start := time.Now()
+	var first time.Time // when the learner's first parameters were seen
 	lastUpdate := -1
 	var done dtrain.Done
 	for {
+		every := 250 * time.Millisecond
+		if first.IsZero() {
+			every = 20 * time.Millisecond // to time the run from its first epoch
+		}
 		select {
 		case <-ctx.Done():
 			return fail(stderr, fmt.Errorf("the run did not finish: %w (it goes on on the nodes; marlon train --run %s follows it again)", ctx.Err(), spec.ID))
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(every):
 		}
 		if r, err := coordination.Call(lv.RT, doneVar, coordination.GetVar{Level: coordination.Linearizable}, 5*time.Second); err == nil {
 			if v := r.(coordination.VarValue); v.Err == nil {
@@ -368,6 +373,9 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 					Update   int `json:"update"`
 					Episodes int `json:"episodes"`
 				}
+				if first.IsZero() {
+					first = time.Now()
+				}
 				if json.Unmarshal(v.Data, &p) == nil && p.Update != lastUpdate {
 					lastUpdate = p.Update
 					con.setStatus(fmt.Sprintf("update %d/%d, %d episodes learnt (learner %s)", p.Update, spec.Updates, p.Episodes, v.Writer))
@@ -375,7 +383,11 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	elapsed := time.Since(start)
+	wall := time.Since(start)
+	if first.IsZero() {
+		first = start
+	}
+	elapsed := time.Since(first)
 	con.setStatus("")
 	fetch, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	model, err := lv.Objects.GetBytes(fetch, done.Final)
@@ -394,7 +406,7 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	out := trainReport{Run: spec.ID, Env: spec.Env, Algorithm: spec.Algorithm, Seed: spec.Seed, Updates: done.Updates, Episodes: done.Episodes,
-		SelectedAfter: done.Selected, Seconds: elapsed.Seconds(), EpisodesPerSecond: float64(done.Episodes) / elapsed.Seconds(),
+		SelectedAfter: done.Selected, Seconds: elapsed.Seconds(), WallSeconds: wall.Seconds(), EpisodesPerSecond: float64(done.Episodes) / elapsed.Seconds(),
 		Stats: done.Stats, EvalEpisodes: rf.evalEpisodes, Mean: res.Mean}
 	if rf.save != "" {
 		if err := ckpt.Save(rf.save); err != nil {
@@ -437,7 +449,8 @@ type trainReport struct {
 	Updates           int                `json:"updates"`
 	Episodes          int                `json:"episodes"`
 	SelectedAfter     int                `json:"selected_after"`
-	Seconds           float64            `json:"seconds"`
+	Seconds           float64            `json:"seconds"`      // from the first epoch to the end
+	WallSeconds       float64            `json:"wall_seconds"` // from the start of the command (nodes joining, election)
 	EpisodesPerSecond float64            `json:"episodes_per_second"`
 	Stats             dtrain.Stats       `json:"experience"`
 	EvalEpisodes      int                `json:"eval_episodes"`
@@ -457,8 +470,8 @@ type singleReport struct {
 
 func printTrainReport(w io.Writer, r trainReport) {
 	fmt.Fprintf(w, "Distributed training: %s on %s, seed %d, run %s.\n", r.Algorithm, r.Env, r.Seed, r.Run)
-	fmt.Fprintf(w, "%d updates, %d episodes in %.1fs (%.1f episodes/s); kept the models after %d episodes.\n",
-		r.Updates, r.Episodes, r.Seconds, r.EpisodesPerSecond, r.SelectedAfter)
+	fmt.Fprintf(w, "%d updates, %d episodes in %.1fs from the first epoch (%.1f episodes/s; %.1fs with the nodes joining); kept the models after %d episodes.\n",
+		r.Updates, r.Episodes, r.Seconds, r.EpisodesPerSecond, r.WallSeconds, r.SelectedAfter)
 	per := 0.0
 	if r.Stats.Messages > 0 {
 		per = float64(r.Stats.AgentEpisodes) / float64(r.Stats.Messages)
