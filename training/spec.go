@@ -156,6 +156,11 @@ type Done struct {
 	Selected int    `json:"selected_after"`
 	Final    string `json:"final"`
 	Stats    Stats  `json:"stats"`
+	// Elapsed is how long the last learner took, in virtual time units
+	// (live: the runtime's Scale each), from its first parameters to the
+	// end; ElapsedFrom the update it started from (0: the whole run).
+	Elapsed     float64 `json:"elapsed"`
+	ElapsedFrom int     `json:"elapsed_from"`
 }
 
 // Stats count the experience that reached the learner: messages (one per

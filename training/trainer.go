@@ -140,6 +140,10 @@ type learner struct {
 	stats     Stats
 	resumed   bool
 	busy      bool // a step (reads, checkpoint) is under way
+	// began is when this learner first published (virtual time), from is
+	// the update it resumed from: Done.Elapsed times its part of the run.
+	began float64
+	from  int
 }
 
 // NewTrainer returns a node's Trainer, or the configuration's first error.
@@ -635,8 +639,11 @@ func (t *Trainer) publish(ctx actors.Context) {
 				}
 				l.awaiting, l.nodes = w.Revision, p.Nodes
 				ctx.After(2*t.cfg.Spec.EpochTimeout+t.cfg.LeaseTTL, watchdog{term, w.Revision})
-				if l.resumed && !t.cfg.Owner.IsZero() {
-					ctx.Send(t.cfg.Owner, Progress{Term: term, Update: l.update, Episodes: l.episodes, Resumed: true})
+				if l.resumed {
+					l.began, l.from = ctx.Now(), l.update
+					if !t.cfg.Owner.IsZero() {
+						ctx.Send(t.cfg.Owner, Progress{Term: term, Update: l.update, Episodes: l.episodes, Resumed: true})
+					}
 				}
 				l.resumed = false
 				t.epochOver(ctx)
@@ -918,7 +925,8 @@ func (t *Trainer) conclude(ctx actors.Context) {
 		final := func(ctx actors.Context, model []byte) {
 			name := "final-" + s.ID
 			t.putBlob(ctx, name, model, func(ctx actors.Context) {
-				d := Done{Updates: l.update, Episodes: l.episodes, Selected: selected, Final: name, Stats: l.stats}
+				d := Done{Updates: l.update, Episodes: l.episodes, Selected: selected, Final: name, Stats: l.stats,
+					Elapsed: ctx.Now() - l.began, ElapsedFrom: l.from}
 				t.setFenced(ctx, t.done, d, func(ctx actors.Context) {
 					t.setFenced(ctx, t.params, Params{Update: l.update, Episodes: l.episodes, Done: true, Final: name}, func(actors.Context) {})
 				})

@@ -388,6 +388,9 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		first = start
 	}
 	elapsed := time.Since(first)
+	if done.ElapsedFrom == 0 && done.Elapsed > 0 { // the learner's own timing: finer than this command's polls
+		elapsed = time.Duration(done.Elapsed * float64(time.Millisecond))
+	}
 	con.setStatus("")
 	fetch, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	model, err := lv.Objects.GetBytes(fetch, done.Final)
