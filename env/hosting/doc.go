@@ -34,12 +34,23 @@
 // master's time in the placement request (off by that message's one-way
 // latency) and runs at the master's scale, whatever the node's.
 //
+// What every environment's live run also needs: Await waits for the
+// episode's end, bounded by a timeout, the context, a crash on the master,
+// and how long it goes on with no hosting node; NodePolicy is the policy a
+// node's agents share for a run (their calls take turns, it acts greedily);
+// StartLocal starts an embedded server, a master node and a hosting node in
+// one process, for a live run without other machines.
+//
 // # Dependencies
 //
-// The package depends on actors and transport only. It must not depend on
-// any environment, algorithm, learner or the CLI: what is particular to an
+// The package depends on actors, transport, env (the roster's messages,
+// which it registers with transport for every environment) and learning
+// (the Policy a node's agents share). It must not depend on any
+// environment, algorithm, learner or the CLI: what is particular to an
 // environment (what a slot's actor is, what a run needs on every node)
 // crosses it as opaque payloads, made and read by the environment's own
-// glue (examples/loadbalancing/lbnet for load balancing). It registers its
-// protocol's messages with transport under "hosting." names.
+// glue (examples/loadbalancing/lbnet for load balancing,
+// examples/scheduling/schednet for HPC job scheduling). It registers its
+// protocol's messages with transport under "hosting." names, and env's
+// roster messages under "env." names.
 package hosting

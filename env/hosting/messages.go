@@ -6,10 +6,17 @@ import (
 	"time"
 
 	"github.com/marlon-go/marlon/actors"
+	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/transport"
 )
 
 func init() {
+	// The roster's messages, which every environment's agents send and
+	// receive across nodes.
+	transport.Register[env.Join]("env.Join")
+	transport.Register[env.Joined]("env.Joined")
+	transport.Register[env.Left]("env.Left")
+
 	transport.Register[capacityQuery]("hosting.capacityQuery")
 	transport.Register[capacity]("hosting.capacity")
 	transport.Register[begin]("hosting.begin")

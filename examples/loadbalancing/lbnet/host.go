@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/marlon-go/marlon/actors"
 	"github.com/marlon-go/marlon/env"
@@ -50,7 +49,7 @@ func Serve(node *transport.Node, cfg HostConfig) *Host {
 			if err != nil {
 				return nil, err
 			}
-			return &run{rt: rt, policy: newLockedPolicy(p)}, nil
+			return &run{rt: rt, policy: hosting.NewNodePolicy(p)}, nil
 		}})
 }
 
@@ -58,7 +57,7 @@ func Serve(node *transport.Node, cfg HostConfig) *Host {
 // share, and their unit costs.
 type run struct {
 	rt      *actors.Live
-	policy  *lockedPolicy
+	policy  *hosting.NodePolicy
 	costs   *lb.Costs
 	costsOf costsKey // what costs was drawn for
 }
@@ -84,91 +83,4 @@ func (r *run) Actor(args []byte, speed float64) (actors.Actor, error) {
 	return s.Worker(r.costs, env.Attach(id, r.policy.NewAgent(id)), func(rep lb.WorkerReport) { r.rt.Send(s.Reports, rep) }), nil
 }
 
-func (r *run) End() { r.policy.endEpisode() }
-
-// lockedPolicy makes the agents of a policy take turns: a node's workers
-// share one policy, and run on different goroutines.
-type lockedPolicy struct {
-	mu    sync.Mutex
-	inner learning.Policy
-}
-
-// newLockedPolicy wraps p for a run: it acts greedily (a live run
-// evaluates) and starts an episode.
-func newLockedPolicy(p learning.Policy) *lockedPolicy {
-	if t, ok := p.(learning.Trainable); ok {
-		t.SetLearning(false)
-	}
-	if e, ok := p.(learning.Episodic); ok {
-		e.BeginEpisode()
-	}
-	return &lockedPolicy{inner: p}
-}
-
-func (p *lockedPolicy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return &lockedAgent{mu: &p.mu, inner: p.inner.NewAgent(id)}
-}
-
-func (p *lockedPolicy) endEpisode() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e, ok := p.inner.(learning.Episodic); ok {
-		e.EndEpisode()
-	}
-}
-
-type lockedAgent struct {
-	mu    *sync.Mutex
-	inner learning.LearningAlgorithm
-}
-
-func (a *lockedAgent) InitAgent(obs learning.Observation) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.inner.InitAgent(obs)
-}
-
-func (a *lockedAgent) IsLearning() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.inner.IsLearning()
-}
-
-func (a *lockedAgent) SampleAction() learning.Action {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.inner.SampleAction()
-}
-
-func (a *lockedAgent) Update(obs learning.Observation, reward float64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.inner.Update(obs, reward)
-}
-
-func (a *lockedAgent) ActionProbabilities() []float64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.inner.ActionProbabilities()
-}
-
-func (a *lockedAgent) AgentJoined(id learning.AgentID) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.inner.AgentJoined(id)
-}
-
-// UsesMembership implements learning.MembershipUser for the agent it guards.
-func (a *lockedAgent) UsesMembership() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return learning.UsesMembership(a.inner)
-}
-
-func (a *lockedAgent) AgentLeft(id learning.AgentID) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.inner.AgentLeft(id)
-}
+func (r *run) End() { r.policy.EndEpisode() }

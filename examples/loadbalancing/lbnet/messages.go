@@ -1,7 +1,6 @@
 package lbnet
 
 import (
-	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/env/hosting"
 	lb "github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/transport"
@@ -17,9 +16,6 @@ func init() {
 	transport.Register[lb.Dismiss]("loadbalancing.Dismiss")
 	transport.Register[lb.WrittenOff]("loadbalancing.WrittenOff")
 	transport.Register[lb.WorkerReport]("loadbalancing.WorkerReport")
-	transport.Register[env.Join]("env.Join")
-	transport.Register[env.Joined]("env.Joined")
-	transport.Register[env.Left]("env.Left")
 }
 
 // Kind is the environment's name for env/hosting: hosting nodes serve it,

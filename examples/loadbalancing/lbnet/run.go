@@ -197,7 +197,11 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	defer ert.StopAll() // the Master, roster and director, done or not
 	pl.Started(ep.Director(), func(speeds []float64) any { return lb.AddWorkers{Speeds: speeds} })
 	cfg.Logger.Info("episode started", "workers", sc.Workers, "nodes", len(nodes), "algorithm", cfg.Algorithm)
-	err = wait(ctx, rt, ep, pl, cfg)
+	if err = pl.Await(ctx, ep.Done(), cfg.Timeout, cfg.NoNodes); errors.Is(err, hosting.ErrTimeout) {
+		err = fmt.Errorf("lbnet: %w (--timeout)", err)
+	} else if err != nil {
+		err = fmt.Errorf("lbnet: %w", err)
+	}
 	out.Wall = time.Since(start)
 	if err != nil {
 		// The Master reports its ledger so far when it is stopped.
@@ -219,36 +223,4 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 
 // ErrNoNodes is wrapped by Run's error when every hosting node was gone
 // for Config.NoNodes.
-var ErrNoNodes = errors.New("lbnet: no hosting node left")
-
-// wait waits until ep is done, cfg.Timeout passes, ctx is cancelled, an
-// actor of rt crashes, or no hosting node was there for cfg.NoNodes.
-func wait(ctx context.Context, rt *actors.Live, ep *lb.Episode, pl *hosting.Placer, cfg Config) error {
-	deadline := time.NewTimer(cfg.Timeout)
-	defer deadline.Stop()
-	poll := time.NewTicker(100 * time.Millisecond)
-	defer poll.Stop()
-	var none time.Time // since when no hosting node is ready
-	for {
-		select {
-		case <-ep.Done():
-			return nil
-		case <-deadline.C:
-			return fmt.Errorf("lbnet: the episode was not done after %v (--timeout)", cfg.Timeout)
-		case <-ctx.Done():
-			return fmt.Errorf("lbnet: episode interrupted: %w", ctx.Err())
-		case <-rt.Crashed():
-			c := rt.Crashes()[0]
-			return fmt.Errorf("lbnet: actor %v crashed at t=%v: %s\n%s", c.Actor, c.At, c.Value, c.Stack)
-		case now := <-poll.C:
-			switch {
-			case pl.Ready() > 0:
-				none = time.Time{}
-			case none.IsZero():
-				none = now
-			case now.Sub(none) > cfg.NoNodes:
-				return fmt.Errorf("%w: every hosting node was gone for %v (the master or they were cut off, or they died)", ErrNoNodes, cfg.NoNodes)
-			}
-		}
-	}
-}
+var ErrNoNodes = hosting.ErrNoNodes

@@ -1,0 +1,101 @@
+package hosting
+
+import (
+	"sync"
+
+	"github.com/marlon-go/marlon/learning"
+)
+
+// NodePolicy is the policy a hosting node's actors share for one run: the
+// agents it makes take turns, since the actors they are attached to run
+// on goroutines of their own and their models may be shared (one policy,
+// one model, for every agent of a node). A live run evaluates: it acts
+// greedily and does not learn. A Run makes one from the begin payload
+// (the algorithm, a checkpoint) and ends its episode in Run.End.
+type NodePolicy struct {
+	mu    sync.Mutex
+	inner learning.Policy
+}
+
+// NewNodePolicy wraps p for a run: it stops learning (if it learns) and
+// begins an episode (if it counts them).
+func NewNodePolicy(p learning.Policy) *NodePolicy {
+	if t, ok := p.(learning.Trainable); ok {
+		t.SetLearning(false)
+	}
+	if e, ok := p.(learning.Episodic); ok {
+		e.BeginEpisode()
+	}
+	return &NodePolicy{inner: p}
+}
+
+// NewAgent makes agent id's LearningAlgorithm, whose calls take turns with
+// those of every other agent of p.
+func (p *NodePolicy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return &lockedAgent{mu: &p.mu, inner: p.inner.NewAgent(id)}
+}
+
+// EndEpisode ends the policy's episode (if it counts them).
+func (p *NodePolicy) EndEpisode() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.inner.(learning.Episodic); ok {
+		e.EndEpisode()
+	}
+}
+
+type lockedAgent struct {
+	mu    *sync.Mutex
+	inner learning.LearningAlgorithm
+}
+
+func (a *lockedAgent) InitAgent(obs learning.Observation) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inner.InitAgent(obs)
+}
+
+func (a *lockedAgent) IsLearning() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inner.IsLearning()
+}
+
+func (a *lockedAgent) SampleAction() learning.Action {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inner.SampleAction()
+}
+
+func (a *lockedAgent) Update(obs learning.Observation, reward float64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inner.Update(obs, reward)
+}
+
+func (a *lockedAgent) ActionProbabilities() []float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inner.ActionProbabilities()
+}
+
+func (a *lockedAgent) AgentJoined(id learning.AgentID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inner.AgentJoined(id)
+}
+
+// UsesMembership implements learning.MembershipUser for the agent it guards.
+func (a *lockedAgent) UsesMembership() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return learning.UsesMembership(a.inner)
+}
+
+func (a *lockedAgent) AgentLeft(id learning.AgentID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inner.AgentLeft(id)
+}
