@@ -46,7 +46,8 @@ type Auctioneer struct {
 	queue       []*jobState // waiting jobs, by (submit, ID)
 	nodes       []*nodeState
 	byName      map[string]int
-	attempts    map[uint64]int // attempt -> job ID, never forgotten
+	attempts    map[uint64]int       // attempt -> job ID, never forgotten
+	gone        map[actors.Addr]bool // agents reported gone (AgentDown)
 	staleSeen   map[uint64]bool
 	nextAttempt uint64
 	nextEpoch   uint64
@@ -131,7 +132,9 @@ type JobRecord struct {
 
 // Run is one attempt at a job that a node accepted.
 type Run struct {
-	Node    int     `json:"node"`
+	Node int `json:"node"`
+	// Epoch is the node's incarnation the attempt was given to.
+	Epoch   uint64  `json:"epoch"`
 	Attempt uint64  `json:"attempt"`
 	Start   float64 `json:"start"`
 	End     float64 `json:"end"`
@@ -146,8 +149,9 @@ type Failure struct {
 	Epoch    uint64  `json:"epoch"`
 	LastSeen float64 `json:"last_seen"` // the last heartbeat (or registration) heard from it
 	Detected float64 `json:"detected"`
-	// Why: "missed heartbeats", or "restarted" (a new incarnation
-	// registered before the old one was declared failed).
+	// Why: "missed heartbeats", "restarted" (a new incarnation
+	// registered before the old one was declared failed), or why its agent
+	// was seen gone (AgentDown: "node down: ..." when its machine failed).
 	Why  string `json:"why"`
 	Jobs []int  `json:"jobs,omitempty"` // the jobs it was running, queued again
 	// Recovered is when the last of Jobs was running again (-1: not all
@@ -242,6 +246,7 @@ func (a *Auctioneer) Receive(ctx actors.Context, msg any) {
 	switch m := msg.(type) {
 	case actors.Started:
 		a.jobs, a.attempts, a.staleSeen, a.byName = map[int]*jobState{}, map[uint64]int{}, map[uint64]bool{}, map[string]int{}
+		a.gone = map[actors.Addr]bool{}
 		a.expected = -1
 		for i, c := range a.Capacities {
 			a.nodes = append(a.nodes, &nodeState{name: a.Names[i], capacity: c})
@@ -255,6 +260,11 @@ func (a *Auctioneer) Receive(ctx actors.Context, msg any) {
 		a.checkEnd(ctx)
 	case Register:
 		a.register(ctx, m)
+	case AgentDown:
+		a.gone[m.Agent] = true
+		if ni, ok := a.byName[m.Node]; ok && a.nodes[ni].alive && a.nodes[ni].addr == m.Agent {
+			a.fail(ctx, ni, m.Why)
+		}
 	case Heartbeat:
 		a.heartbeat(ctx, m)
 	case Completed:
@@ -442,7 +452,7 @@ func (a *Auctioneer) checkEnd(ctx actors.Context) {
 	a.ledger.Ended, a.ledger.Cost = now, a.cost
 	for _, ns := range a.nodes {
 		if ns.alive {
-			ctx.Send(ns.addr, EpisodeOver{})
+			ctx.Send(ns.addr, EpisodeOver{Cost: a.cost})
 		}
 	}
 	if a.OnEnd != nil {
@@ -484,6 +494,10 @@ func (a *Auctioneer) register(ctx actors.Context, m Register) {
 	ns := a.nodes[ni]
 	if ns.alive && ns.addr == ctx.Sender() {
 		ctx.Send(ns.addr, Registered{Epoch: ns.epoch}) // a repeat
+		return
+	}
+	if a.gone[ctx.Sender()] {
+		a.ledger.Counters.StaleMessages++ // an agent seen gone: it does not come back
 		return
 	}
 	if ns.alive {
@@ -849,7 +863,7 @@ func (a *Auctioneer) award(ctx actors.Context, js *jobState, ni int) {
 func (a *Auctioneer) started(now float64, js *jobState, start float64) {
 	js.phase, js.start = running, start
 	r := a.record(js)
-	r.Runs = append(r.Runs, Run{Node: js.node, Attempt: js.attempt, Start: start, Outcome: "running"})
+	r.Runs = append(r.Runs, Run{Node: js.node, Epoch: js.epoch, Attempt: js.attempt, Start: start, Outcome: "running"})
 	if js.failure >= 0 {
 		fs := a.failures[js.failure]
 		js.failure = -1

@@ -38,6 +38,15 @@
 // RestartNode and At in the simulator, actors.Sim.SetNetwork for the links,
 // Environment.Lie for byzantine bids.
 //
+// An episode can also run with its resource agents elsewhere, on other
+// machines over a transport (StartPlaced, placed.go): its director places
+// one agent per compute node through a function the caller gives, sees
+// them go (actors.Down) and has the auctioneer declare their nodes failed
+// at once (AgentDown), places fresh agents for those nodes where a slot
+// is free, and collects the agents' reports when the episode is over, to
+// check the ledger against (CheckReports). examples/scheduling/schednet
+// is the glue that places them over NATS with env/hosting.
+//
 // This package depends on actors, env, learning, faults and its swf
 // package; it
 // must not depend on any algorithm (examples/scheduling/learners registers

@@ -309,6 +309,11 @@ type Episode struct {
 	kills    []NodeEvent
 	restarts []NodeEvent
 	cost     float64
+	// Placed episodes (StartPlaced) only:
+	director    actors.Addr
+	fates       []PlacedAgent // in the order they were placed
+	placeErrors []string      // placements that failed
+	reports     []AgentReport
 }
 
 // NodeEvent is a node killed or restarted through the Episode.
@@ -443,6 +448,12 @@ func (ep *Episode) end(cost float64) {
 	ep.mu.Lock()
 	ep.cost = cost
 	ep.mu.Unlock()
+	if !ep.director.IsZero() {
+		// The agents are elsewhere: the director tells them, collects
+		// their reports, and ends the episode.
+		ep.rt.Send(ep.director, episodeEnded{cost})
+		return
+	}
 	for _, b := range ep.bidders {
 		b.finish(cost)
 	}
@@ -506,7 +517,12 @@ type Result struct {
 	Kills    []NodeEvent `json:"kills,omitempty"`
 	// Faults is what was injected (Scenario.Faults).
 	Faults *faults.Report `json:"faults,omitempty"`
-	Ledger Ledger         `json:"-"`
+	// Placed is what became of the resource agents of a placed episode
+	// (StartPlaced), in the order they were placed; PlaceErrors the
+	// placements that failed (the node waited for a slot).
+	Placed      []PlacedAgent `json:"placed,omitempty"`
+	PlaceErrors []string      `json:"place_errors,omitempty"`
+	Ledger      Ledger        `json:"-"`
 }
 
 // Metrics are r's figures by name, for logs, learning curves and
@@ -532,8 +548,10 @@ func (ep *Episode) Result() Result {
 	ep.mu.Lock()
 	kills := slices.Clone(ep.kills)
 	in := ep.injector
+	reports := slices.Clone(ep.reports)
+	r := Result{Seed: ep.seed, Jobs: len(ep.jobs), Counters: l.Counters, Ledger: l, Kills: kills, Makespan: l.LastCompletion,
+		Placed: slices.Clone(ep.fates), PlaceErrors: slices.Clone(ep.placeErrors)}
 	ep.mu.Unlock()
-	r := Result{Seed: ep.seed, Jobs: len(ep.jobs), Counters: l.Counters, Ledger: l, Kills: kills, Makespan: l.LastCompletion}
 	area := 0.0
 	for _, j := range l.Jobs {
 		switch j.State {
@@ -618,6 +636,12 @@ func (ep *Episode) Result() Result {
 	for _, b := range ep.bidders {
 		if b.Agent != nil {
 			r.Return += b.Agent.Return()
+			n++
+		}
+	}
+	for _, rep := range reports { // a placed episode's agents
+		if rep.Steps > 0 {
+			r.Return += rep.Return
 			n++
 		}
 	}

@@ -1,5 +1,7 @@
 package scheduling
 
+import "github.com/marlon-go/marlon/actors"
+
 // The protocol between the resource agents (one per compute node, each on
 // its own node) and the auctioneer.
 //
@@ -182,9 +184,52 @@ type Completed struct {
 // Abort tells a node to stop an attempt that is no longer its own.
 type Abort struct{ Attempt uint64 }
 
-// EpisodeOver tells a node the episode has ended: it stops sending
-// heartbeats.
-type EpisodeOver struct{}
+// EpisodeOver tells a node the episode has ended, at cost Cost: it stops
+// sending heartbeats. A placed node (one with ResourceAgent.Reports) also
+// finishes its agent at that cost and reports (AgentReport).
+type EpisodeOver struct{ Cost float64 }
+
+// AgentReport is what a placed resource agent reports to the episode when
+// it is over: what it did, by its own account, to check the auctioneer's
+// ledger against (CheckReports). An agent that dies with its node never
+// reports.
+type AgentReport struct {
+	Node int
+	// Epochs are the incarnations it registered as, in order.
+	Epochs []uint64
+	// Completed are the attempts it ran to their end and reported.
+	Completed []Completion
+	// Return is its learning agent's return (0 without one); Steps its
+	// decisions.
+	Return float64
+	Steps  int
+}
+
+// Completion is an attempt a node ran to its end, as the incarnation
+// Epoch.
+type Completion struct {
+	Job     int
+	Attempt uint64
+	Epoch   uint64
+}
+
+// AgentDown tells the auctioneer that Agent, a resource agent of node
+// Node, has gone (its machine failed or left, it crashed or was stopped):
+// if it is the node's current incarnation, the node is declared failed at
+// once (Failure.Why is Why), without waiting for its heartbeats to be
+// missed, and a Register from Agent is refused from then on. The director
+// of a placed episode sends it when it sees the agent go (actors.Down);
+// it is not a message that crosses nodes, so no other node can send it.
+type AgentDown struct {
+	Node  string
+	Agent actors.Addr
+	Why   string
+}
+
+// AddSlots tells the director of a placed episode that Count more slots
+// are free (a hosting node joined, or came back): compute nodes whose
+// agents were lost are placed there again at once.
+type AddSlots struct{ Count int }
 
 // Submit brings a job to the auctioneer (from the workload).
 type Submit struct{ Job Job }

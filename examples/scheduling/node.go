@@ -27,6 +27,11 @@ type ResourceAgent struct {
 	Bidder *Bidder
 	// Lie, if set, replaces every bid the node sends: a byzantine node.
 	Lie func(job JobInfo, honest Offer) Offer
+	// Reports, if set, is where the agent reports (AgentReport) when the
+	// episode is over, finishing its learning agent itself: a placed
+	// agent, whose learning agent is not the episode's to finish (see
+	// StartPlaced). Zero: no report.
+	Reports actors.Addr
 
 	epoch   uint64
 	free    Resources
@@ -34,6 +39,11 @@ type ResourceAgent struct {
 	order   []uint64 // running attempts in start order
 	done    []uint64 // finished, not yet acknowledged
 	over    bool
+	// For the report (Reports): every incarnation, and every attempt run
+	// to its end.
+	epochs    []uint64
+	completed []Completion
+	reported  bool
 }
 
 type attemptRun struct {
@@ -98,6 +108,7 @@ func (n *ResourceAgent) Receive(ctx actors.Context, msg any) {
 	case Registered:
 		if n.epoch == 0 {
 			n.epoch = m.Epoch
+			n.epochs = append(n.epochs, m.Epoch)
 		}
 	case beat:
 		if n.over {
@@ -125,6 +136,7 @@ func (n *ResourceAgent) Receive(ctx actors.Context, msg any) {
 		}
 		n.remove(m.attempt)
 		n.done = append(n.done, m.attempt)
+		n.completed = append(n.completed, Completion{Job: r.job.ID, Attempt: m.attempt, Epoch: n.epoch})
 		ctx.Send(n.Auctioneer, Completed{Node: n.Name, Epoch: n.epoch, Attempt: m.attempt, Job: r.job.ID})
 	case Abort:
 		n.abort(ctx, m.Attempt)
@@ -139,6 +151,15 @@ func (n *ResourceAgent) Receive(ctx actors.Context, msg any) {
 		n.register(ctx)
 	case EpisodeOver:
 		n.over = true
+		if !n.Reports.IsZero() && !n.reported {
+			n.reported = true
+			n.Bidder.finish(m.Cost)
+			rep := AgentReport{Node: n.Index, Epochs: n.epochs, Completed: n.completed}
+			if n.Bidder != nil {
+				rep.Return, rep.Steps = n.Bidder.Agent.Return(), n.Bidder.Agent.Steps()
+			}
+			ctx.Send(n.Reports, rep)
+		}
 	}
 }
 
