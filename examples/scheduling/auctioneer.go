@@ -84,7 +84,11 @@ type Counters struct {
 	Rounds int `json:"rounds"` // scheduling rounds (auction rounds, or applications of a Discipline)
 	Calls  int `json:"calls"`  // calls for bids sent
 	Bids   int `json:"bids"`   // bids received (not declines)
-	Awards int `json:"awards"` // assignments sent
+	// Unanswered are calls for bids not answered within Timeout (or
+	// undeliverable): counted as declines. Over a transport, a sign that
+	// Timeout is short for the network's latency.
+	Unanswered int `json:"unanswered"`
+	Awards     int `json:"awards"` // assignments sent
 	// AssignFailures are assignments refused or not answered in time: the
 	// job went back to the queue.
 	AssignFailures int `json:"assign_failures"`
@@ -736,6 +740,9 @@ func (a *Auctioneer) call(ctx actors.Context, js *jobState, targets []int, next 
 				offers[i], got[i] = o, true
 			} else {
 				a.retry = true
+				if err != nil {
+					a.ledger.Counters.Unanswered++
+				}
 			}
 			pending--
 			if pending > 0 {

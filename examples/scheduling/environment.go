@@ -536,7 +536,7 @@ func (r Result) Metrics() env.Metrics {
 		"failures": float64(r.Failures), "unrecovered": float64(r.Unrecovered), "restarts": float64(r.Restarts),
 		"rescheduled": float64(c.Rescheduled), "lost_work": r.LostWork, "stale_completions": float64(c.StaleCompletions),
 		"stale_messages": float64(c.StaleMessages), "assign_failures": float64(c.AssignFailures), "invalid_bids": float64(c.InvalidBids),
-		"rejected": float64(c.Rejected), "calls": float64(c.Calls), "bids": float64(c.Bids), "rounds": float64(c.Rounds),
+		"rejected": float64(c.Rejected), "calls": float64(c.Calls), "bids": float64(c.Bids), "rounds": float64(c.Rounds), "unanswered": float64(c.Unanswered),
 		"return": r.Return,
 	}
 }

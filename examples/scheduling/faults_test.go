@@ -222,13 +222,14 @@ func TestNoJobLostOrRunTwiceUnderRandomFaults(t *testing.T) {
 			total.StaleMessages += c.StaleMessages
 			total.AssignFailures += c.AssignFailures
 			total.Rescheduled += c.Rescheduled
+			total.Unanswered += c.Unanswered
 			failures += len(l.Failures)
 			restarts += ep.Result().Restarts
 		}
 	}
 	// The faults must have exercised what the test is about.
 	t.Logf("over every run: %d failures, %d restarts, %+v", failures, restarts, total)
-	if failures == 0 || restarts == 0 || total.Rescheduled == 0 || total.StaleCompletions == 0 || total.StaleMessages == 0 || total.AssignFailures == 0 {
+	if failures == 0 || restarts == 0 || total.Rescheduled == 0 || total.StaleCompletions == 0 || total.StaleMessages == 0 || total.AssignFailures == 0 || total.Unanswered == 0 {
 		t.Fatalf("the faults did not exercise the protocol: %d failures, %d restarts, %+v", failures, restarts, total)
 	}
 }
