@@ -21,6 +21,8 @@ import (
 	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/lbnet"
+	"github.com/marlon-go/marlon/examples/scheduling"
+	"github.com/marlon-go/marlon/examples/scheduling/schednet"
 	"github.com/marlon-go/marlon/learning"
 	"github.com/marlon-go/marlon/transport"
 )
@@ -40,26 +42,34 @@ type netFlags struct {
 	nats, name, key, trusted, token, nkey string
 	heartbeat                             time.Duration
 	missed                                int
+	// The names of the heartbeat flags (a command whose own flags have
+	// those names gives the transport's others).
+	heartbeatFlag, missedFlag string
 }
 
-func (f *netFlags) register(fs *flag.FlagSet) {
+func (f *netFlags) register(fs *flag.FlagSet) { f.registerAs(fs, "heartbeat", "missed-heartbeats") }
+
+// registerAs registers the flags, the transport's heartbeat flags under the
+// names given.
+func (f *netFlags) registerAs(fs *flag.FlagSet, heartbeat, missed string) {
+	f.heartbeatFlag, f.missedFlag = heartbeat, missed
 	fs.StringVar(&f.nats, "nats", "", "NATS server `URL` (several, comma-separated, for a NATS cluster)")
 	fs.StringVar(&f.name, "name", "", "this node's name (default: the name in the --key file)")
 	fs.StringVar(&f.key, "key", "", "this node's key `file`, made by marlon keys")
 	fs.StringVar(&f.trusted, "trusted", "", "the cluster's trusted keys `file`, made by marlon keys")
 	fs.StringVar(&f.token, "token", "", "token the NATS server requires (default $MARLON_NATS_TOKEN)")
 	fs.StringVar(&f.nkey, "nkey", "", "NATS user nkey seed `file` the server requires, made by marlon keys --nkey")
-	fs.DurationVar(&f.heartbeat, "heartbeat", time.Second, "interval between this node's heartbeats")
-	fs.IntVar(&f.missed, "missed-heartbeats", 3, "a node silent for this many of its heartbeat intervals is declared down")
+	fs.DurationVar(&f.heartbeat, heartbeat, time.Second, "interval between this node's heartbeats (the transport's)")
+	fs.IntVar(&f.missed, missed, 3, "a node silent for this many of its heartbeat intervals is declared down (by the transport)")
 }
 
 // check reports the first net flag out of range.
 func (f *netFlags) check() error {
 	switch {
 	case f.heartbeat < time.Millisecond:
-		return usageError{fmt.Errorf("--heartbeat: must be at least 1ms, got %v", f.heartbeat)}
+		return usageError{fmt.Errorf("--%s: must be at least 1ms, got %v", f.heartbeatFlag, f.heartbeat)}
 	case f.missed < 1:
-		return usageError{fmt.Errorf("--missed-heartbeats: must be at least 1, got %d", f.missed)}
+		return usageError{fmt.Errorf("--%s: must be at least 1, got %d", f.missedFlag, f.missed)}
 	}
 	return nil
 }
@@ -140,8 +150,26 @@ func newPolicy(algorithm string, sc loadbalancing.Scenario, seed uint64, ckpt []
 	if err != nil {
 		return nil, err
 	}
+	return policyFor(e, algorithm, seed, ckpt)
+}
+
+// newSchedPolicy makes the policy of a run's resource agents on a node: a
+// heuristic, or a learner restored from the checkpoint the master sent (an
+// untrained one if it sent none).
+func newSchedPolicy(algorithm string, sc scheduling.Scenario, seed uint64, ckpt []byte) (learning.Policy, error) {
+	e, err := scheduling.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	return policyFor(e, algorithm, seed, ckpt)
+}
+
+// policyFor makes algorithm's policy, shared by every agent, for e: the
+// policy a node's agents share in a live run.
+func policyFor(e env.Environment, algorithm string, seed uint64, ckpt []byte) (learning.Policy, error) {
 	opts := env.RunOptions{Seed: seed}
 	if ckpt != nil {
+		var err error
 		if opts.Load, err = learning.ReadCheckpoint(bytes.NewReader(ckpt)); err != nil {
 			return nil, err
 		}
@@ -214,11 +242,12 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var nf netFlags
 	nf.register(fs)
-	workers := fs.Int("workers", 1, "workers this node hosts at most at once")
+	workers := fs.Int("workers", 1, "load-balancing workers this node hosts at most at once")
 	speed := fs.Float64("speed", 1, "the speed of this node's workers (units per time unit at unit time 1)")
 	fs.Bool("rollouts", false, "instead, be a rollout node of distributed training (marlon node --rollouts --help)")
+	computeNodes := fs.Int("compute-nodes", 1, "scheduling resource agents this node hosts at most at once, one per compute node, of the capacity the master's scenario gives (marlon scheduling --live --nats); 0: none")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: marlon node --nats URL --key FILE --trusted FILE [flags]\n\nJoins a cluster and hosts the load-balancing workers that masters place on\nit (marlon loadbalancing --live --nats), at most --workers at once, of speed\n--speed. Runs until interrupted (SIGINT, SIGTERM), then says goodbye, so\nthat the others see it leave at once; a node killed outright is declared\ndown after --missed-heartbeats heartbeat intervals of silence.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: marlon node --nats URL --key FILE --trusted FILE [flags]\n\nJoins a cluster and hosts the load-balancing workers that masters place on\nit (marlon loadbalancing --live --nats), at most --workers at once, of speed\n--speed, and the resource agents of scheduling compute nodes (marlon\nscheduling --live --nats), at most --compute-nodes at once. Runs until\ninterrupted (SIGINT, SIGTERM), then says goodbye, so that the others see it\nleave at once; a node killed outright is declared down after\n--missed-heartbeats heartbeat intervals of silence.\n\nFlags:")
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), nodeExamples)
 	}
@@ -230,6 +259,8 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usageError{fmt.Errorf("--workers: must be at least 1, got %d", *workers)})
 	case !(*speed > 0) || *speed > 1e9:
 		return fail(stderr, usageError{fmt.Errorf("--speed: must be a number > 0, got %v", *speed)})
+	case *computeNodes < 0 || *computeNodes > 10000:
+		return fail(stderr, usageError{fmt.Errorf("--compute-nodes: must be between 0 and 10000, got %d", *computeNodes)})
 	}
 	log := newConsole(stderr).logger(slog.LevelInfo)
 	cfg, err := nf.config(log)
@@ -242,18 +273,24 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	for i := range speeds {
 		speeds[i] = *speed
 	}
-	var host *lbnet.Host
+	var host, schedHost *lbnet.Host
 	cfg.Setup = func(n *transport.Node) {
 		host = lbnet.Serve(n, lbnet.HostConfig{Speeds: speeds, NewPolicy: newPolicy, Logger: log})
+		if *computeNodes > 0 {
+			schedHost = schednet.Serve(n, schednet.HostConfig{Slots: *computeNodes, NewPolicy: newSchedPolicy, Logger: log})
+		}
 	}
 	node, err := join(ctx, cfg, log)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	log.Info("node up: hosting load-balancing workers", "node", node.Name(), "workers", *workers, "speed", *speed, "nats", nf.nats)
+	log.Info("node up: hosting load-balancing workers and scheduling resource agents", "node", node.Name(), "workers", *workers, "speed", *speed, "compute nodes", *computeNodes, "nats", nf.nats)
 	<-ctx.Done()
 	stop()
 	host.Stop(2 * time.Second) // the workers leave, handing back their chunks
+	if schedHost != nil {
+		schedHost.Stop(2 * time.Second) // the resource agents go: their compute nodes restart elsewhere
+	}
 	node.Close()
 	log.Info("node down", "node", node.Name())
 	return 0

@@ -1,12 +1,12 @@
 // Command marlon runs the toolkit's environments, algorithms and benchmarks.
 //
 //	marlon loadbalancing [flags]   run or compare scheduling algorithms, or run one live
-//	marlon scheduling [flags]      run or compare HPC job schedulers (bidding agents, FCFS, EASY, learners)
+//	marlon scheduling [flags]      run or compare HPC job schedulers (bidding agents, FCFS, EASY, learners), or run one live
 //	marlon report [flags]          the learning-quality report
 //	marlon campaign [flags]        the resilient-scheduling evaluation campaign
 //	marlon train [flags]           train a learner across rollout nodes over NATS JetStream
 //	marlon coordinators [flags]    the coordinator pattern's links, messages and bytes (seed 002)
-//	marlon node [flags]            join a cluster and host load-balancing workers (--rollouts: train)
+//	marlon node [flags]            join a cluster and host load-balancing workers and scheduling resource agents (--rollouts: train)
 //	marlon nats [flags]            run a NATS server for a cluster
 //	marlon keys [flags]            make a node's keys and trust them
 //	marlon bench [flags]           measure the runtimes and the transport
@@ -42,12 +42,12 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"loadbalancing", "run the load-balancing example: one algorithm, or --compare them all", runLoadBalancing},
-		{"scheduling", "run the HPC job scheduling example: bidding resource agents, FCFS, EASY, learners", runScheduling},
+		{"scheduling", "run the HPC job scheduling example: bidding resource agents, FCFS, EASY, learners; --live over NATS", runScheduling},
 		{"report", "the learning-quality report: learners against the classical techniques", runReport},
 		{"campaign", "the resilient-scheduling evaluation campaign: 26 configurations x repetitions, with faults", runCampaign},
 		{"train", "train a learner across rollout nodes over NATS JetStream (distributed training)", runTrain},
 		{"coordinators", "count links, messages and bytes of n agents to m learner shards, directly and through coordinators", runCoordinators},
-		{"node", "join a cluster: host load-balancing workers for live runs, or --rollouts for distributed training", runNode},
+		{"node", "join a cluster: host load-balancing workers and scheduling resource agents for live runs, or --rollouts for distributed training", runNode},
 		{"nats", "run a NATS server for nodes on several machines", runNATS},
 		{"keys", "make a node's key pair and add it to the cluster's trusted keys", runKeys},
 		{"bench", "measure the actor runtimes against a Go channel, the transport against NATS", runBench},

@@ -38,7 +38,7 @@ Examples:
   marlon scheduling --write-trace jobs.swf           write the workload drawn from --seed as SWF
   marlon scheduling --show-scenario > my.json        then edit my.json and
   marlon scheduling --scenario my.json --compare     (flags given still override it)
-
+` + schedulingLiveExamples + `
 Times are in seconds. Nodes are numbered from 0; the first --gpu-nodes have GPUs.
 Each episode draws its jobs from its seed (with --arrival swf: a window of
 --jobs consecutive jobs of the trace); the evaluation episodes are the same for
@@ -57,11 +57,13 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 		writeTrace = fs.String("write-trace", "", "write the workload drawn from --seed to `file` in the Standard Workload Format, and exit")
 		show       = fs.Bool("show-scenario", false, "print the scenario as JSON and exit")
 	)
+	var lf schedLiveFlags
+	lf.register(fs)
 	rf.figure(fs, "gantt", "draw the first evaluation episode, jobs on nodes over time, to `file` (.png, .svg or .pdf)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marlon scheduling [flags]\n\nRuns HPC job scheduling: jobs needing cores, memory and GPUs arrive; resource\nagents, one per compute node, bid for them and an auctioneer gives each to the\nbest bid, or a central scheduler (FCFS, EASY backfilling) places them. Heartbeats\ndetect failed nodes; their jobs are queued again.\n\nFlags:")
 		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), schedulingExamples)
+		fmt.Fprint(fs.Output(), schedulingExamples+schedulingLiveHelp)
 	}
 	if code, done := parse(fs, args, stderr); done {
 		return code
@@ -87,6 +89,15 @@ func runScheduling(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := rf.checkEnv(e); err != nil {
 		return fail(stderr, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := lf.check(set, sc, rf.algorithm); err != nil {
+		return fail(stderr, err)
+	}
+	if lf.live {
+		return runSchedLive(schedLiveRun{flags: lf, e: e, algorithm: rf.algorithm, seed: rf.seed, opts: rf.options(),
+			loadPath: rf.load, logFile: rf.logFile, save: rf.save, jsonOut: rf.jsonOut}, stdout, stderr)
 	}
 	if *writeTrace != "" {
 		if err := writeWorkload(*writeTrace, e, rf.seed, args); err != nil {
@@ -246,6 +257,8 @@ type schedReport struct {
 	Metrics    map[string]float64  `json:"metrics"`
 	PerEpisode []scheduling.Result `json:"per_episode"`
 	Training   *training           `json:"training,omitempty"`
+	// Live is what a live run (--live) adds.
+	Live *schedLiveInfo `json:"live,omitempty"`
 }
 
 func newSchedReport(o ranAlgorithm, seed uint64, episodes int) schedReport {
@@ -269,6 +282,13 @@ func newSchedReport(o ranAlgorithm, seed uint64, episodes int) schedReport {
 }
 
 func printSchedScenario(w io.Writer, e *scheduling.Environment, seed uint64, episodes int) {
+	printSchedScenarioOf(w, e)
+	fmt.Fprintf(w, "\nSeed %d; every algorithm measured on the same %d evaluation episode(s).\n\n", seed, episodes)
+}
+
+// printSchedScenarioOf describes e's cluster, workload, heartbeats and
+// faults, ending without a newline.
+func printSchedScenarioOf(w io.Writer, e *scheduling.Environment) {
 	sc := e.Scenario()
 	gpus := ""
 	if sc.GPUNodes > 0 {
@@ -301,7 +321,6 @@ func printSchedScenario(w io.Writer, e *scheduling.Environment, seed uint64, epi
 		fmt.Fprintf(w, "\nFaults %s, pattern %s: %d incident(s), each on %.0f%% of the nodes, severity %d; each episode draws its own plan from its seed.",
 			f.Intensity, f.Pattern, f.Faults, 100*f.Targets, f.Severity)
 	}
-	fmt.Fprintf(w, "\nSeed %d; every algorithm measured on the same %d evaluation episode(s).\n\n", seed, episodes)
 }
 
 func printSchedReport(w io.Writer, r schedReport) {

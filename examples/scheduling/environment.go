@@ -312,7 +312,7 @@ type Episode struct {
 	// Placed episodes (StartPlaced) only:
 	director    actors.Addr
 	fates       []PlacedAgent // in the order they were placed
-	placeErrors []string      // placements that failed
+	placeErrors []PlaceError  // placements that failed, by node
 	reports     []AgentReport
 }
 
@@ -521,7 +521,7 @@ type Result struct {
 	// (StartPlaced), in the order they were placed; PlaceErrors the
 	// placements that failed (the node waited for a slot).
 	Placed      []PlacedAgent `json:"placed,omitempty"`
-	PlaceErrors []string      `json:"place_errors,omitempty"`
+	PlaceErrors []PlaceError  `json:"place_errors,omitempty"`
 	Ledger      Ledger        `json:"-"`
 }
 

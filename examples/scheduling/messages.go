@@ -194,23 +194,23 @@ type EpisodeOver struct{ Cost float64 }
 // ledger against (CheckReports). An agent that dies with its node never
 // reports.
 type AgentReport struct {
-	Node int
+	Node int `json:"node"`
 	// Epochs are the incarnations it registered as, in order.
-	Epochs []uint64
+	Epochs []uint64 `json:"epochs"`
 	// Completed are the attempts it ran to their end and reported.
-	Completed []Completion
+	Completed []Completion `json:"completed"`
 	// Return is its learning agent's return (0 without one); Steps its
 	// decisions.
-	Return float64
-	Steps  int
+	Return float64 `json:"return"`
+	Steps  int     `json:"steps"`
 }
 
 // Completion is an attempt a node ran to its end, as the incarnation
 // Epoch.
 type Completion struct {
-	Job     int
-	Attempt uint64
-	Epoch   uint64
+	Job     int    `json:"job"`
+	Attempt uint64 `json:"attempt"`
+	Epoch   uint64 `json:"epoch"`
 }
 
 // AgentDown tells the auctioneer that Agent, a resource agent of node

@@ -290,7 +290,23 @@ func (ep *Episode) fateOf(i int) PlacedAgent {
 func (ep *Episode) placeFailed(node int, err error) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	ep.placeErrors = append(ep.placeErrors, fmt.Sprintf("%s: %v", NodeName(node), err))
+	for i := range ep.placeErrors {
+		if e := &ep.placeErrors[i]; e.Node == node {
+			e.Attempts++
+			e.Last = err.Error()
+			return
+		}
+	}
+	ep.placeErrors = append(ep.placeErrors, PlaceError{Node: node, Attempts: 1, Last: err.Error()})
+}
+
+// PlaceError is a compute node whose agent could not be placed: how many
+// times (the director tries again every heartbeat interval while it has
+// no agent, and whenever slots free up), and why the last time.
+type PlaceError struct {
+	Node     int    `json:"node"`
+	Attempts int    `json:"attempts"`
+	Last     string `json:"last"`
 }
 
 func (ep *Episode) agentGone(i int, at float64, why string, lost bool) {
