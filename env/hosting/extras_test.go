@@ -145,11 +145,21 @@ func (a countingAgent) ActionProbabilities() []float64       { defer a.p.enter()
 func (a countingAgent) AgentJoined(learning.AgentID)         { defer a.p.enter()() }
 func (a countingAgent) AgentLeft(learning.AgentID)           { defer a.p.enter()() }
 
-// A NodePolicy stops learning and begins an episode; its agents, on
-// goroutines of their own, take turns; EndEpisode ends the episode.
+// wrapped is a policy that wraps another, as learning.Adapt's do.
+type wrapped struct{ inner learning.Policy }
+
+func (w wrapped) Name() string { return "wrapped" }
+func (w wrapped) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
+	return w.inner.NewAgent(id)
+}
+func (w wrapped) Unwrap() learning.Policy { return w.inner }
+
+// A NodePolicy stops learning and begins an episode, through wrappers; its
+// agents, on goroutines of their own, take turns; EndEpisode ends the
+// episode.
 func TestNodePolicy(t *testing.T) {
 	p := &counting{learning: true}
-	np := NewNodePolicy(p)
+	np := NewNodePolicy(wrapped{p})
 	if p.learning || p.begun != 1 {
 		t.Fatalf("learning %v, episodes begun %d", p.learning, p.begun)
 	}

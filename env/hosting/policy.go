@@ -18,12 +18,14 @@ type NodePolicy struct {
 }
 
 // NewNodePolicy wraps p for a run: it stops learning (if it learns) and
-// begins an episode (if it counts them).
+// begins an episode (if it counts them). Both are found through p's
+// wrappers (learning.As): a generic learner adapted to the environment
+// (learning.Adapt) learns, and is switched off, inside its adapter.
 func NewNodePolicy(p learning.Policy) *NodePolicy {
-	if t, ok := p.(learning.Trainable); ok {
+	if t, ok := learning.As[learning.Trainable](p); ok {
 		t.SetLearning(false)
 	}
-	if e, ok := p.(learning.Episodic); ok {
+	if e, ok := learning.As[learning.Episodic](p); ok {
 		e.BeginEpisode()
 	}
 	return &NodePolicy{inner: p}
@@ -41,7 +43,7 @@ func (p *NodePolicy) NewAgent(id learning.AgentID) learning.LearningAlgorithm {
 func (p *NodePolicy) EndEpisode() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e, ok := p.inner.(learning.Episodic); ok {
+	if e, ok := learning.As[learning.Episodic](p.inner); ok {
 		e.EndEpisode()
 	}
 }
