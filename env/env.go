@@ -217,3 +217,25 @@ func RunLive(e Environment, rt *actors.Live, seed uint64, agents Agents, timeout
 	}
 	return out, nil
 }
+
+// FieldError is a value of an environment's scenario (or of anything a user
+// writes down) out of its range. Field names it as the user gave it: the CLI
+// flag without its dashes, which is also the scenario file's key with '_'
+// for '-'. Every environment reports bad input with it, so that a command
+// can tell bad input (exit status 2) from a failure, and the message names
+// the field and what it allows.
+type FieldError struct {
+	Field   string
+	Allowed string
+	Got     string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("--%s: %s, got %s", e.Field, e.Allowed, e.Got)
+}
+
+// Bad returns the FieldError of field: allowed says what it allows, got is
+// what was given.
+func Bad(field, allowed string, got any) error {
+	return &FieldError{Field: field, Allowed: allowed, Got: fmt.Sprint(got)}
+}

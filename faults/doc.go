@@ -98,7 +98,8 @@
 // The package is top-level because it serves every environment (load
 // balancing and scheduling inject its plans) and the evaluation campaign
 // alike; a test of the live transport could replay the same plans. It depends on actors
-// (the Sim it drives) and learning (the agents it makes lie). It must not
+// (the Sim it drives), learning (the agents it makes lie) and env (the
+// FieldError every environment reports bad input with). It must not
 // depend on any particular environment, algorithm, transport or the CLI:
 // environments call it, not the reverse.
 package faults

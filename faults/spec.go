@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/marlon-go/marlon/env"
 )
 
 // Kind is a kind of fault.
@@ -200,21 +202,11 @@ func (s Spec) Detection() float64 {
 	return r.Heartbeat * float64(r.Missed)
 }
 
-// FieldError is a Spec (or Plan) value out of range. Field is the CLI flag
-// (or JSON field) that carries it.
-type FieldError struct {
-	Field   string
-	Allowed string
-	Got     string
-}
+// FieldError is a value out of range, naming its field as the CLI flag
+// (env.FieldError, which every environment reports bad input with).
+type FieldError = env.FieldError
 
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("--%s: %s, got %s", e.Field, e.Allowed, e.Got)
-}
-
-func bad(field, allowed string, got any) error {
-	return &FieldError{Field: field, Allowed: allowed, Got: fmt.Sprint(got)}
-}
+func bad(field, allowed string, got any) error { return env.Bad(field, allowed, got) }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/marlon-go/marlon/env"
+
 	"github.com/marlon-go/marlon/faults"
 )
 
@@ -74,21 +76,11 @@ func Default() Scenario {
 	return Scenario{Workers: 8, SpeedMin: 1, SpeedMax: 5, Job: 10000, UnitTime: 1, CommTime: 1, Variability: 0.3}
 }
 
-// FieldError is a scenario value out of range. Field is the CLI flag name
-// without dashes (and the JSON key where they differ only by - and _).
-type FieldError struct {
-	Field   string
-	Allowed string
-	Got     string
-}
+// FieldError is a value out of range, naming its field as the CLI flag
+// (env.FieldError, which every environment reports bad input with).
+type FieldError = env.FieldError
 
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("--%s: %s, got %s", e.Field, e.Allowed, e.Got)
-}
-
-func bad(field, allowed string, got any) error {
-	return &FieldError{Field: field, Allowed: allowed, Got: fmt.Sprint(got)}
-}
+func bad(field, allowed string, got any) error { return env.Bad(field, allowed, got) }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 

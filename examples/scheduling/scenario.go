@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/marlon-go/marlon/env"
+
 	"github.com/marlon-go/marlon/examples/scheduling/swf"
 	"github.com/marlon-go/marlon/faults"
 )
@@ -98,21 +100,11 @@ func Default() Scenario {
 	}
 }
 
-// FieldError is a scenario value out of range. Field is the CLI flag name
-// without dashes (the JSON key with '-' for '_').
-type FieldError struct {
-	Field   string
-	Allowed string
-	Got     string
-}
+// FieldError is a value out of range, naming its field as the CLI flag
+// (env.FieldError, which every environment reports bad input with).
+type FieldError = env.FieldError
 
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("--%s: %s, got %s", e.Field, e.Allowed, e.Got)
-}
-
-func bad(field, allowed string, got any) error {
-	return &FieldError{Field: field, Allowed: allowed, Got: fmt.Sprint(got)}
-}
+func bad(field, allowed string, got any) error { return env.Bad(field, allowed, got) }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
