@@ -355,6 +355,10 @@ func (d *director) Receive(ctx actors.Context, msg any) {
 		}
 	case WorkerReport: // from a placed worker
 		d.ep.workerDone(m)
+	case MoveWorker:
+		if m.ID >= 0 && m.ID < len(d.spawned) && !d.spawned[m.ID].IsZero() {
+			ctx.Send(d.spawned[m.ID], Migrate{Host: m.Host, Timeout: m.Timeout})
+		}
 	case Moved: // a placed worker migrated
 		if id, ok := d.ids[m.From]; ok {
 			delete(d.ids, m.From)
@@ -364,6 +368,7 @@ func (d *director) Receive(ctx actors.Context, msg any) {
 			}
 			ctx.Unwatch(m.From)
 			ctx.Watch(ctx.Sender())
+			d.ep.moved(id, m.From.Node, ctx.Sender().Node)
 		}
 		ctx.Reply(ctx.ReplyTo(), m)
 	case actors.Down: // of a placed worker
@@ -460,6 +465,9 @@ type PlacedWorker struct {
 	Reason string  `json:"reason,omitempty"`
 	Lost   bool    `json:"lost,omitempty"`
 	Error  string  `json:"error,omitempty"` // why it could not be placed
+	// MovedFrom are the nodes it migrated from, in order (Node is where
+	// it ran last).
+	MovedFrom []string `json:"moved_from,omitempty"`
 }
 
 // Director is the address of the episode's director, which takes
@@ -494,6 +502,13 @@ func (ep *Episode) placed(id int, node string) {
 	defer ep.mu.Unlock()
 	ep.fates[ep.fate[id]].Node = node
 	ep.pending[id] = true
+}
+
+func (ep *Episode) moved(id int, from, to string) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	f := &ep.fates[ep.fate[id]]
+	f.MovedFrom, f.Node = append(f.MovedFrom, from), to
 }
 
 func (ep *Episode) workerGone(id int, at float64, d actors.Down) {

@@ -3,6 +3,7 @@ package loadbalancing
 import (
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/marlon-go/marlon/actors"
@@ -116,7 +117,7 @@ func TestPlacedWorkers(t *testing.T) {
 		t.Fatalf("placed %+v", res.Placed)
 	}
 	for i, w := range want {
-		if res.Placed[i] != w {
+		if !reflect.DeepEqual(res.Placed[i], w) {
 			t.Errorf("placed %+v, want %+v", res.Placed[i], w)
 		}
 	}

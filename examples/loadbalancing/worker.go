@@ -133,11 +133,14 @@ type Worker struct {
 
 	// Spec is what the worker was made from (WorkerSpec.Worker), for
 	// migration.
-	Spec       WorkerSpec
-	resumed    *WorkerState // a migrated worker's state, until it starts
-	moveTo     actors.Addr  // the host it is to move to, once it holds a chunk
-	migrating  bool
-	chunkTimer actors.Timer
+	Spec        WorkerSpec
+	resumed     *WorkerState // a migrated worker's state, until it starts
+	moveTo      actors.Addr  // the host it is to move to, once it holds a chunk
+	moveTimeout float64      // of the Adopt request; 0: none
+	migrating   bool         // it has handed its state off
+	movedTo     actors.Addr  // its new incarnation, once adopted
+	dismissed   bool         // told to leave while it moved
+	chunkTimer  actors.Timer
 }
 
 // WorkerReport is a worker's own account of an episode.
@@ -174,9 +177,6 @@ type WorkerReport struct {
 func (w *Worker) Receive(ctx actors.Context, msg any) {
 	if w.Agent.Handle(msg) || w.migration(ctx, msg) {
 		return
-	}
-	if w.migrating {
-		return // it has handed its state off: the new incarnation acts
 	}
 	switch m := msg.(type) {
 	case actors.Started:
