@@ -130,14 +130,14 @@ func (h *Host) free() []float64 {
 	return out
 }
 
-// take claims a free slot of speed s for the actor start starts; -1 if
-// there is none.
-func (h *Host) take(s float64, start func() actors.Addr) int {
+// take claims a free slot of speed s (0: of any speed) for the actor start
+// starts, given the slot's speed; -1 if there is none.
+func (h *Host) take(s float64, start func(speed float64) actors.Addr) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range h.slots {
-		if sl := &h.slots[i]; !sl.used && sl.speed == s {
-			sl.used, sl.actor = true, start()
+		if sl := &h.slots[i]; !sl.used && (s == 0 || sl.speed == s) {
+			sl.used, sl.actor = true, start(sl.speed)
 			return i
 		}
 	}
@@ -219,15 +219,19 @@ func (a *hostActor) place(ctx actors.Context, m Place) answer {
 	}
 	var addr actors.Addr
 	var err error
-	slot := a.h.take(m.Speed, func() actors.Addr {
+	var speed float64
+	slot := a.h.take(m.Speed, func(s float64) actors.Addr {
 		var actor actors.Actor
-		if actor, err = a.run.Actor(m.Args, m.Speed); err != nil {
+		speed = s
+		if actor, err = a.run.Actor(m.Args, speed); err != nil {
 			return actors.Addr{}
 		}
 		addr = ctx.Spawn(Clock{At: m.At, From: ctx.Now(), Ratio: a.ratio}.Wrap(actor))
 		return addr
 	})
 	switch {
+	case slot < 0 && m.Speed == 0:
+		return answer{Err: fmt.Sprintf("node %s has no free slot", ctx.Self().Node)}
 	case slot < 0:
 		return answer{Err: fmt.Sprintf("node %s has no free slot of speed %g (free: %v)", ctx.Self().Node, m.Speed, a.h.free())}
 	case err != nil:
@@ -237,5 +241,5 @@ func (a *hostActor) place(ctx actors.Context, m Place) answer {
 	ctx.Watch(addr)
 	a.placed[addr] = slot
 	a.h.log.Debug("actor placed", "speed", m.Speed, "addr", addr)
-	return answer{Actor: addr}
+	return answer{Actor: addr, Speed: speed}
 }

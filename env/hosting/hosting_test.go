@@ -35,7 +35,9 @@ func (r *echoRun) Actor(args []byte, speed float64) (actors.Actor, error) {
 		return nil, errors.New("refused")
 	}
 	return actors.ActorFunc(func(ctx actors.Context, msg any) {
-		if _, ok := msg.(string); ok {
+		if s, ok := msg.(string); ok && s == "stop" {
+			ctx.Stop(ctx.Self())
+		} else if ok {
 			ctx.Reply(ctx.ReplyTo(), echoReply{Args: r.payload + "/" + string(args), Speed: speed, Now: ctx.Now()})
 		}
 	}), nil
@@ -242,5 +244,87 @@ func TestPlacerErrors(t *testing.T) {
 	var be *BeginError
 	if err := pl.Begin(ctx, nil); !errors.As(err, &be) || be.Node != "a" || be.Err.Error() != "cannot" {
 		t.Fatalf("begin: %v", err)
+	}
+}
+
+// placeCmd asks the test's director to place an actor.
+type placeCmd struct {
+	node  string
+	speed float64
+	args  string
+}
+
+// A Place that names a node goes to that node only, into any free slot
+// with speed 0; the host, not the placer's count, judges whether a slot is
+// free, so a slot freed by an actor that ended is used again.
+func TestPlaceOnANamedNode(t *testing.T) {
+	c := newTestCluster(t, "master", "a", "b")
+	master := c.node("master", nil)
+	var ended atomic.Int32
+	c.host("a", []float64{1, 2}, &ended, nil)
+	hb := c.host("b", []float64{3, 4}, &ended, nil)
+	pl := NewPlacer(master, PlacerConfig{Kind: "echo", Logger: quiet()})
+	defer pl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pl.WaitNodes(ctx, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pl.Nodes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pl.Begin(ctx, []byte("r")); err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{seen: make(chan struct{}, 1)}
+	rt := master.Runtime()
+	ert := NewEpisodeRuntime(rt)
+	defer ert.StopAll()
+	var placed sync.Map // args -> actors.Addr
+	director := ert.Spawn(actors.ActorFunc(func(ctx actors.Context, msg any) {
+		m, ok := msg.(placeCmd)
+		if !ok {
+			return
+		}
+		ctx.Request(pl.Addr(), Place{Node: m.node, Speed: m.speed, Args: []byte(m.args)}, 1e4, func(ctx actors.Context, reply any, err error) {
+			a, err := Placement(reply, err)
+			if err != nil {
+				col.add(m.args + ": " + err.Error())
+				return
+			}
+			placed.Store(m.args, a)
+			ctx.Request(a, "hi", 1e4, func(ctx actors.Context, reply any, err error) {
+				r, _ := reply.(echoReply)
+				col.add(fmt.Sprintf("%s on %s speed %g", m.args, a.Node, r.Speed))
+			})
+		})
+	}))
+	steps := []struct {
+		cmd  placeCmd
+		want string
+	}{
+		{placeCmd{"b", 0, "p"}, "p on b speed 3"},
+		{placeCmd{"b", 0, "q"}, "q on b speed 4"},
+		{placeCmd{"b", 0, "r"}, "r: placing on b: node b has no free slot"},
+		{placeCmd{"nope", 0, "s"}, "s: node nope is not a hosting node of the run (they are: [a b])"},
+		{placeCmd{"", 0, "u"}, "u on a speed 1"},
+		{placeCmd{"a", 1, "v"}, "v: placing on a: node a has no free slot of speed 1 (free: [2])"},
+	}
+	for i, s := range steps {
+		rt.Send(director, s.cmd)
+		if got := col.wait(t, i+1); got[i] != s.want {
+			t.Fatalf("step %d: %q, want %q", i, got[i], s.want)
+		}
+	}
+	p, _ := placed.Load("p")
+	rt.Send(p.(actors.Addr), "stop")
+	for deadline := time.Now().Add(10 * time.Second); hb.Hosted() != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("b hosts %d", hb.Hosted())
+		}
+	}
+	rt.Send(director, placeCmd{"b", 0, "w"})
+	if got := col.wait(t, len(steps)+1); got[len(steps)] != "w on b speed 3" {
+		t.Fatalf("after p ended: %q", got[len(steps)])
 	}
 }

@@ -16,6 +16,7 @@ func init() {
 	transport.Register[env.Join]("env.Join")
 	transport.Register[env.Joined]("env.Joined")
 	transport.Register[env.Left]("env.Left")
+	transport.Register[env.Moved]("env.Moved")
 
 	transport.Register[capacityQuery]("hosting.capacityQuery")
 	transport.Register[capacity]("hosting.capacity")
@@ -59,20 +60,23 @@ type begin struct {
 }
 
 // Place asks the placer (from an actor of the master's node, as a request)
-// to start an actor in a free slot of speed Speed, and the placer asks a
-// host the same. Args are the environment's, for the node's Run.Actor. At
+// to start an actor in a free slot of speed Speed (0: in any free slot), on
+// node Node if it is set (to move an actor there, say), and the placer asks
+// a host the same. Args are the environment's, for the node's Run.Actor. At
 // is the episode's time when it was sent, to set the actor's clock by: the
 // sender's ctx.Now().
 type Place struct {
 	Speed float64
+	Node  string
 	Args  []byte
 	At    float64
 }
 
-// answer is the reply to begin and Place: the actor's address and node for
-// Place, or what went wrong.
+// answer is the reply to begin and Place: the actor's address and the
+// speed of the slot it took for Place, or what went wrong.
 type answer struct {
 	Actor actors.Addr
+	Speed float64
 	Err   string
 }
 

@@ -407,30 +407,62 @@ func (p *placer) flushLate(ctx actors.Context) {
 	p.late = nil
 }
 
-// place puts the requested actor in the first node, by name, with a free
-// slot of its speed.
+// place puts the requested actor on its node, if it names one, else in
+// the first node, by name, with a free slot of its speed.
 func (p *placer) place(ctx actors.Context, m Place) {
 	to := ctx.ReplyTo()
+	fits := func(h *hostRef) int {
+		if m.Speed == 0 && len(h.free) > 0 {
+			return 0
+		}
+		return slices.Index(h.free, m.Speed)
+	}
 	var r *hostRef
-	for _, h := range p.sorted() {
-		if i := slices.Index(h.free, m.Speed); h.begun && i >= 0 {
-			r = h
-			r.free = slices.Delete(r.free, i, i+1)
-			break
+	reserved := false // a slot taken off r.free for the placement
+	if m.Node != "" {
+		// The host is the judge of its free slots: an actor placed on it
+		// may have ended since, and freed its slot.
+		if r = p.hosts[m.Node]; r == nil || !r.begun {
+			var names []string
+			for _, h := range p.sorted() {
+				if h.begun {
+					names = append(names, h.member.Name)
+				}
+			}
+			ctx.Reply(to, answer{Err: fmt.Sprintf("node %s is not a hosting node of the run (they are: %v)", m.Node, names)})
+			return
+		}
+	} else {
+		for _, h := range p.sorted() {
+			if i := fits(h); h.begun && i >= 0 {
+				r, reserved = h, true
+				m.Speed = h.free[i]
+				r.free = slices.Delete(r.free, i, i+1)
+				break
+			}
 		}
 	}
-	if r == nil {
+	switch {
+	case r == nil && m.Speed == 0:
+		ctx.Reply(to, answer{Err: "no node has a free slot"})
+		return
+	case r == nil:
 		ctx.Reply(to, answer{Err: fmt.Sprintf("no node has a free slot of speed %g", m.Speed)})
 		return
 	}
 	ctx.Request(r.addr, m, p.timeout, func(ctx actors.Context, reply any, err error) {
 		a, err := replied(reply, err)
-		if err != nil {
-			if p.current(r) {
+		switch {
+		case err != nil:
+			if reserved && p.current(r) {
 				r.free = append(r.free, m.Speed)
 			}
 			ctx.Reply(to, answer{Err: fmt.Sprintf("placing on %s: %v", r.member.Name, err)})
 			return
+		case !reserved && p.current(r):
+			if i := slices.Index(r.free, a.Speed); i >= 0 {
+				r.free = slices.Delete(r.free, i, i+1)
+			}
 		}
 		ctx.Reply(to, a)
 	})

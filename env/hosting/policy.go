@@ -1,6 +1,7 @@
 package hosting
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/marlon-go/marlon/learning"
@@ -100,4 +101,27 @@ func (a *lockedAgent) AgentLeft(id learning.AgentID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.inner.AgentLeft(id)
+}
+
+// MarshalAgent implements learning.Migratable for the agent it guards: its
+// state, if it keeps one it can give (nil if its algorithm is not
+// Migratable: a heuristic keeps none).
+func (a *lockedAgent) MarshalAgent() ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m, ok := a.inner.(learning.Migratable); ok {
+		return m.MarshalAgent()
+	}
+	return nil, nil
+}
+
+// UnmarshalAgent implements learning.Migratable for the agent it guards.
+func (a *lockedAgent) UnmarshalAgent(data []byte) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, ok := a.inner.(learning.Migratable)
+	if !ok {
+		return fmt.Errorf("hosting: a migrated agent's state for an algorithm that keeps none (not learning.Migratable)")
+	}
+	return m.UnmarshalAgent(data)
 }

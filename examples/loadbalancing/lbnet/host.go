@@ -80,7 +80,12 @@ func (r *run) Actor(args []byte, speed float64) (actors.Actor, error) {
 		r.costs, r.costsOf = s.Costs(), key
 	}
 	id := lb.AgentID(s.ID)
-	return s.Worker(r.costs, env.Attach(id, r.policy.NewAgent(id)), func(rep lb.WorkerReport) { r.rt.Send(s.Reports, rep) }), nil
+	agent := env.Attach(id, r.policy.NewAgent(id))
+	report := func(rep lb.WorkerReport) { r.rt.Send(s.Reports, rep) }
+	if a.State != nil { // a worker that migrates here
+		return lb.ResumeWorker(*a.State, agent, report)
+	}
+	return s.Worker(r.costs, agent, report), nil
 }
 
 func (r *run) End() { r.policy.EndEpisode() }

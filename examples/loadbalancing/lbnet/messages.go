@@ -16,6 +16,12 @@ func init() {
 	transport.Register[lb.Dismiss]("loadbalancing.Dismiss")
 	transport.Register[lb.WrittenOff]("loadbalancing.WrittenOff")
 	transport.Register[lb.WorkerReport]("loadbalancing.WorkerReport")
+	// Migration.
+	transport.Register[lb.Migrate]("loadbalancing.Migrate")
+	transport.Register[lb.Adopt]("loadbalancing.Adopt")
+	transport.Register[lb.Adopted]("loadbalancing.Adopted")
+	transport.Register[lb.Moved]("loadbalancing.Moved")
+	transport.Register[lb.Release]("loadbalancing.Release")
 }
 
 // Kind is the environment's name for env/hosting: hosting nodes serve it,
@@ -35,7 +41,9 @@ type beginArgs struct {
 	Seed       uint64
 }
 
-// placeArgs are a placement's arguments (JSON): the worker to start.
+// placeArgs are a placement's arguments (JSON): the worker to start, or,
+// with State, the worker to start again where a migration takes it.
 type placeArgs struct {
-	Spec lb.WorkerSpec
+	Spec  lb.WorkerSpec
+	State *lb.WorkerState `json:",omitempty"`
 }

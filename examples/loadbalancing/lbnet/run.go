@@ -51,6 +51,9 @@ type Config struct {
 	// restarts after it was cut off, see the transport's Membership) get
 	// the work the lost workers handed back.
 	NoNodes time.Duration
+	// Migrations move workers to other hosting nodes during the episode
+	// (Migration).
+	Migrations []Migration
 	// OnWait, if set, is called while Run waits for hosting nodes, with how
 	// many are ready, whenever that changes.
 	OnWait func(ready, want int)
@@ -70,6 +73,9 @@ type Outcome struct {
 	// AgentsJoined and AgentsLeft count the joins and leaves of the
 	// episode's roster.
 	AgentsJoined, AgentsLeft int
+	// Migrations are what became of Config.Migrations that were due
+	// before the episode ended.
+	Migrations []MigrationRecord
 	// Wall is how long the episode took in real time.
 	Wall time.Duration
 }
@@ -158,6 +164,11 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	}
 	e.OfferTimeout, e.StartBy = units(cfg.OfferTimeout), units(startWithin)
 	out.Env = e
+	for _, m := range cfg.Migrations {
+		if err := m.Check(len(e.Speeds())); err != nil {
+			return out, fmt.Errorf("lbnet: %w", err)
+		}
+	}
 	var ckpt []byte
 	if cfg.Prepare != nil {
 		if ckpt, err = cfg.Prepare(e); err != nil {
@@ -196,6 +207,16 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	ep := e.StartPlaced(ert, cfg.EpisodeSeed, place)
 	defer ert.StopAll() // the Master, roster and director, done or not
 	pl.Started(ep.Director(), func(speeds []float64) any { return lb.AddWorkers{Speeds: speeds} })
+	var moved migrations
+	if len(cfg.Migrations) > 0 {
+		adopters := map[string]actors.Addr{}
+		for _, m := range cfg.Migrations {
+			if _, ok := adopters[m.Node]; !ok {
+				adopters[m.Node] = ert.Spawn(&adopter{node: m.Node, placer: pl.Addr(), timeout: units(hostTimeout), record: &moved})
+			}
+		}
+		ert.Spawn(&mover{moves: cfg.Migrations, director: ep.Director(), adopters: adopters, timeout: units(placeTimeout), record: &moved})
+	}
 	cfg.Logger.Info("episode started", "workers", sc.Workers, "nodes", len(nodes), "algorithm", cfg.Algorithm)
 	if err = pl.Await(ctx, ep.Done(), cfg.Timeout, cfg.NoNodes); errors.Is(err, hosting.ErrTimeout) {
 		err = fmt.Errorf("lbnet: %w (--timeout)", err)
@@ -214,6 +235,7 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 	out.Result.Algorithm = cfg.Algorithm
 	out.AgentsJoined, out.AgentsLeft = ep.AgentCounts()
 	out.Events = pl.Events(start, rt.Scale())
+	out.Migrations = moved.list()
 	if err != nil {
 		return out, fmt.Errorf("%w (%d of %d units done)", err, out.Result.UnitsDone, sc.Job)
 	}
