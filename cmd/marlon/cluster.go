@@ -244,6 +244,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	nf.register(fs)
 	workers := fs.Int("workers", 1, "load-balancing workers this node hosts at most at once")
 	speed := fs.Float64("speed", 1, "the speed of this node's workers (units per time unit at unit time 1)")
+	spare := fs.Int("spare", 0, "spare load-balancing slots, for workers that move here from other nodes (marlon loadbalancing --live --migrate WORKER@TIME:NODE): not offered to runs for workers of their own")
 	fs.Bool("rollouts", false, "instead, be a rollout node of distributed training (marlon node --rollouts --help)")
 	computeNodes := fs.Int("compute-nodes", 1, "scheduling resource agents this node hosts at most at once, one per compute node, of the capacity the master's scenario gives (marlon scheduling --live --nats); 0: none")
 	fs.Usage = func() {
@@ -255,8 +256,10 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	switch {
-	case *workers < 1:
-		return fail(stderr, usageError{fmt.Errorf("--workers: must be at least 1, got %d", *workers)})
+	case *spare < 0 || *spare > 10000:
+		return fail(stderr, usageError{fmt.Errorf("--spare: must be between 0 and 10000, got %d", *spare)})
+	case *workers < 0 || *workers < 1 && *spare == 0:
+		return fail(stderr, usageError{fmt.Errorf("--workers: must be at least 1 (0 with --spare), got %d", *workers)})
 	case !(*speed > 0) || *speed > 1e9:
 		return fail(stderr, usageError{fmt.Errorf("--speed: must be a number > 0, got %v", *speed)})
 	case *computeNodes < 0 || *computeNodes > 10000:
@@ -275,7 +278,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	var host, schedHost *lbnet.Host
 	cfg.Setup = func(n *transport.Node) {
-		host = lbnet.Serve(n, lbnet.HostConfig{Speeds: speeds, NewPolicy: newPolicy, Logger: log})
+		host = lbnet.Serve(n, lbnet.HostConfig{Speeds: speeds, Spare: *spare, NewPolicy: newPolicy, Logger: log})
 		if *computeNodes > 0 {
 			schedHost = schednet.Serve(n, schednet.HostConfig{Slots: *computeNodes, NewPolicy: newSchedPolicy, Logger: log})
 		}
@@ -284,7 +287,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	log.Info("node up: hosting load-balancing workers and scheduling resource agents", "node", node.Name(), "workers", *workers, "speed", *speed, "compute nodes", *computeNodes, "nats", nf.nats)
+	log.Info("node up: hosting load-balancing workers and scheduling resource agents", "node", node.Name(), "workers", *workers, "spare", *spare, "speed", *speed, "compute nodes", *computeNodes, "nats", nf.nats)
 	<-ctx.Done()
 	stop()
 	host.Stop(2 * time.Second) // the workers leave, handing back their chunks

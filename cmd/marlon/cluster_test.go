@@ -229,8 +229,10 @@ func newLiveCluster(t *testing.T) *liveJob {
 	}
 	j.startNATS()
 	for i, name := range []string{"n1", "n2", "n3"} {
+		// n3 also takes two workers that move there (--migrate): its spare
+		// slots are not the run's.
 		j.nodes[name] = j.start(name, "node", "--nats", j.url(), "--token", token, "--key", name+".key", "--trusted", "cluster.keys",
-			"--workers", "2", "--speed", fmt.Sprint(i+2), "--heartbeat", heartbeat, "--missed-heartbeats", missed)
+			"--workers", "2", "--speed", fmt.Sprint(i+2), "--spare", fmt.Sprint(i/2*2), "--heartbeat", heartbeat, "--missed-heartbeats", missed)
 	}
 	return j
 }
@@ -299,6 +301,31 @@ func TestKilledNodeLeavesAndTheJobCompletes(t *testing.T) {
 	}
 	if !strings.Contains(j.master.err.String(), `msg="node left" node=master peer=n2`) {
 		t.Fatalf("the master did not log n2 leaving")
+	}
+}
+
+// Two of n1's workers move to n3's spare slots, with their chunks, between
+// processes; then n3 is killed, and the four workers it held are lost with
+// it: the job completes all the same, every unit done once.
+func TestMigratedWorkersAcrossProcesses(t *testing.T) {
+	j := newLiveCluster(t)
+	j.master = j.startMaster("--migrate", "0@10:n3", "--migrate", "1@15:n3")
+	j.waitFor(j.master, "episode started")
+	time.Sleep(1500 * time.Millisecond) // time 75 at 20ms a unit: both have moved
+	j.nodes["n3"].kill()
+	r := j.result()
+	m := r.Live.Migrations
+	if len(m) != 2 || !m[0].Adopted || !m[1].Adopted || m[0].From != "n1" || m[1].From != "n1" {
+		t.Fatalf("migrations %+v", m)
+	}
+	for _, p := range r.Live.Placed {
+		moved := p.ID < 2
+		if p.Lost != (p.Node == "n3") || moved != (len(p.MovedFrom) == 1) || moved && p.Node != "n3" {
+			t.Errorf("placed %+v", p)
+		}
+	}
+	if len(r.Live.LostWorkers) != 4 || len(r.Workers) != 2 {
+		t.Fatalf("lost %v, %d reports", r.Live.LostWorkers, len(r.Workers))
 	}
 }
 

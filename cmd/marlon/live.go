@@ -34,6 +34,8 @@ type liveRun struct {
 	nodes     int
 	timeScale time.Duration
 	timeout   time.Duration
+	// migrations move workers during the episode (--migrate).
+	migrations []lbnet.Migration
 }
 
 // liveInfo is what a live run adds to the report: where the workers ran,
@@ -54,6 +56,9 @@ type liveInfo struct {
 	Returned      int                          `json:"units_returned"`
 	AgentsJoined  int                          `json:"agents_joined"`
 	AgentsLeft    int                          `json:"agents_left"`
+	// Migrations are what became of the --migrate moves due before the
+	// end.
+	Migrations []lbnet.MigrationRecord `json:"migrations,omitempty"`
 	// Error says what failed, if the run did not complete: the ledger
 	// above is then the Master's so far.
 	Error string `json:"error,omitempty"`
@@ -62,6 +67,34 @@ type liveInfo struct {
 	// accepted and rejected by reason, duplicates, nodes declared down,
 	// reconnects, new incarnations.
 	Metrics map[string]transport.Metrics `json:"metrics"`
+}
+
+// The nodes of a live run without --nats.
+const (
+	localWorkers = lbnet.LocalWorkers
+	localSpare   = lbnet.LocalSpare
+)
+
+// migrations reads --migrate: without --nats, the workers are the
+// scenario's and the nodes this process starts.
+func migrations(flags []string, nf netFlags, sc loadbalancing.Scenario) ([]lbnet.Migration, error) {
+	var out []lbnet.Migration
+	for _, v := range flags {
+		m, err := lbnet.ParseMigration(v)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if nf.nats == "" {
+			if err := m.Check(sc.TotalWorkers()); err != nil {
+				return nil, usageError{fmt.Errorf("--migrate %s: %w", v, err)}
+			}
+			if m.Node != lbnet.LocalWorkers && m.Node != lbnet.LocalSpare {
+				return nil, usageError{fmt.Errorf("--migrate %s: without --nats the hosting nodes are %s and %s, not %q", v, lbnet.LocalWorkers, lbnet.LocalSpare, m.Node)}
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 func runLive(r liveRun, stdout, stderr io.Writer) int {
@@ -77,7 +110,16 @@ func runLive(r liveRun, stdout, stderr io.Writer) int {
 		}
 		// One process: the nodes' own comings and goings are not news.
 		cfg := transport.Config{Scale: r.timeScale, Heartbeat: r.net.heartbeat, MissedHeartbeats: r.net.missed, Logger: con.logger(slog.LevelWarn)}
-		local, err := lbnet.StartLocal(cfg, lbnet.HostConfig{Speeds: e.Speeds(), NewPolicy: newPolicy, Logger: con.logger(slog.LevelWarn)})
+		host := lbnet.HostConfig{Speeds: e.Speeds(), NewPolicy: newPolicy, Logger: con.logger(slog.LevelWarn)}
+		var spare []lbnet.HostConfig
+		if len(r.migrations) > 0 {
+			// A node with a spare slot per move, for the workers that
+			// move, and none of its own.
+			s := host
+			s.Speeds, s.Spare = nil, len(r.migrations)
+			spare, r.nodes = []lbnet.HostConfig{s}, 2
+		}
+		local, err := lbnet.StartLocal(cfg, host, spare...)
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -143,7 +185,7 @@ func runLive(r liveRun, stdout, stderr io.Writer) int {
 	}
 	out, err := lbnet.Run(ctx, node, lbnet.Config{
 		Scenario: r.sc, FromNodes: r.net.nats != "", Nodes: r.nodes, Algorithm: r.algorithm,
-		Seed: r.seed, EpisodeSeed: learning.EvalSeed(r.seed, 0), Prepare: prepare, Timeout: r.timeout, Logger: log,
+		Seed: r.seed, EpisodeSeed: learning.EvalSeed(r.seed, 0), Prepare: prepare, Timeout: r.timeout, Logger: log, Migrations: r.migrations,
 		OnWait: func(ready, want int) {
 			con.setStatus(fmt.Sprintf("waiting for hosting nodes (marlon node): %d of %d ready", ready, want))
 		},
@@ -220,7 +262,7 @@ func newLiveReport(out lbnet.Outcome, r liveRun, episodeSeed uint64) report {
 		TimeScale: r.timeScale.String(), WallSeconds: out.Wall.Seconds(), EpisodeSeed: episodeSeed,
 		Nodes: out.Nodes, NodeEvents: out.Events, NodesLeft: []string{}, Placed: res.Placed, LostWorkers: []int{},
 		LedgerUnits: res.LedgerUnits, UnitsReported: res.UnitsReported, Duplicates: res.Duplicates, Returned: res.Returned,
-		AgentsJoined: out.AgentsJoined, AgentsLeft: out.AgentsLeft,
+		AgentsJoined: out.AgentsJoined, AgentsLeft: out.AgentsLeft, Migrations: out.Migrations,
 	}
 	for _, e := range out.Events {
 		if e.Event == "left" && !contains(l.NodesLeft, e.Node) {
@@ -259,7 +301,11 @@ func printLive(w io.Writer, r report) {
 	fmt.Fprintf(w, "Live load balancing over NATS: %d worker(s) on %d node(s), job %d units, time unit %s, seed %d (episode %d).\n",
 		len(r.Speeds), len(l.Nodes), r.Job, l.TimeScale, r.Seed, l.EpisodeSeed)
 	for _, n := range l.Nodes {
-		fmt.Fprintf(w, "  node %s: speeds %s\n", n.Name, joinFloats(n.Speeds))
+		if len(n.Speeds) == 0 {
+			fmt.Fprintf(w, "  node %s: no workers of its own\n", n.Name)
+		} else {
+			fmt.Fprintf(w, "  node %s: speeds %s\n", n.Name, joinFloats(n.Speeds))
+		}
 	}
 	fmt.Fprintln(w)
 	printReport(w, r)
@@ -278,6 +324,14 @@ func printLive(w io.Writer, r report) {
 		}
 	}
 	tw.Flush()
+	for _, m := range l.Migrations {
+		switch {
+		case m.Adopted:
+			fmt.Fprintf(w, "Worker %d moved from %s to %s at %.1f, with its agent and its chunk.\n", m.Worker, m.From, m.Node, m.At)
+		default:
+			fmt.Fprintf(w, "Worker %d did not move to %s at %.1f: %s.\n", m.Worker, m.Node, m.At, m.Err)
+		}
+	}
 	for _, e := range l.NodeEvents {
 		switch {
 		case e.At < 0:

@@ -43,11 +43,13 @@ type liveReport struct {
 		Metrics     map[string]transport.Metrics `json:"metrics"`
 		AgentsLeft  int                          `json:"agents_left"`
 		Placed      []struct {
-			ID     int    `json:"id"`
-			Node   string `json:"node"`
-			Reason string `json:"reason"`
-			Lost   bool   `json:"lost"`
+			ID        int      `json:"id"`
+			Node      string   `json:"node"`
+			Reason    string   `json:"reason"`
+			Lost      bool     `json:"lost"`
+			MovedFrom []string `json:"moved_from"`
 		} `json:"placed"`
+		Migrations []lbnet.MigrationRecord `json:"migrations"`
 	} `json:"live"`
 }
 
@@ -105,6 +107,29 @@ func TestLiveInOneProcess(t *testing.T) {
 	}
 	if code, _, errs := marlon(t, "loadbalancing", "--live", "--algorithm", "pg", "--load", ckpt, "--episodes", "0"); code != 1 || !strings.Contains(errs, "trained with qlearning") {
 		t.Fatalf("pg from a qlearning checkpoint: exit %d %s", code, errs)
+	}
+}
+
+// Workers of a trained learner move to the spare node and back during a
+// live run, their agents' learner state with them; the run says so.
+func TestLiveMigration(t *testing.T) {
+	r := liveJSON(t, "--algorithm", "qlearning", "--episodes", "3", "--eval-episodes", "1", "--job", "3000", "--time-scale", "1ms",
+		"--migrate", "0@20:"+lbnet.LocalSpare, "--migrate", "5@40:"+lbnet.LocalSpare, "--migrate", "0@80:"+lbnet.LocalWorkers)
+	m := r.Live.Migrations
+	if len(m) != 3 || !m[0].Adopted || !m[1].Adopted || !m[2].Adopted || m[2].From != lbnet.LocalSpare {
+		t.Fatalf("migrations %+v", m)
+	}
+	for _, p := range r.Live.Placed {
+		want := map[int]string{0: lbnet.LocalWorkers, 5: lbnet.LocalSpare}[p.ID]
+		if want == "" {
+			want = lbnet.LocalWorkers
+		}
+		if p.Node != want || p.Lost || (p.ID == 0) != (len(p.MovedFrom) == 2) {
+			t.Errorf("worker %d placed %+v", p.ID, p)
+		}
+	}
+	if len(r.Live.Nodes) != 2 {
+		t.Fatalf("nodes %+v", r.Live.Nodes)
 	}
 }
 
@@ -182,11 +207,17 @@ func TestClusterCommandsRefuseBadInput(t *testing.T) {
 		"--join":              {"loadbalancing", "--live", "--algorithm", "gss", "--nats", "nats://x:4222", "--join", "1@3"},
 		"--time-scale ":       {"loadbalancing", "--live", "--algorithm", "gss", "--time-scale", "0s"},
 		"--trusted":           {"loadbalancing", "--live", "--algorithm", "gss", "--nats", "nats://x:4222", "--key", key},
+		"--migrate":           {"loadbalancing", "--migrate", "0@5:" + lbnet.LocalSpare, "--algorithm", "gss"},
+		"--migrate ":          {"loadbalancing", "--live", "--algorithm", "gss", "--migrate", "0@5"},
+		"--migrate  ":         {"loadbalancing", "--live", "--algorithm", "gss", "--migrate", "x@5:" + lbnet.LocalSpare},
+		"--migrate   ":        {"loadbalancing", "--live", "--algorithm", "gss", "--migrate", "0@5:elsewhere"},
+		"--migrate    ":       {"loadbalancing", "--live", "--algorithm", "gss", "--workers", "3", "--migrate", "3@5:" + lbnet.LocalSpare},
 		"--name":              {"node", "--nats", "nats://x:4222", "--key", key, "--trusted", trusted, "--name", "b"},
 		"--nats ":             {"node", "--key", key, "--trusted", trusted},
 		"--key ":              {"node", "--nats", "nats://x:4222"},
 		"--workers ":          {"node", "--workers", "0"},
 		"--speed":             {"node", "--speed", "-1"},
+		"--spare":             {"node", "--spare", "-1"},
 		"--missed-heartbeats": {"node", "--missed-heartbeats", "0"},
 		"--port":              {"nats", "--port", "70000"},
 		"--port ":             {"nats", "--local-cluster", "--port", "65534"},

@@ -99,6 +99,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 		variability  = fs.Float64("variability", def.Variability, "coefficient of variation of the units' costs (0: all equal)")
 		joins        listFlag
 		leaves       listFlag
+		migrate      listFlag
 		dyn          dynamicFlags
 		scenarioFile = fs.String("scenario", "", "read the scenario from a JSON `file`; flags given override it")
 		distribution = fs.String("distribution", "", "draw every episode's scenario from the named distribution ("+distributionNames()+"), to train a policy that generalises; then evaluate it on a scenario with --load FILE --episodes 0")
@@ -115,6 +116,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	rf.figure(fs, "gantt", fmt.Sprintf("draw a Gantt chart of the first evaluation episode to `file` (.png, .svg or .pdf), a row per worker (at most %d)", maxGanttWorkers))
 	fs.Var(&joins, "join", "`COUNT@TIME[:SPEED]`: COUNT workers join at TIME (speed drawn if not given); repeatable")
 	fs.Var(&leaves, "leave", "`WORKER@TIME`: worker WORKER leaves at TIME, handing back its chunk; repeatable")
+	fs.Var(&migrate, "migrate", "`WORKER@TIME:NODE`: with --live, move worker WORKER, its agent and the chunk it holds, to hosting node NODE at TIME (without --nats, NODE is "+localWorkers+" or "+localSpare+", a node this process starts with a slot per move); repeatable")
 	dyn.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: marlon loadbalancing [flags]\n\nRuns dynamic loop self-scheduling: a Master hands out chunks of a job to\nworkers of different speeds; each request costs the Master comm-time.\n\nFlags:")
@@ -152,6 +154,10 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	if err := checkLive(*live, set, nf, sc, *nodes, *timeScale, *timeout); err != nil {
 		return fail(stderr, err)
 	}
+	moves, err := migrations(migrate, nf, sc)
+	if err != nil {
+		return fail(stderr, err)
+	}
 	var e *loadbalancing.Environment
 	if *distribution != "" {
 		e, err = distributionEnv(*distribution, rf.version(), set)
@@ -168,7 +174,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	if *live {
 		return runLive(liveRun{
 			sc: sc, algorithm: rf.algorithm, seed: rf.seed, opts: opts, loadPath: rf.load, logFile: rf.logFile, save: rf.save, jsonOut: rf.jsonOut,
-			net: nf, nodes: *nodes, timeScale: *timeScale, timeout: *timeout,
+			net: nf, nodes: *nodes, timeScale: *timeScale, timeout: *timeout, migrations: moves,
 		}, stdout, stderr)
 	}
 
@@ -326,7 +332,7 @@ func (ev *evalEpisodes) add(algorithm string, k int, o env.Outcome) {
 // checkLive refuses the flags that do not go with --live, or only go with
 // it.
 func checkLive(live bool, set map[string]bool, nf netFlags, sc loadbalancing.Scenario, nodes int, scale, timeout time.Duration) error {
-	only := []string{"nats", "nodes", "time-scale", "timeout", "name", "key", "trusted", "token", "nkey", "heartbeat", "missed-heartbeats"}
+	only := []string{"nats", "nodes", "time-scale", "timeout", "name", "key", "trusted", "token", "nkey", "heartbeat", "missed-heartbeats", "migrate"}
 	if !live {
 		for _, f := range only {
 			if set[f] {

@@ -18,18 +18,18 @@ import (
 func TestLocalPlacesOnItsHostingNode(t *testing.T) {
 	var ended atomic.Int32
 	var h *Host
-	l, err := StartLocal(transport.Config{Scale: 5 * time.Millisecond, Heartbeat: 50 * time.Millisecond, MissedHeartbeats: 6, Logger: quiet()}, "slots",
-		func(n *transport.Node) {
+	l, err := StartLocal(transport.Config{Scale: 5 * time.Millisecond, Heartbeat: 50 * time.Millisecond, MissedHeartbeats: 6, Logger: quiet()},
+		LocalHost{"slots", func(n *transport.Node) {
 			h = Serve(n, HostConfig{Kind: "echo", Speeds: []float64{1}, Logger: quiet(), NewRun: func(p []byte) (Run, error) {
 				return &echoRun{payload: string(p), ended: &ended}, nil
 			}})
-		})
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if l.Master.Name() != LocalMaster || l.Hosting.Name() != "slots" {
-		t.Fatalf("nodes %s and %s", l.Master.Name(), l.Hosting.Name())
+	if l.Master.Name() != LocalMaster || len(l.Hosting) != 1 || l.Hosting[0].Name() != "slots" {
+		t.Fatalf("nodes %s and %v", l.Master.Name(), l.Hosting)
 	}
 	pl := NewPlacer(l.Master, PlacerConfig{Kind: "echo", Logger: quiet()})
 	defer pl.Close()

@@ -40,6 +40,10 @@ type HostConfig struct {
 	// Speeds are the node's slots: it hosts at most len(Speeds) actors at
 	// once, each in a slot of its speed.
 	Speeds []float64
+	// Reserved are more slots, kept for actors placed on this node by name
+	// (Place.Node: an actor that moves here): they are not offered to runs
+	// as free slots.
+	Reserved []float64
 	// NewRun makes a run's Run.
 	NewRun RunFactory
 	// Logger receives what the host does; default: discarded.
@@ -58,9 +62,10 @@ type Host struct {
 }
 
 type slot struct {
-	speed float64
-	used  bool
-	actor actors.Addr // once spawned
+	speed    float64
+	reserved bool // for actors placed by name only
+	used     bool
+	actor    actors.Addr // once spawned
 }
 
 // Serve makes node host actors of cfg.Kind for the masters that ask (it
@@ -71,6 +76,9 @@ func Serve(node *transport.Node, cfg HostConfig) *Host {
 	h := &Host{node: node, newRun: cfg.NewRun, log: cfg.Logger}
 	for _, s := range cfg.Speeds {
 		h.slots = append(h.slots, slot{speed: s})
+	}
+	for _, s := range cfg.Reserved {
+		h.slots = append(h.slots, slot{speed: s, reserved: true})
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -118,12 +126,13 @@ func (h *Host) Stop(wait time.Duration) {
 	}
 }
 
+// free lists the speeds of the free slots offered to runs.
 func (h *Host) free() []float64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []float64
 	for _, s := range h.slots {
-		if !s.used {
+		if !s.used && !s.reserved {
 			out = append(out, s.speed)
 		}
 	}
@@ -131,17 +140,26 @@ func (h *Host) free() []float64 {
 }
 
 // take claims a free slot of speed s (0: of any speed) for the actor start
-// starts, given the slot's speed; -1 if there is none.
-func (h *Host) take(s float64, start func(speed float64) actors.Addr) int {
+// starts, given the slot's speed: with named (an actor placed on this node
+// by name), a reserved slot if there is one, else any; -1 if there is
+// none.
+func (h *Host) take(s float64, named bool, start func(speed float64) actors.Addr) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for i := range h.slots {
-		if sl := &h.slots[i]; !sl.used && (s == 0 || sl.speed == s) {
-			sl.used, sl.actor = true, start(sl.speed)
-			return i
+	pick := -1
+	for i, sl := range h.slots {
+		if sl.used || s != 0 && sl.speed != s || sl.reserved && !named {
+			continue
+		}
+		if pick < 0 || sl.reserved && !h.slots[pick].reserved {
+			pick = i
 		}
 	}
-	return -1
+	if pick >= 0 {
+		h.slots[pick].used = true
+		h.slots[pick].actor = start(h.slots[pick].speed)
+	}
+	return pick
 }
 
 func (h *Host) release(i int) {
@@ -220,7 +238,7 @@ func (a *hostActor) place(ctx actors.Context, m Place) answer {
 	var addr actors.Addr
 	var err error
 	var speed float64
-	slot := a.h.take(m.Speed, func(s float64) actors.Addr {
+	slot := a.h.take(m.Speed, m.Node != "", func(s float64) actors.Addr {
 		var actor actors.Actor
 		speed = s
 		if actor, err = a.run.Actor(m.Args, speed); err != nil {

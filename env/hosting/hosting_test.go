@@ -84,10 +84,10 @@ func (c *testCluster) node(name string, setup func(*transport.Node)) *transport.
 	return n
 }
 
-func (c *testCluster) host(name string, speeds []float64, ended *atomic.Int32, fail error) *Host {
+func (c *testCluster) host(name string, speeds []float64, ended *atomic.Int32, fail error, reserved ...float64) *Host {
 	var h *Host
 	c.node(name, func(n *transport.Node) {
-		h = Serve(n, HostConfig{Kind: "echo", Speeds: speeds, Logger: quiet(), NewRun: func(p []byte) (Run, error) {
+		h = Serve(n, HostConfig{Kind: "echo", Speeds: speeds, Reserved: reserved, Logger: quiet(), NewRun: func(p []byte) (Run, error) {
 			if fail != nil {
 				return nil, fail
 			}
@@ -255,14 +255,15 @@ type placeCmd struct {
 }
 
 // A Place that names a node goes to that node only, into any free slot
-// with speed 0; the host, not the placer's count, judges whether a slot is
-// free, so a slot freed by an actor that ended is used again.
+// with speed 0, a reserved one first; the host, not the placer's count,
+// judges whether a slot is free, so a slot freed by an actor that ended is
+// used again. Reserved slots are not offered to runs.
 func TestPlaceOnANamedNode(t *testing.T) {
 	c := newTestCluster(t, "master", "a", "b")
 	master := c.node("master", nil)
 	var ended atomic.Int32
 	c.host("a", []float64{1, 2}, &ended, nil)
-	hb := c.host("b", []float64{3, 4}, &ended, nil)
+	hb := c.host("b", []float64{3, 4}, &ended, nil, 7)
 	pl := NewPlacer(master, PlacerConfig{Kind: "echo", Logger: quiet()})
 	defer pl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -270,8 +271,8 @@ func TestPlaceOnANamedNode(t *testing.T) {
 	if err := pl.WaitNodes(ctx, 2, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pl.Nodes(ctx); err != nil {
-		t.Fatal(err)
+	if nodes, err := pl.Nodes(ctx); err != nil || fmt.Sprint(nodes) != "[{a [1 2]} {b [3 4]}]" {
+		t.Fatalf("nodes %v, %v", nodes, err)
 	}
 	if err := pl.Begin(ctx, []byte("r")); err != nil {
 		t.Fatal(err)
@@ -303,6 +304,8 @@ func TestPlaceOnANamedNode(t *testing.T) {
 		cmd  placeCmd
 		want string
 	}{
+		{placeCmd{"", 7, "o"}, "o: no node has a free slot of speed 7"},
+		{placeCmd{"b", 0, "n"}, "n on b speed 7"},
 		{placeCmd{"b", 0, "p"}, "p on b speed 3"},
 		{placeCmd{"b", 0, "q"}, "q on b speed 4"},
 		{placeCmd{"b", 0, "r"}, "r: placing on b: node b has no free slot"},
@@ -318,7 +321,7 @@ func TestPlaceOnANamedNode(t *testing.T) {
 	}
 	p, _ := placed.Load("p")
 	rt.Send(p.(actors.Addr), "stop")
-	for deadline := time.Now().Add(10 * time.Second); hb.Hosted() != 1; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); hb.Hosted() != 2; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("b hosts %d", hb.Hosted())
 		}

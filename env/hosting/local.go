@@ -3,26 +3,36 @@ package hosting
 import "github.com/marlon-go/marlon/transport"
 
 // Local is a live cluster in one process: an embedded NATS server, the
-// master's node and one hosting node, with keys made for the occasion. It
-// is what an environment's live run starts when it is given no NATS
-// server, so that the live path is the same, transport included, with or
-// without other machines.
+// master's node and hosting nodes, with keys made for the occasion. It is
+// what an environment's live run starts when it is given no NATS server,
+// so that the live path is the same, transport included, with or without
+// other machines.
 type Local struct {
-	Master  *transport.Node // runs the embedded server
-	Hosting *transport.Node
+	Master  *transport.Node   // runs the embedded server
+	Hosting []*transport.Node // as LocalHosts were given
 }
 
 // LocalMaster is the name of a Local's master node.
 const LocalMaster = "master"
 
-// StartLocal starts a Local whose hosting node is named host and set up
-// by setup (which calls Serve, once or for several kinds). cfg holds what
-// both nodes share (Scale, Heartbeat, Token, Logger...); their names,
+// LocalHost is a hosting node of a Local: its name, and its Setup (which
+// calls Serve, once or for several kinds).
+type LocalHost struct {
+	Name  string
+	Setup func(*transport.Node)
+}
+
+// StartLocal starts a Local with the given hosting nodes. cfg holds what
+// every node shares (Scale, Heartbeat, Token, Logger...); their names,
 // keys, trusted keys, URLs and Setup are set here.
-func StartLocal(cfg transport.Config, host string, setup func(*transport.Node)) (*Local, error) {
+func StartLocal(cfg transport.Config, hosts ...LocalHost) (*Local, error) {
 	trusted := transport.Trusted{}
 	keys := map[string]*transport.Key{}
-	for _, name := range []string{LocalMaster, host} {
+	names := []string{LocalMaster}
+	for _, h := range hosts {
+		names = append(names, h.Name)
+	}
+	for _, name := range names {
 		k, err := transport.GenerateKey(name)
 		if err != nil {
 			return nil, err
@@ -36,18 +46,24 @@ func StartLocal(cfg transport.Config, host string, setup func(*transport.Node)) 
 	if err != nil {
 		return nil, err
 	}
-	hc := cfg
-	hc.Name, hc.URL, hc.Key, hc.Trusted, hc.Setup = host, master.Server().ClientURL(), keys[host], trusted, setup
 	l := &Local{Master: master}
-	if l.Hosting, err = transport.Start(hc); err != nil {
-		master.Close()
-		return nil, err
+	for _, h := range hosts {
+		hc := cfg
+		hc.Name, hc.URL, hc.Key, hc.Trusted, hc.Setup = h.Name, master.Server().ClientURL(), keys[h.Name], trusted, h.Setup
+		n, err := transport.Start(hc)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		l.Hosting = append(l.Hosting, n)
 	}
 	return l, nil
 }
 
-// Close stops both nodes and the server.
+// Close stops the nodes and the server.
 func (l *Local) Close() {
-	l.Hosting.Close()
+	for _, n := range l.Hosting {
+		n.Close()
+	}
 	l.Master.Close()
 }

@@ -24,6 +24,10 @@ type HostConfig struct {
 	// Speeds are the node's worker slots: it hosts at most len(Speeds)
 	// workers at once, each in a slot of its speed.
 	Speeds []float64
+	// Spare is how many more workers it can take that move here from
+	// other nodes (Migration): slots not offered to runs for workers of
+	// their own. A worker that moves keeps its speed.
+	Spare int
 	// NewPolicy makes a run's policy.
 	NewPolicy PolicyFactory
 	// Logger receives what the host does; default: discarded.
@@ -39,7 +43,7 @@ type Host = hosting.Host
 // in the node's transport.Config.Setup.
 func Serve(node *transport.Node, cfg HostConfig) *Host {
 	rt := node.Runtime()
-	return hosting.Serve(node, hosting.HostConfig{Kind: Kind, Speeds: cfg.Speeds, Logger: cfg.Logger,
+	return hosting.Serve(node, hosting.HostConfig{Kind: Kind, Speeds: cfg.Speeds, Reserved: make([]float64, cfg.Spare), Logger: cfg.Logger,
 		NewRun: func(payload []byte) (hosting.Run, error) {
 			var b beginArgs
 			if err := json.Unmarshal(payload, &b); err != nil {

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 
 	"github.com/marlon-go/marlon/actors"
+	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/env/hosting"
 	lb "github.com/marlon-go/marlon/examples/loadbalancing"
 )
@@ -21,6 +23,19 @@ type Migration struct {
 	Worker int     `json:"worker"`
 	At     float64 `json:"at"`
 	Node   string  `json:"node"`
+}
+
+// ParseMigration reads WORKER@TIME:NODE (the CLI's --migrate).
+func ParseMigration(v string) (Migration, error) {
+	wt, node, ok := strings.Cut(v, ":")
+	if !ok || node == "" {
+		return Migration{}, env.Bad("migrate", "must be WORKER@TIME:NODE, e.g. 3@200:n2 (workers are numbered from 0)", v)
+	}
+	l, err := lb.ParseLeave(wt)
+	if err != nil {
+		return Migration{}, env.Bad("migrate", "must be WORKER@TIME:NODE, WORKER an integer >= 0 and TIME a number >= 0", v)
+	}
+	return Migration{Worker: l.Worker, At: l.At, Node: node}, nil
 }
 
 // Check validates a migration of a run with workers workers.
@@ -84,7 +99,7 @@ func (r *migrations) list() []MigrationRecord {
 	out := append([]MigrationRecord(nil), r.records...)
 	for i := range out {
 		if out[i].From == "" && out[i].Err == "" {
-			out[i].Err = "the worker did not ask to move: it had ended, or held no chunk again before the end"
+			out[i].Err = "the worker did not ask to move: it had ended, held no chunk again before the end, or its agent's state cannot move (its algorithm is not learning.Migratable)"
 		}
 	}
 	return out

@@ -27,11 +27,11 @@ const (
 // keys, trusted keys and URLs are set here.
 func StartLocal(cfg transport.Config, host HostConfig) (*Local, error) {
 	l := &Local{}
-	hl, err := hosting.StartLocal(cfg, LocalCompute, func(n *transport.Node) { l.Host = Serve(n, host) })
+	hl, err := hosting.StartLocal(cfg, hosting.LocalHost{Name: LocalCompute, Setup: func(n *transport.Node) { l.Host = Serve(n, host) }})
 	if err != nil {
 		return nil, err
 	}
-	l.Master, l.Compute = hl.Master, hl.Hosting
+	l.Master, l.Compute = hl.Master, hl.Hosting[0]
 	return l, nil
 }
 
