@@ -17,8 +17,11 @@
 // with an environment's payload) and then places actors: an actor of the
 // master sends the placer a Place request (a slot speed and the
 // environment's arguments) and is answered with the address of the actor
-// the host started in a free slot of that speed (Placement). A node that
-// joins later, or comes back as a new incarnation, gets a host too; once it
+// the host started in a free slot of that speed (Placement). A Place may
+// name a node, to move an actor there, say: it goes to that node only, into
+// any free slot with speed 0, first the slots the node keeps for such
+// placements (HostConfig.Reserved), which are not offered to runs. A node
+// that joins later, or comes back as a new incarnation, gets a host too; once it
 // has begun, its free slots are handed to the run (Started's late
 // callback), which may place more actors there. A node that leaves is
 // reported by the transport: the watchers of its actors receive

@@ -25,6 +25,12 @@
 // WrittenOff by the Master when they next ask, stop; its free slots become
 // new workers.
 //
+// A worker can migrate, with its agent and the chunk it holds, to another
+// hosting node mid-episode (Config.Migrations; the protocol and what a
+// failure does are loadbalancing.Migrate's): an adopter on the master's
+// node has the placer start it again from its state on the node named, in
+// a spare slot (HostConfig.Spare) or any free one.
+//
 // Workers report (loadbalancing.WorkerReport) by message to the director. A
 // worker whose node is killed never reports, so the check of a live run is
 // the Master's ledger: every unit done exactly once (its bitset), as many as
