@@ -229,26 +229,10 @@ func runLive(r liveRun, stdout, stderr io.Writer) int {
 	} else {
 		printLive(stdout, rep)
 	}
-	if msg := disagreement(out.Result); msg != "" {
-		return fail(stderr, fmt.Errorf("live run: %s", msg))
+	if err := out.Result.CheckLedger(); err != nil {
+		return fail(stderr, fmt.Errorf("live run: %w", err))
 	}
 	return 0
-}
-
-// disagreement says what is wrong with a live run's accounts: every unit
-// must be done exactly once by the Master's ledger, and every worker that
-// reported must report the ledger's units for it; "" if nothing.
-func disagreement(res loadbalancing.Result) string {
-	if res.UnitsDone != res.Job || res.Duplicates != 0 {
-		return fmt.Sprintf("the ledger counts %d of %d units done, %d twice", res.UnitsDone, res.Job, res.Duplicates)
-	}
-	var bad []string
-	for _, w := range res.Workers {
-		if w.Units != res.LedgerUnits[w.ID] {
-			bad = append(bad, fmt.Sprintf("worker %d reports %d units, the ledger %d", w.ID, w.Units, res.LedgerUnits[w.ID]))
-		}
-	}
-	return strings.Join(bad, "; ")
 }
 
 func newLiveReport(out lbnet.Outcome, r liveRun, episodeSeed uint64) report {

@@ -1,6 +1,7 @@
 package loadbalancing
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -632,6 +633,31 @@ type Result struct {
 	// came anyway (not taken: see Workers).
 	VoidReports int           `json:"void_reports,omitempty"`
 	History     []ChunkRecord `json:"-"`
+}
+
+// CheckLedger says what is wrong with r's accounts, nil if nothing: every
+// unit of the job done exactly once by the Master's ledger (no duplicate),
+// the ledger's units by worker adding up to the job, and every worker that
+// reported (one lost with its node never does) reporting the ledger's
+// units for it. Live runs and failure tests check it.
+func (r Result) CheckLedger() error {
+	total := 0
+	for _, u := range r.LedgerUnits {
+		total += u
+	}
+	if r.UnitsDone != r.Job || r.Duplicates != 0 || total != r.Job {
+		return fmt.Errorf("the ledger counts %d of %d units done, %d twice, %d by worker", r.UnitsDone, r.Job, r.Duplicates, total)
+	}
+	var bad []string
+	for _, w := range r.Workers {
+		if w.Units != r.LedgerUnits[w.ID] {
+			bad = append(bad, fmt.Sprintf("worker %d reports %d units, the ledger %d", w.ID, w.Units, r.LedgerUnits[w.ID]))
+		}
+	}
+	if bad != nil {
+		return errors.New(strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // Metrics are r's figures by name, for logs and learning curves.

@@ -118,17 +118,8 @@ func (mg migration) run(t *testing.T) (Result, int) {
 // with it.
 func conserved(t *testing.T, res Result) {
 	t.Helper()
-	total := 0
-	for _, u := range res.LedgerUnits {
-		total += u
-	}
-	if res.UnitsDone != res.Job || res.Duplicates != 0 || total != res.Job {
-		t.Fatalf("ledger: %d of %d units done, %d duplicates, %d by worker", res.UnitsDone, res.Job, res.Duplicates, total)
-	}
-	for _, w := range res.Workers {
-		if w.Units != res.LedgerUnits[w.ID] {
-			t.Errorf("worker %d reports %d units, the ledger %d", w.ID, w.Units, res.LedgerUnits[w.ID])
-		}
+	if err := res.CheckLedger(); err != nil {
+		t.Fatal(err)
 	}
 }
 

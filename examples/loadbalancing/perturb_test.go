@@ -305,10 +305,8 @@ func TestWorkIsConservedUnderRandomPerturbations(t *testing.T) {
 			t.Fatalf("seed %d %+v: done %d reported %d duplicates %d granted %d returned %d",
 				seed, sc, res.UnitsDone, res.UnitsReported, res.Duplicates, granted, res.Returned)
 		}
-		for _, w := range res.Workers {
-			if w.Units != res.LedgerUnits[w.ID] {
-				t.Fatalf("seed %d: worker %d reports %d units, the ledger %d", seed, w.ID, w.Units, res.LedgerUnits[w.ID])
-			}
+		if err := res.CheckLedger(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
 		}
 		if res.Ratio < 1-1e-9 {
 			t.Fatalf("seed %d %+v: makespan %v below the lower bound %v", seed, sc, res.Makespan, res.LowerBound)
@@ -443,10 +441,8 @@ func TestWorkIsConservedUnderFaultsAndPerturbations(t *testing.T) {
 		if res.UnitsDone != sc.Job || res.Duplicates != 0 || res.Faults == nil {
 			t.Fatalf("seed %d: done %d of %d, duplicates %d, faults %v", seed, res.UnitsDone, sc.Job, res.Duplicates, res.Faults)
 		}
-		for _, w := range res.Workers {
-			if w.Units != res.LedgerUnits[w.ID] {
-				t.Fatalf("seed %d: worker %d reports %d units, the ledger %d", seed, w.ID, w.Units, res.LedgerUnits[w.ID])
-			}
+		if err := res.CheckLedger(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
 		}
 		if res.Ratio < 1-1e-9 {
 			t.Fatalf("seed %d: ratio %v below 1", seed, res.Ratio)

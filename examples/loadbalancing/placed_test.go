@@ -99,13 +99,8 @@ func placedEpisode(t *testing.T, refuse int) (*Episode, Result) {
 
 func TestPlacedWorkers(t *testing.T) {
 	ep, res := placedEpisode(t, 2)
-	if res.UnitsDone != 1000 || res.UnitsReported != 1000 || res.Duplicates != 0 || res.Seed != 9 {
-		t.Fatalf("done %d, reported %d, duplicates %d, seed %d", res.UnitsDone, res.UnitsReported, res.Duplicates, res.Seed)
-	}
-	for _, w := range res.Workers {
-		if w.Units != res.LedgerUnits[w.ID] {
-			t.Errorf("worker %d reports %d units, the ledger %d", w.ID, w.Units, res.LedgerUnits[w.ID])
-		}
+	if err := res.CheckLedger(); err != nil || res.Job != 1000 || res.UnitsReported != 1000 || res.Seed != 9 {
+		t.Fatalf("%v; job %d, reported %d, seed %d", err, res.Job, res.UnitsReported, res.Seed)
 	}
 	want := []PlacedWorker{
 		{ID: 0, Speed: 1, Node: "sim"},
@@ -174,13 +169,8 @@ func TestWorkerWrittenOffAliveStopsAndAgreesWithTheLedger(t *testing.T) {
 			t.Fatalf("down at %v: the episode did not end", down)
 		}
 		res := ep.Result()
-		if res.UnitsDone != 600 || res.Duplicates != 0 || len(res.Workers) != 3 {
-			t.Fatalf("down at %v: %d units done, %d twice, %d reports", down, res.UnitsDone, res.Duplicates, len(res.Workers))
-		}
-		for _, w := range res.Workers {
-			if w.Units != res.LedgerUnits[w.ID] {
-				t.Fatalf("down at %v: worker %d reports %d units, the ledger %d", down, w.ID, w.Units, res.LedgerUnits[w.ID])
-			}
+		if err := res.CheckLedger(); err != nil || res.Job != 600 || len(res.Workers) != 3 {
+			t.Fatalf("down at %v: %v; job %d, %d reports", down, err, res.Job, len(res.Workers))
 		}
 		w0 := res.Workers[0]
 		if !w0.Left || w0.LeftAt < down || !res.Placed[0].Lost {

@@ -63,17 +63,8 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // by the ledger, and every report agrees with the ledger.
 func check(t *testing.T, res lb.Result) {
 	t.Helper()
-	total := 0
-	for _, u := range res.LedgerUnits {
-		total += u
-	}
-	if res.UnitsDone != res.Job || res.Duplicates != 0 || total != res.Job {
-		t.Fatalf("ledger: %d of %d units done, %d duplicates, %d by worker", res.UnitsDone, res.Job, res.Duplicates, total)
-	}
-	for _, w := range res.Workers {
-		if w.Units != res.LedgerUnits[w.ID] {
-			t.Errorf("worker %d reports %d units, the ledger says %d", w.ID, w.Units, res.LedgerUnits[w.ID])
-		}
+	if err := res.CheckLedger(); err != nil {
+		t.Fatal(err)
 	}
 	if !(res.Ratio >= 1) || math.IsInf(res.LowerBound, 0) {
 		t.Errorf("makespan %v, lower bound %v", res.Makespan, res.LowerBound)
