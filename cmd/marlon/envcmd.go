@@ -654,3 +654,49 @@ func jsonFields(v any) []string {
 	}
 	return names
 }
+
+// liveCheckpoint is what a live run sends its nodes for algorithm: the
+// learner trained here first (opts.Episodes > 0, with a progress bar unless
+// quiet) or loaded (opts.Load), as a checkpoint's bytes, and the training
+// run (nil if none). It returns nil bytes for an algorithm that does not
+// learn, or a learner neither trained nor loaded (untrained, as in the
+// simulator). verify makes the nodes' policy from the bytes, so that a
+// checkpoint they cannot take fails here, not on every node; the
+// checkpoint is saved to save if that is set.
+func liveCheckpoint(e env.Environment, algorithm string, opts env.RunOptions, logFile, save string, stderr io.Writer, quiet bool, verify func([]byte) error) ([]byte, *ranAlgorithm, error) {
+	if a, err := env.Lookup(e, algorithm); err != nil || !a.Learns {
+		return nil, nil, err
+	}
+	c := opts.Load
+	var trained *ranAlgorithm
+	if opts.Episodes > 0 {
+		prog := newProgress(stderr, "training "+algorithm, env.Episodes(true, opts), !quiet)
+		o := opts
+		o.OnEpisode = func(learning.Record) { prog.step("") }
+		out, err := runLogged(e, algorithm, o, logFile, false)
+		prog.finish()
+		if err != nil {
+			return nil, nil, err
+		}
+		trained = &out
+		if c, err = out.Checkpoint(e); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c == nil {
+		return nil, trained, nil
+	}
+	var b bytes.Buffer
+	if err := c.Write(&b); err != nil {
+		return nil, nil, err
+	}
+	if err := verify(b.Bytes()); err != nil {
+		return nil, nil, fmt.Errorf("--load: %w", err)
+	}
+	if save != "" {
+		if err := c.Save(save); err != nil {
+			return nil, nil, fmt.Errorf("--save: %w", err)
+		}
+	}
+	return b.Bytes(), trained, nil
+}

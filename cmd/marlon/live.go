@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/examples/loadbalancing"
 	"github.com/marlon-go/marlon/examples/loadbalancing/lbnet"
-	"github.com/marlon-go/marlon/examples/loadbalancing/learners"
 	"github.com/marlon-go/marlon/learning"
 	"github.com/marlon-go/marlon/transport"
 )
@@ -147,41 +145,12 @@ func runLive(r liveRun, stdout, stderr io.Writer) int {
 	}
 
 	var trained *ranAlgorithm
-	prepare := func(e *loadbalancing.Environment) ([]byte, error) {
-		if !learners.IsLearner(r.algorithm) {
-			return nil, nil
-		}
-		c := r.opts.Load
-		if r.opts.Episodes > 0 {
-			prog := newProgress(stderr, "training "+r.algorithm, env.Episodes(true, r.opts), !r.jsonOut)
-			o := r.opts
-			o.OnEpisode = func(learning.Record) { prog.step("") }
-			out, err := runLogged(e, r.algorithm, o, r.logFile, false)
-			prog.finish()
-			if err != nil {
-				return nil, err
-			}
-			trained = &out
-			if c, err = out.Checkpoint(e); err != nil {
-				return nil, err
-			}
-		}
-		if c == nil {
-			return nil, nil // an untrained learner, as in the simulator
-		}
-		var b bytes.Buffer
-		if err := c.Write(&b); err != nil {
-			return nil, err
-		}
-		if _, err := newPolicy(r.algorithm, e.Scenario(), r.seed, b.Bytes()); err != nil {
-			return nil, fmt.Errorf("--load: %w", err)
-		}
-		if r.save != "" {
-			if err := c.Save(r.save); err != nil {
-				return nil, fmt.Errorf("--save: %w", err)
-			}
-		}
-		return b.Bytes(), nil
+	prepare := func(e *loadbalancing.Environment) (ckpt []byte, err error) {
+		ckpt, trained, err = liveCheckpoint(e, r.algorithm, r.opts, r.logFile, r.save, stderr, r.jsonOut, func(b []byte) error {
+			_, err := newPolicy(r.algorithm, e.Scenario(), r.seed, b)
+			return err
+		})
+		return ckpt, err
 	}
 	out, err := lbnet.Run(ctx, node, lbnet.Config{
 		Scenario: r.sc, FromNodes: r.net.nats != "", Nodes: r.nodes, Algorithm: r.algorithm,

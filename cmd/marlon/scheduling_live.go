@@ -221,42 +221,13 @@ func runSchedLive(r schedLiveRun, stdout, stderr io.Writer) int {
 
 	var trained *ranAlgorithm
 	var sent []byte // the checkpoint sent to the nodes
-	prepare := func(e *scheduling.Environment) ([]byte, error) {
-		if a, err := learning.Lookup(scheduling.Family, r.algorithm); err != nil || !a.Learns {
-			return nil, err
-		}
-		c := r.opts.Load
-		if r.opts.Episodes > 0 {
-			prog := newProgress(stderr, "training "+r.algorithm, env.Episodes(true, r.opts), !r.jsonOut)
-			o := r.opts
-			o.OnEpisode = func(learning.Record) { prog.step("") }
-			out, err := runLogged(e, r.algorithm, o, r.logFile, false)
-			prog.finish()
-			if err != nil {
-				return nil, err
-			}
-			trained = &out
-			if c, err = out.Checkpoint(e); err != nil {
-				return nil, err
-			}
-		}
-		if c == nil {
-			return nil, nil // an untrained learner, as in the simulator
-		}
-		var b bytes.Buffer
-		if err := c.Write(&b); err != nil {
-			return nil, err
-		}
-		if _, err := newSchedPolicy(r.algorithm, e.Scenario(), r.seed, b.Bytes()); err != nil {
-			return nil, fmt.Errorf("--load: %w", err)
-		}
-		if r.save != "" {
-			if err := c.Save(r.save); err != nil {
-				return nil, fmt.Errorf("--save: %w", err)
-			}
-		}
-		sent = b.Bytes()
-		return sent, nil
+	prepare := func(e *scheduling.Environment) (ckpt []byte, err error) {
+		ckpt, trained, err = liveCheckpoint(e, r.algorithm, r.opts, r.logFile, r.save, stderr, r.jsonOut, func(b []byte) error {
+			_, err := newSchedPolicy(r.algorithm, e.Scenario(), r.seed, b)
+			return err
+		})
+		sent = ckpt
+		return ckpt, err
 	}
 	episodeSeed := learning.EvalSeed(r.seed, 0)
 	out, err := schednet.Run(ctx, node, schednet.Config{
