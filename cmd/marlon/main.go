@@ -200,6 +200,16 @@ func roundDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
+// println prints a line above the progress bar (on a terminal) or between
+// its lines.
+func (p *progress) println(line string) {
+	if p.on && p.tty && p.printed {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.lastDraw = time.Time{} // redraw the bar at the next step
+	}
+	fmt.Fprintln(p.w, line)
+}
+
 func (p *progress) finish() {
 	if p.on && p.tty && p.printed {
 		fmt.Fprint(p.w, "\r\x1b[K")

@@ -485,6 +485,60 @@ func TestReportOnTheSuite(t *testing.T) {
 	}
 }
 
+// Ctrl-C during the report: the rows done so far are printed (each one was
+// on stderr as it was done), the row in progress is dropped, exit 130.
+func TestReportInterrupted(t *testing.T) {
+	saved := onInterrupt
+	t.Cleanup(func() { onInterrupt = saved })
+	stop := make(chan struct{})
+	onInterrupt = func() (<-chan struct{}, func()) { return stop, func() {} }
+	// Interrupt once the first row is on stderr.
+	var w stopWriter
+	w.stop, w.at = stop, "report: row 1 of 2"
+	code := run([]string{"report", "--scenarios", "default,slowdown", "--learners", "qlearning/share", "--episodes", "5", "--eval-episodes", "1", "--distribution", "none"}, &w.out, &w)
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want %d: %s", code, exitInterrupted, w.String())
+	}
+	out := w.out.String()
+	rowOf := func(sc string) bool {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, sc) {
+				return true
+			}
+		}
+		return false
+	}
+	if !strings.Contains(out, "Interrupted: 1 of 2 rows") || !rowOf("default") || rowOf("slowdown") {
+		t.Fatalf("report:\n%s", out)
+	}
+	if !strings.Contains(w.String(), "report: row 1 of 2, default seed 1: qlearning/share") || !strings.Contains(w.String(), "interrupted: 1 of 2 rows") {
+		t.Fatalf("stderr:\n%s", w.String())
+	}
+	for _, bad := range [][]string{{"--episodes", "100001"}, {"--seeds", "101"}, {"--distribution-episodes", "100001"}} {
+		if code, _, errs := marlon(t, append([]string{"report"}, bad...)...); code != 2 || !strings.Contains(errs, bad[0]) {
+			t.Errorf("%v: exit %d %s", bad, code, errs)
+		}
+	}
+}
+
+// stopWriter is a stderr that closes stop once it has been written at.
+type stopWriter struct {
+	bytes.Buffer
+	out    bytes.Buffer
+	at     string
+	stop   chan struct{}
+	closed bool
+}
+
+func (w *stopWriter) Write(p []byte) (int, error) {
+	n, err := w.Buffer.Write(p)
+	if !w.closed && strings.Contains(w.Buffer.String(), w.at) {
+		w.closed = true
+		close(w.stop)
+	}
+	return n, err
+}
+
 func TestProgressBarOutlivesAShortTotal(t *testing.T) {
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0) // a character device: drawn as on a terminal
 	if err != nil {

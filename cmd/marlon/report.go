@@ -91,10 +91,12 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usageError{err})
 	}
 	switch {
-	case *seeds < 1:
-		return fail(stderr, usageError{fmt.Errorf("--seeds: must be at least 1, got %d", *seeds)})
-	case *episodes < 0:
-		return fail(stderr, usageError{fmt.Errorf("--episodes: must be at least 0, got %d", *episodes)})
+	case *seeds < 1 || *seeds > maxReportSeeds:
+		return fail(stderr, usageError{fmt.Errorf("--seeds: from 1 to %d, got %d", maxReportSeeds, *seeds)})
+	case *episodes < 0 || *episodes > maxEpisodes:
+		return fail(stderr, usageError{fmt.Errorf("--episodes: from 0 to %d, got %d (the learning curve keeps every episode's metrics in memory)", maxEpisodes, *episodes)})
+	case *distEpisodes > maxEpisodes:
+		return fail(stderr, usageError{fmt.Errorf("--distribution-episodes: at most %d, got %d (the learning curve keeps every episode's metrics in memory)", maxEpisodes, *distEpisodes)})
 	case *evals < 1:
 		return fail(stderr, usageError{fmt.Errorf("--eval-episodes: must be at least 1, got %d", *evals)})
 	case *distEpisodes < 1:
@@ -108,10 +110,26 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	}
 	prog := newProgress(stderr, "report", learners.SuiteEpisodes(chosen, ls, opts), !*jsonOut)
 	opts.OnEpisode = prog.step
+	// Each row on stderr as it is done, so that a long report shows its
+	// results as it goes.
+	rows, done := len(chosen)*len(opts.Seeds), 0
+	opts.OnRow = func(r learners.SuiteRow) {
+		if done++; !*jsonOut {
+			prog.println(rowLine(r, done, rows))
+		}
+	}
+	stop, release := onInterrupt()
+	defer release()
+	opts.Stop = stop
 	suite, err := learners.RunSuite(chosen, ls, opts)
 	prog.finish()
 	if err != nil {
 		return fail(stderr, err)
+	}
+	if suite.Stopped {
+		// Ctrl-C: the rows done so far, and exit 130.
+		current.interrupted.Store(true)
+		fmt.Fprintf(stderr, "marlon: interrupted: %d of %d rows (scenario and seed) done; the report shows them, the row in progress is dropped\n", len(suite.Rows), rows)
 	}
 	if *jsonOut {
 		writeJSON(stdout, struct {
@@ -125,6 +143,19 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// maxReportSeeds bounds --seeds: every seed trains every learner on every
+// scenario again.
+const maxReportSeeds = 100
+
+// rowLine is the done-th finished row of rows, in a line.
+func rowLine(r learners.SuiteRow, done, rows int) string {
+	var ls []string
+	for _, l := range r.Learners {
+		ls = append(ls, fmt.Sprintf("%s %.3f", l.Learner, l.Ratio))
+	}
+	return fmt.Sprintf("report: row %d of %d, %s seed %d: %s; best classical %s %.3f", done, rows, r.Scenario, r.Seed, strings.Join(ls, ", "), r.BestClassical, r.BestClassicalRatio)
+}
+
 func learnerNames(ls []learners.Learner) string {
 	var names []string
 	for _, l := range ls {
@@ -134,6 +165,9 @@ func learnerNames(ls []learners.Learner) string {
 }
 
 func printSuite(w io.Writer, s learners.Suite, opts learners.SuiteOptions) {
+	if s.Stopped {
+		fmt.Fprintf(w, "Interrupted: %d of %d rows (scenario and seed) done, shown below; the means are over the seeds done.\n\n", len(s.Rows), len(s.Scenarios)*len(opts.Seeds))
+	}
 	general := s.Distribution != ""
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	header := "scenario\tlearner\tratio\t(seeds)\tbest fixed\trandom\tlearning gain\tbest classical\t"

@@ -24,6 +24,9 @@ type Options struct {
 	Log io.Writer
 	// OnEpisode is called after every episode, for progress displays.
 	OnEpisode func(learning.Record)
+	// Stop, if set, ends a learner's training early once it is closed
+	// (env.RunOptions.Stop).
+	Stop <-chan struct{}
 }
 
 // RunOptions are the options of env.Run that o stands for.
@@ -31,7 +34,7 @@ func (o Options) RunOptions() env.RunOptions {
 	t := o.Training
 	return env.RunOptions{
 		Seed: o.Seed, Episodes: t.Episodes, EvalEvery: t.EvalEvery, EvalEpisodes: t.EvalEpisodes, Select: t.Select,
-		Independent: o.Independent, Actions: o.Actions, Load: o.Load, Log: o.Log, OnEpisode: o.OnEpisode,
+		Independent: o.Independent, Actions: o.Actions, Load: o.Load, Log: o.Log, OnEpisode: o.OnEpisode, Stop: o.Stop,
 	}
 }
 

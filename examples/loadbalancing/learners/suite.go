@@ -122,6 +122,12 @@ type SuiteOptions struct {
 	// OnEpisode is called after every episode with what is running, for
 	// progress displays.
 	OnEpisode func(what string)
+	// OnRow, if set, is called with every row as it is done.
+	OnRow func(SuiteRow)
+	// Stop, if set, ends the suite early once it is closed: the row being
+	// run is dropped (a learner whose training was cut short is not
+	// comparable), and RunSuite returns the rows done, with Stopped set.
+	Stop <-chan struct{}
 }
 
 // LearnerRow is one learner's figures on one scenario and seed, beside the
@@ -171,6 +177,9 @@ type Suite struct {
 	Distribution string            `json:"distribution,omitempty"`
 	General      []GeneralTraining `json:"general_training,omitempty"`
 	Seconds      float64           `json:"seconds"`
+	// Stopped says the suite was stopped (SuiteOptions.Stop) before every
+	// row was done: Rows are those done.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // SuiteEpisodes is how many episodes RunSuite runs, for progress displays.
@@ -222,7 +231,17 @@ func RunSuite(scenarios []Named, ls []Learner, opts SuiteOptions) (Suite, error)
 		}
 	}
 	options := func(seed uint64, actions, what string) Options {
-		return Options{Seed: seed, Training: opts.Training, Actions: actions, OnEpisode: progress(what)}
+		return Options{Seed: seed, Training: opts.Training, Actions: actions, OnEpisode: progress(what), Stop: opts.Stop}
+	}
+	stopped := func() bool {
+		select {
+		case <-opts.Stop:
+			out.Stopped = true
+			out.Seconds = time.Since(start).Seconds()
+			return true
+		default:
+			return false
+		}
 	}
 	// The policies trained on the distribution, by learner and seed.
 	general := map[string]*learning.Checkpoint{}
@@ -247,6 +266,9 @@ func RunSuite(scenarios []Named, ls []Learner, opts SuiteOptions) (Suite, error)
 				if err != nil {
 					return out, err
 				}
+				if stopped() {
+					return out, nil
+				}
 				general[fmt.Sprint(l, seed)] = c
 				out.General = append(out.General, GeneralTraining{Learner: l.String(), Seed: seed, Episodes: opts.DistributionEpisodes, Seconds: r.TrainTime.Seconds()})
 			}
@@ -254,6 +276,9 @@ func RunSuite(scenarios []Named, ls []Learner, opts SuiteOptions) (Suite, error)
 	}
 	for _, sc := range scenarios {
 		for _, seed := range opts.Seeds {
+			if stopped() {
+				return out, nil
+			}
 			e, err := loadbalancing.NewVersion(SuiteVersion, sc.Scenario, seed)
 			if err != nil {
 				return out, fmt.Errorf("scenario %s: %w", sc.Name, err)
@@ -315,7 +340,13 @@ func RunSuite(scenarios []Named, ls []Learner, opts SuiteOptions) (Suite, error)
 				}
 				row.Learners = append(row.Learners, lr)
 			}
+			if stopped() {
+				return out, nil
+			}
 			out.Rows = append(out.Rows, row)
+			if opts.OnRow != nil {
+				opts.OnRow(row)
+			}
 		}
 	}
 	out.Seconds = time.Since(start).Seconds()

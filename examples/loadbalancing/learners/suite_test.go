@@ -56,3 +56,41 @@ func TestSuiteSummaryAndTargets(t *testing.T) {
 		t.Errorf("targets %v", met)
 	}
 }
+
+// A suite stopped after its first row returns that row, reported as it was
+// done; one stopped while a learner trains drops the row in progress.
+func TestRunSuiteStops(t *testing.T) {
+	scenarios := SuiteScenarios()[:2]
+	ls := []Learner{{QLearning, "share"}}
+	tr := DefaultTraining()
+	tr.Episodes, tr.EvalEpisodes, tr.EvalEvery = 2, 1, 1
+	run := func(stopAt func(rows int, what string) bool) (Suite, int) {
+		stop := make(chan struct{})
+		rows := 0
+		closed := false
+		maybeStop := func(what string) {
+			if !closed && stopAt(rows, what) {
+				close(stop)
+				closed = true
+			}
+		}
+		s, err := RunSuite(scenarios, ls, SuiteOptions{Seeds: []uint64{1}, Training: tr, Stop: stop,
+			OnEpisode: maybeStop, OnRow: func(SuiteRow) { rows++; maybeStop("") }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, rows
+	}
+	s, rows := run(func(int, string) bool { return false })
+	if s.Stopped || len(s.Rows) != 2 || rows != 2 {
+		t.Fatalf("not stopped: stopped %v, %d rows, %d reported", s.Stopped, len(s.Rows), rows)
+	}
+	s, rows = run(func(rows int, _ string) bool { return rows == 1 })
+	if !s.Stopped || len(s.Rows) != 1 || rows != 1 || s.Rows[0].Scenario != scenarios[0].Name {
+		t.Fatalf("stopped after a row: stopped %v, rows %+v, %d reported", s.Stopped, s.Rows, rows)
+	}
+	s, rows = run(func(_ int, what string) bool { return what == scenarios[0].Name+" "+ls[0].String() })
+	if !s.Stopped || len(s.Rows) != 0 || rows != 0 {
+		t.Fatalf("stopped in training: stopped %v, rows %+v, %d reported", s.Stopped, s.Rows, rows)
+	}
+}
