@@ -143,14 +143,14 @@ func join(ctx context.Context, cfg transport.Config, log *slog.Logger) (*transpo
 }
 
 // newPolicy makes the policy of a run's workers on a node: a classical
-// technique, or a learner restored from the checkpoint the master sent (an
-// untrained one if it sent none).
-func newPolicy(algorithm string, sc loadbalancing.Scenario, seed uint64, ckpt []byte) (learning.Policy, error) {
-	e, err := loadbalancing.New(sc, seed)
+// technique, or a learner in its action space restored from the checkpoint
+// the master sent (an untrained one if it sent none).
+func newPolicy(s lbnet.PolicySpec) (learning.Policy, error) {
+	e, err := loadbalancing.NewVersion(s.Version, s.Scenario, s.Seed)
 	if err != nil {
 		return nil, err
 	}
-	return policyFor(e, algorithm, seed, ckpt)
+	return policyFor(e, s.Algorithm, s.Actions, s.Seed, s.Checkpoint)
 }
 
 // newSchedPolicy makes the policy of a run's resource agents on a node: a
@@ -161,13 +161,13 @@ func newSchedPolicy(algorithm string, sc scheduling.Scenario, seed uint64, ckpt 
 	if err != nil {
 		return nil, err
 	}
-	return policyFor(e, algorithm, seed, ckpt)
+	return policyFor(e, algorithm, "", seed, ckpt)
 }
 
-// policyFor makes algorithm's policy, shared by every agent, for e: the
-// policy a node's agents share in a live run.
-func policyFor(e env.Environment, algorithm string, seed uint64, ckpt []byte) (learning.Policy, error) {
-	opts := env.RunOptions{Seed: seed}
+// policyFor makes algorithm's policy, shared by every agent, for e, in the
+// action space actions: the policy a node's agents share in a live run.
+func policyFor(e env.Environment, algorithm, actions string, seed uint64, ckpt []byte) (learning.Policy, error) {
+	opts := env.RunOptions{Seed: seed, Actions: actions}
 	if ckpt != nil {
 		var err error
 		if opts.Load, err = learning.ReadCheckpoint(bytes.NewReader(ckpt)); err != nil {

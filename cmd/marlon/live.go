@@ -21,6 +21,7 @@ import (
 // liveRun is what marlon loadbalancing --live runs.
 type liveRun struct {
 	sc        loadbalancing.Scenario
+	version   string // of the dynamics (--env)
 	algorithm string
 	seed      uint64
 	opts      env.RunOptions
@@ -147,13 +148,13 @@ func runLive(r liveRun, stdout, stderr io.Writer) int {
 	var trained *ranAlgorithm
 	prepare := func(e *loadbalancing.Environment) (ckpt []byte, err error) {
 		ckpt, trained, err = liveCheckpoint(e, r.algorithm, r.opts, r.logFile, r.save, stderr, r.jsonOut, func(b []byte) error {
-			_, err := newPolicy(r.algorithm, e.Scenario(), r.seed, b)
+			_, err := newPolicy(lbnet.PolicySpec{Algorithm: r.algorithm, Actions: r.opts.Actions, Version: r.version, Scenario: e.Scenario(), Seed: r.seed, Checkpoint: b})
 			return err
 		})
 		return ckpt, err
 	}
 	out, err := lbnet.Run(ctx, node, lbnet.Config{
-		Scenario: r.sc, FromNodes: r.net.nats != "", Nodes: r.nodes, Algorithm: r.algorithm,
+		Scenario: r.sc, FromNodes: r.net.nats != "", Nodes: r.nodes, Algorithm: r.algorithm, Actions: r.opts.Actions, Version: r.version,
 		Seed: r.seed, EpisodeSeed: learning.EvalSeed(r.seed, 0), Prepare: prepare, Timeout: r.timeout, Logger: log, Migrations: r.migrations,
 		OnWait: func(ready, want int) {
 			con.setStatus(fmt.Sprintf("waiting for hosting nodes (marlon node): %d of %d ready", ready, want))

@@ -108,6 +108,9 @@ func TestLiveInOneProcess(t *testing.T) {
 	if code, _, errs := marlon(t, "loadbalancing", "--live", "--algorithm", "pg", "--load", ckpt, "--episodes", "0"); code != 1 || !strings.Contains(errs, "trained with qlearning") {
 		t.Fatalf("pg from a qlearning checkpoint: exit %d %s", code, errs)
 	}
+	// The nodes make the learner in the action space and on the version
+	// of the dynamics it was trained in.
+	liveJSON(t, "--algorithm", "qlearning", "--actions", "technique", "--env", "loadbalancing/v1", "--episodes", "3", "--eval-episodes", "1", "--job", "1000", "--time-scale", "1ms")
 }
 
 // Workers of a trained learner move to the spare node and back during a

@@ -173,7 +173,7 @@ func runLoadBalancing(args []string, stdout, stderr io.Writer) int {
 	opts := rf.options()
 	if *live {
 		return runLive(liveRun{
-			sc: sc, algorithm: rf.algorithm, seed: rf.seed, opts: opts, loadPath: rf.load, logFile: rf.logFile, save: rf.save, jsonOut: rf.jsonOut,
+			sc: sc, version: rf.version(), algorithm: rf.algorithm, seed: rf.seed, opts: opts, loadPath: rf.load, logFile: rf.logFile, save: rf.save, jsonOut: rf.jsonOut,
 			net: nf, nodes: *nodes, timeScale: *timeScale, timeout: *timeout, migrations: moves,
 		}, stdout, stderr)
 	}

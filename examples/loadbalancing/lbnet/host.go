@@ -13,11 +13,27 @@ import (
 	"github.com/marlon-go/marlon/transport"
 )
 
+// PolicySpec is what a node needs to make the policy of a run's workers; it
+// travels in the run's begin payload (JSON).
+type PolicySpec struct {
+	// Algorithm names the policy.
+	Algorithm string
+	// Actions names the action space a generic learner sees the workers
+	// through (env.RunOptions.Actions; "": the default).
+	Actions string `json:",omitempty"`
+	// Version is the version of the dynamics (loadbalancing.Versions).
+	Version string
+	// Scenario is the run's, and Seed seeds the policy.
+	Scenario lb.Scenario
+	Seed     uint64
+	// Checkpoint, unless nil, is what the policy is restored from (a
+	// learning.Checkpoint as written by its Write).
+	Checkpoint []byte `json:",omitempty"`
+}
+
 // PolicyFactory makes the policy that the workers of a run on one node
-// share: algorithm by name, for the run's scenario, seeded, and restored
-// from checkpoint (a learning.Checkpoint as written by its Write) unless
-// that is nil.
-type PolicyFactory func(algorithm string, sc lb.Scenario, seed uint64, checkpoint []byte) (learning.Policy, error)
+// share.
+type PolicyFactory func(PolicySpec) (learning.Policy, error)
 
 // HostConfig configures Serve.
 type HostConfig struct {
@@ -45,11 +61,11 @@ func Serve(node *transport.Node, cfg HostConfig) *Host {
 	rt := node.Runtime()
 	return hosting.Serve(node, hosting.HostConfig{Kind: Kind, Speeds: cfg.Speeds, Reserved: make([]float64, cfg.Spare), Logger: cfg.Logger,
 		NewRun: func(payload []byte) (hosting.Run, error) {
-			var b beginArgs
+			var b PolicySpec
 			if err := json.Unmarshal(payload, &b); err != nil {
 				return nil, fmt.Errorf("lbnet: begin: %w", err)
 			}
-			p, err := cfg.NewPolicy(b.Algorithm, b.Scenario, b.Seed, b.Checkpoint)
+			p, err := cfg.NewPolicy(b)
 			if err != nil {
 				return nil, err
 			}

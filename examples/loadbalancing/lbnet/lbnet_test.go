@@ -49,9 +49,9 @@ func (a *factoringAgent) SampleAction() learning.Action {
 type counts struct{ joined, left atomic.Int64 }
 
 func (c *counts) factory() PolicyFactory {
-	return func(algorithm string, sc lb.Scenario, seed uint64, ckpt []byte) (learning.Policy, error) {
-		if algorithm != "factoring" || ckpt != nil {
-			return nil, fmt.Errorf("no policy %q with a %d-byte checkpoint", algorithm, len(ckpt))
+	return func(s PolicySpec) (learning.Policy, error) {
+		if s.Algorithm != "factoring" || s.Checkpoint != nil {
+			return nil, fmt.Errorf("no policy %q with a %d-byte checkpoint", s.Algorithm, len(s.Checkpoint))
 		}
 		return factoring{&c.joined, &c.left}, nil
 	}

@@ -32,15 +32,6 @@ const Kind = "loadbalancing"
 // registers.
 var HostKind = hosting.HostKind(Kind)
 
-// beginArgs is the payload of a run's begin (JSON): what every hosting node
-// needs to make the policy its workers will share.
-type beginArgs struct {
-	Algorithm  string
-	Checkpoint []byte
-	Scenario   lb.Scenario
-	Seed       uint64
-}
-
 // placeArgs are a placement's arguments (JSON): the worker to start, or,
 // with State, the worker to start again where a migration takes it.
 type placeArgs struct {

@@ -28,8 +28,13 @@ type Config struct {
 	// Nodes is how many hosting nodes to wait for before the episode
 	// starts; default 1.
 	Nodes int
-	// Algorithm names the policy the nodes' PolicyFactory makes.
-	Algorithm string
+	// Algorithm names the policy the nodes' PolicyFactory makes, and
+	// Actions the action space a generic learner sees the workers through
+	// ("": the default).
+	Algorithm, Actions string
+	// Version is the version of the dynamics (loadbalancing.Versions; "":
+	// the latest).
+	Version string
 	// Seed draws the scenario's speeds (unless FromNodes) and seeds the
 	// policies; EpisodeSeed is the episode's (its unit costs).
 	Seed, EpisodeSeed uint64
@@ -158,7 +163,11 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 		}
 		sc.Workers = len(sc.Speeds)
 	}
-	e, err := lb.New(sc, cfg.Seed)
+	if cfg.Version == "" {
+		v := lb.Versions()
+		cfg.Version = v[len(v)-1]
+	}
+	e, err := lb.NewVersion(cfg.Version, sc, cfg.Seed)
 	if err != nil {
 		return out, err
 	}
@@ -175,7 +184,7 @@ func Run(ctx context.Context, node *transport.Node, cfg Config) (Outcome, error)
 			return out, err
 		}
 	}
-	payload, err := json.Marshal(beginArgs{Algorithm: cfg.Algorithm, Checkpoint: ckpt, Scenario: e.Scenario(), Seed: cfg.Seed})
+	payload, err := json.Marshal(PolicySpec{Algorithm: cfg.Algorithm, Actions: cfg.Actions, Version: cfg.Version, Checkpoint: ckpt, Scenario: e.Scenario(), Seed: cfg.Seed})
 	if err != nil {
 		return out, err
 	}
