@@ -31,6 +31,7 @@ import (
 
 	"github.com/marlon-go/marlon/env"
 	"github.com/marlon-go/marlon/learning"
+	"github.com/marlon-go/marlon/learning/algotest"
 )
 
 var inf = math.Inf(1)
@@ -144,43 +145,12 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Verdict is the outcome of one contract.
-type Verdict struct {
-	Contract string
-	// Skipped says why the contract was not checked ("" if it was).
-	Skipped string
-	// Problem says how the environment broke the contract, and how to fix
-	// it ("" if it did not).
-	Problem string
-	// Note is anything else worth knowing (what was not exercised).
-	Note string
-}
-
-// Passed reports whether the contract was checked and honoured.
-func (v Verdict) Passed() bool { return v.Skipped == "" && v.Problem == "" }
-
-func (v Verdict) String() string {
-	switch {
-	case v.Skipped != "":
-		return fmt.Sprintf("%-12s skipped: %s", v.Contract, v.Skipped)
-	case v.Problem != "":
-		return fmt.Sprintf("%-12s FAIL: %s", v.Contract, v.Problem)
-	case v.Note != "":
-		return fmt.Sprintf("%-12s ok (%s)", v.Contract, v.Note)
-	}
-	return fmt.Sprintf("%-12s ok", v.Contract)
-}
+// Verdict is the outcome of one contract (with no Spec: the contracts are
+// the environment's).
+type Verdict = algotest.Verdict
 
 // Failed returns the verdicts that did not pass and were not skipped.
-func Failed(vs []Verdict) []Verdict {
-	var out []Verdict
-	for _, v := range vs {
-		if v.Problem != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
+func Failed(vs []Verdict) []Verdict { return algotest.Failed(vs) }
 
 // Check runs every contract on e, each as a subtest.
 func Check(t *testing.T, e env.Environment) { CheckWith(t, e, Options{}) }
@@ -199,26 +169,14 @@ func CheckWith(t *testing.T, e env.Environment, o Options) {
 	o.Skip = skip
 	for _, v := range Run(e, o) {
 		if v.Contract == Live && !skipLive && v.Skipped == deferred {
-			t.Run(v.Contract, func(t *testing.T) { report(t, runLive(e, o)) })
+			t.Run(v.Contract, func(t *testing.T) { runLive(e, o).Report(t) })
 			continue
 		}
-		t.Run(v.Contract, func(t *testing.T) { report(t, v) })
+		t.Run(v.Contract, func(t *testing.T) { v.Report(t) })
 	}
 }
 
 const deferred = "\x00deferred"
-
-func report(t *testing.T, v Verdict) {
-	t.Helper()
-	switch {
-	case v.Problem != "":
-		t.Error(v.Problem)
-	case v.Skipped != "":
-		t.Skip(v.Skipped)
-	case v.Note != "":
-		t.Log(v.Note)
-	}
-}
 
 // findings collects the first problem of each contract.
 type findings struct {

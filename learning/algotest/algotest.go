@@ -138,10 +138,12 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Verdict is the outcome of one contract on one Spec.
+// Verdict is the outcome of one contract on one Spec (env/envtest's
+// verdicts on an environment too, with no Spec).
 type Verdict struct {
 	Contract string
-	// Spec is the name of the observation schema the policy was made for.
+	// Spec is the name of the observation schema the policy was made for
+	// ("": not about one, an environment's contract).
 	Spec string
 	// Skipped says why the contract was not checked ("" if it was).
 	Skipped string
@@ -156,15 +158,33 @@ type Verdict struct {
 func (v Verdict) Passed() bool { return v.Skipped == "" && v.Problem == "" }
 
 func (v Verdict) String() string {
+	what := fmt.Sprintf("%-13s %-24s", v.Contract, v.Spec)
+	if v.Spec == "" {
+		what = fmt.Sprintf("%-12s", v.Contract)
+	}
 	switch {
 	case v.Skipped != "":
-		return fmt.Sprintf("%-13s %-24s skipped: %s", v.Contract, v.Spec, v.Skipped)
+		return what + " skipped: " + v.Skipped
 	case v.Problem != "":
-		return fmt.Sprintf("%-13s %-24s FAIL: %s", v.Contract, v.Spec, v.Problem)
+		return what + " FAIL: " + v.Problem
 	case v.Note != "":
-		return fmt.Sprintf("%-13s %-24s ok (%s)", v.Contract, v.Spec, v.Note)
+		return what + " ok (" + v.Note + ")"
 	}
-	return fmt.Sprintf("%-13s %-24s ok", v.Contract, v.Spec)
+	return what + " ok"
+}
+
+// Report reports v in t: a broken contract fails t with its problem, a
+// skipped one skips t with its reason, a note is logged.
+func (v Verdict) Report(t testing.TB) {
+	t.Helper()
+	switch {
+	case v.Problem != "":
+		t.Error(v.Problem)
+	case v.Skipped != "":
+		t.Skip(v.Skipped)
+	case v.Note != "":
+		t.Log(v.Note)
+	}
 }
 
 // Failed returns the verdicts that did not pass and were not skipped.
@@ -210,11 +230,11 @@ func CheckWith(t *testing.T, alg learning.Algorithm, o Options) {
 	for _, v := range Run(alg, o) {
 		if v.Contract == Concurrency && !skipped && v.Skipped == deferred {
 			t.Run(subtest(v), func(t *testing.T) {
-				report(t, concurrency(alg, v.Spec, o))
+				concurrency(alg, v.Spec, o).Report(t)
 			})
 			continue
 		}
-		t.Run(subtest(v), func(t *testing.T) { report(t, v) })
+		t.Run(subtest(v), func(t *testing.T) { v.Report(t) })
 	}
 }
 
@@ -223,24 +243,12 @@ const deferred = "\x00deferred"
 
 func subtest(v Verdict) string { return strings.ReplaceAll(v.Spec, "/", "_") + "/" + v.Contract }
 
-func report(t *testing.T, v Verdict) {
-	t.Helper()
-	switch {
-	case v.Problem != "":
-		t.Error(v.Problem)
-	case v.Skipped != "":
-		t.Skip(v.Skipped)
-	case v.Note != "":
-		t.Log(v.Note)
-	}
-}
-
 // Report turns verdicts into subtests named spec/contract: a failed one
 // fails with its problem, a skipped one is skipped with its reason.
 func Report(t *testing.T, vs []Verdict) {
 	t.Helper()
 	for _, v := range vs {
-		t.Run(subtest(v), func(t *testing.T) { report(t, v) })
+		t.Run(subtest(v), func(t *testing.T) { v.Report(t) })
 	}
 }
 
