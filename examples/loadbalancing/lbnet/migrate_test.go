@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	lb "github.com/marlon-go/marlon/examples/loadbalancing"
 )
@@ -89,12 +88,14 @@ func TestRefusedMigrationsCarryOn(t *testing.T) {
 func TestMigratedWorkersLostWithTheirNewNode(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	master := c.node("master")
-	c.host("a", 3, 2)
-	b, _ := c.host("b", 2, 2)
+	_, ha := c.host("a", 3, 2)
+	b, hb := c.host("b", 2, 2)
 	moves := []Migration{{Worker: 0, At: 40, Node: "b"}, {Worker: 1, At: 40, Node: "b"}}
 	outc, errc := c.run(master, Config{Scenario: threeOnA(), Nodes: 2, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Migrations: moves, Logger: quiet()})
-	time.Sleep(60 * 5 * time.Millisecond) // time 60: both have moved
-	b.Conn().Close()                      // b falls silent, as if killed
+	// Both moved, and their old incarnations were released (the others
+	// knew).
+	eventually(t, "both workers to move to b", func() bool { return hb.Hosted() == 2 && ha.Hosted() == 1 })
+	b.Conn().Close() // b falls silent, as if killed
 	out, err := <-outc, <-errc
 	if err != nil {
 		t.Fatal(err)
