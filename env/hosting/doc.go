@@ -21,8 +21,8 @@
 // name a node, to move an actor there, say: it goes to that node only, into
 // any free slot with speed 0, first the slots the node keeps for such
 // placements (HostConfig.Reserved), which are not offered to runs. A node
-// that joins later, or comes back as a new incarnation, gets a host too; once it
-// has begun, its free slots are handed to the run (Started's late
+// that joins later, or comes back as a new incarnation, gets a host too;
+// once it has begun, its free slots are handed to the run (Started's late
 // callback), which may place more actors there. A node that leaves is
 // reported by the transport: the watchers of its actors receive
 // actors.Down with reason NodeDown. A host ends when its placer does, and
