@@ -229,6 +229,8 @@ func signalled() (context.Context, context.CancelFunc) {
 const nodeExamples = `
 Examples:
   marlon node --nats nats://10.0.0.1:4222 --key n1.key --trusted cluster.keys --workers 2 --speed 3
+  marlon node --nats nats://10.0.0.1:4222 --key n3.key --trusted cluster.keys --workers 2 --spare 2
+                                      two more slots for workers that move here (--migrate)
   marlon node --nats nats://a:4222,nats://b:4222 --key n2.key --trusted cluster.keys --token SECRET
 ` + clusterSteps
 
@@ -248,7 +250,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	fs.Bool("rollouts", false, "instead, be a rollout node of distributed training (marlon node --rollouts --help)")
 	computeNodes := fs.Int("compute-nodes", 1, "scheduling resource agents this node hosts at most at once, one per compute node, of the capacity the master's scenario gives (marlon scheduling --live --nats); 0: none")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: marlon node --nats URL --key FILE --trusted FILE [flags]\n\nJoins a cluster and hosts the load-balancing workers that masters place on\nit (marlon loadbalancing --live --nats), at most --workers at once, of speed\n--speed, and the resource agents of scheduling compute nodes (marlon\nscheduling --live --nats), at most --compute-nodes at once. Runs until\ninterrupted (SIGINT, SIGTERM), then says goodbye, so that the others see it\nleave at once; a node killed outright is declared down after\n--missed-heartbeats heartbeat intervals of silence.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: marlon node --nats URL --key FILE --trusted FILE [flags]\n\nJoins a cluster and hosts the load-balancing workers that masters place on\nit (marlon loadbalancing --live --nats), at most --workers at once, of speed\n--speed (and --spare more that move here from other nodes), and the\nresource agents of scheduling compute nodes (marlon scheduling --live\n--nats), at most --compute-nodes at once. Runs until\ninterrupted (SIGINT, SIGTERM), then says goodbye, so that the others see it\nleave at once; a node killed outright is declared down after\n--missed-heartbeats heartbeat intervals of silence.\n\nFlags:")
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), nodeExamples)
 	}

@@ -43,6 +43,9 @@ Examples:
                                                         train in the simulator, then run live
   marlon loadbalancing --live --nats nats://10.0.0.1:4222 --key master.key --trusted cluster.keys \
       --nodes 3 --algorithm af --leave 2@100 --json     the workers come from 3 marlon nodes
+  marlon loadbalancing --live --algorithm af --migrate 0@100:spare --migrate 0@300:workers
+                                                        worker 0 moves, with its chunk, to a spare
+                                                        node and back (--nats: to a marlon node --spare K)
 
 Times are in virtual time units. Workers are numbered from 0; joiners come after
 the starting workers.
