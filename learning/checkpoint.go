@@ -23,8 +23,10 @@ const (
 // Checkpoint is a team's learnt state: every policy's model, how agents map
 // onto policies, and what the models were trained for (the environment and
 // its version, the algorithm, the observation schema and the action space),
-// so that a mismatched checkpoint is refused rather than misread. It is
-// stored as JSON with a SHA-256 checksum of its content.
+// so that a mismatched checkpoint is refused rather than misread. A
+// checkpoint a learner is to resume from (Team.ResumeCheckpoint) also holds
+// the update state of its Resumable policies. It is stored as JSON with a
+// SHA-256 checksum of its content.
 type Checkpoint struct {
 	Format      string            `json:"format"`
 	Version     int               `json:"version"`
@@ -37,6 +39,12 @@ type Checkpoint struct {
 	Episodes    int               `json:"episodes_trained"`
 	Meta        map[string]string `json:"meta,omitempty"`
 	Policies    map[string][]byte `json:"policies"`
+	// UpdateState is the update state of each Resumable policy, by policy
+	// name, in a checkpoint made by Team.ResumeCheckpoint; absent (nil) in
+	// one made by Team.Checkpoint, and in every checkpoint written before
+	// it existed: its policies are then restored with their update state
+	// started afresh.
+	UpdateState map[string][]byte `json:"update_state,omitempty"`
 	Checksum    string            `json:"checksum"`
 }
 
@@ -62,7 +70,9 @@ func (t *Team) Checkpoint(env, algorithm string, spec Spec, episodes int) (*Chec
 	}, nil
 }
 
-// Restore loads c's models into the team's policies. The checkpoint must
+// Restore loads c's models into the team's policies, and the update state
+// c holds for a policy, if any (Resumable), after its model. The
+// checkpoint must
 // have been made by the same algorithm in the same environment version for
 // the same observation schema and action space, with the same mapping
 // (shared or not); a team that is not shared needs a model for every one of
@@ -91,6 +101,9 @@ func (t *Team) Restore(c *Checkpoint, env, algorithm string, spec Spec) error {
 		}
 		if err := m.UnmarshalBinary(b); err != nil {
 			return refuse("model %s: %v", name, err)
+		}
+		if err := restoreUpdateState(c, name, t.policies[name]); err != nil {
+			return err
 		}
 	}
 	return nil
