@@ -19,7 +19,9 @@ import (
 // same batch, in the same order (agents sorted by ID), through the same
 // code, so that with the learner's parameters, Adam's moments and running
 // advantage scale unchanged by the trip, the step is the one EndEpisode
-// would have taken.
+// would have taken. A learner that resumes from a checkpoint gets the
+// moments and the scale back from its update state (learning.Resumable),
+// and steps on as the original would have.
 //
 // Asynchrony (stale parameters). REINFORCE is on-policy: its gradient is
 // that of the policy that drew the actions. Experience drawn with parameters

@@ -16,8 +16,11 @@ const (
 // model is the encoding of a Policy's networks, as JSON: their shape (the
 // inputs with their scaling, the hidden layers, the activation, the action
 // count) and their parameters, each layer's weights (row-major, inputs by
-// outputs) then biases. Adam's moments are not saved: a restored policy
-// starts its optimisers afresh.
+// outputs) then biases. Adam's moments and the running advantage scale are
+// not in the model (it is what acting needs, and what distributed training
+// sends its rollouts): a policy restored from it alone starts its
+// optimisers afresh; MarshalUpdateState saves them for a learner to resume
+// from (learning.Resumable).
 type model struct {
 	Format     string      `json:"format"`
 	Version    int         `json:"version"`

@@ -72,7 +72,9 @@ import (
 
 // Policy is a policy network, its value baseline and the agents that share
 // them. It implements learning.Policy, learning.Episodic,
-// learning.Trainable and learning.Model.
+// learning.Trainable, learning.Model, learning.Distributed and
+// learning.Resumable (its update state: the optimisers' moments, the
+// running advantage scale and the episode count).
 //
 // Agents of one Policy may act concurrently. BeginEpisode and EndEpisode
 // must not overlap the agents' calls, as in learning.Train.
