@@ -31,6 +31,12 @@ import (
 // return counts, so a few episodes of lag among hundreds barely move the
 // averages. The exploration schedule follows the global episode number that
 // BeginRollout is given, not the rollout's model.
+//
+// Resuming. Everything an update depends on is in the model: the table, the
+// update counts of Config.SampleAverage and the learning episodes counted
+// (the exploration schedule). A learner restored from a checkpoint of the
+// model therefore updates as the original would have, and the policy keeps
+// no update state besides (it is not learning.Resumable).
 
 // ExperienceFormat identifies the encoding of an episode's experience:
 // Learn refuses any other.
