@@ -63,9 +63,16 @@
 //     checkpoint's parameters: the epochs since the checkpoint are run
 //     again, with the same episode numbers (what the dead learner learnt
 //     from them was lost with it: no episode counts twice), and the run
-//     continues to the requested number of updates. Adam's moments (policy
-//     gradient) are not in a checkpoint: a resumed learner restarts them,
-//     so a run with a failover is not bit-identical to one without.
+//     continues to the requested number of updates. A checkpoint holds the
+//     team's models and the update state of the policies that keep one
+//     (learning.Resumable, learning.Team.ResumeCheckpoint: policy
+//     gradient's Adam moments and running advantage scale), so the resumed
+//     learner's updates are the ones the dead learner would have made: a
+//     run with a failover whose epochs keep the same nodes ends with the
+//     models of the run without it, to the bit
+//     (TestFailoverEndsBitIdenticalToARunWithout). The parameters
+//     published to the rollouts every update are the models alone
+//     (learning.Team.Checkpoint): rollouts need no update state.
 //   - A rollout node dies: the epoch completes without it once its presence
 //     expires; later epochs no longer assign it episodes.
 //   - A partition: the side that reaches a quorum of JetStream servers

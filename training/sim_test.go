@@ -3,6 +3,7 @@ package training_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -81,6 +82,7 @@ type simCluster struct {
 	kv     actors.Addr
 	blobs  *training.BlobModel
 	blobAt actors.Addr
+	stored map[string][]byte // every blob stored, by name
 	spec   training.Spec
 	owners map[string]*owner
 	inline int // Config.InlineLimit (0: the default)
@@ -90,10 +92,24 @@ func newSimCluster(t *testing.T, seed uint64, s training.Spec) *simCluster {
 	sim := actors.NewSim(seed)
 	net := &netModel{rng: rand.New(rand.NewPCG(seed, 1)), side: map[string]int{}}
 	sim.SetNetwork(net)
-	c := &simCluster{t: t, sim: sim, net: net, spec: s, owners: map[string]*owner{}, blobs: training.NewBlobModel()}
+	c := &simCluster{t: t, sim: sim, net: net, spec: s, owners: map[string]*owner{}, blobs: training.NewBlobModel(), stored: map[string][]byte{}}
 	c.kv = sim.SpawnOn(storeNode, coordination.NewKVModel(coordination.ModelConfig{}))
-	c.blobAt = sim.SpawnOn(storeNode, c.blobs)
+	c.blobAt = sim.SpawnOn(storeNode, &blobRecorder{c.blobs, c.stored})
 	return c
+}
+
+// blobRecorder is the simulated object store, keeping a copy of every blob
+// stored for the test to look at.
+type blobRecorder struct {
+	*training.BlobModel
+	stored map[string][]byte
+}
+
+func (r *blobRecorder) Receive(ctx actors.Context, msg any) {
+	if p, ok := msg.(training.PutBlob); ok {
+		r.stored[p.Name] = bytes.Clone(p.Data)
+	}
+	r.BlobModel.Receive(ctx, msg)
 }
 
 // node starts (or restarts) a member: its store and its trainer.
@@ -352,4 +368,98 @@ func TestPartitionMinorityStopsAndRejoins(t *testing.T) {
 			t.Fatalf("%s: %+v, want the run done after 30 updates", n, f)
 		}
 	}
+}
+
+// A learner that dies and is replaced ends where it would have had it not
+// died, to the bit: the checkpoint it resumes from carries all the state its
+// updates depend on (for policy gradient, Adam's moments and the running
+// advantage scale, not only the parameters), and the epochs since the
+// checkpoint run again with the same episodes.
+func TestFailoverEndsBitIdenticalToARunWithout(t *testing.T) {
+	for _, alg := range []string{"pg", "qlearning"} {
+		t.Run(alg, func(t *testing.T) {
+			want := threeNodeRun(t, alg, false)
+			got := threeNodeRun(t, alg, true)
+			if len(got) != len(want) {
+				t.Fatalf("the run with a failover kept policies %v, the run without %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+			}
+			for name, w := range want {
+				if !bytes.Equal(got[name], w) {
+					t.Errorf("policy %s after a failover differs from the run without one", name)
+				}
+			}
+		})
+	}
+}
+
+// threeNodeRun trains alg on three nodes for 20 updates, checkpointing every
+// 5, without validation (the final models are the last update's), and
+// returns the final models. The parameters go through the object store,
+// where the test checks that the checkpoints, and they only, carry the
+// update state (pg's: policygradient is learning.Resumable, qlearning is
+// not). With failover, the learner's node is killed
+// after update 7 (two updates past the checkpoint of update 5) and restarted
+// at once, so that the epochs keep their three nodes and their episodes: a
+// run that differs from one without the failover only in its learner having
+// resumed from the checkpoint.
+func threeNodeRun(t *testing.T, alg string, failover bool) map[string][]byte {
+	t.Helper()
+	s := spec(t, alg, 20)
+	s.Select, s.EvalEvery, s.MinNodes = "", 0, 3
+	c := newSimCluster(t, 5, s)
+	c.inline = 100
+	nodes := []string{"a", "b", "c"}
+	for _, n := range nodes {
+		c.node(n)
+	}
+	if failover {
+		var first string
+		c.runUntil(1e5, "update 7", func() bool { var ok bool; first, ok = c.learnerAt(7); return ok })
+		c.sim.KillNode(first)
+		c.node(first)
+	}
+	c.runUntil(1e6, "the run finished", c.finished(nodes...))
+	var resumed []int
+	for _, p := range c.progress() {
+		switch {
+		case p.Resumed:
+			resumed = append(resumed, p.Update)
+		case len(p.From) != 3:
+			t.Fatalf("update %d learnt from %v, want all three nodes (else the runs are not comparable)", p.Update, p.From)
+		}
+	}
+	wantResumed := []int{0}
+	if failover {
+		wantResumed = []int{5} // the first learner's owner died with it
+	}
+	if !slices.Equal(resumed, wantResumed) {
+		t.Fatalf("resumptions from updates %v, want %v", resumed, wantResumed)
+	}
+	d := c.owners[nodes[0]].finished[0]
+	if d.Err != nil || d.Done.Updates != 20 || d.Done.Episodes != 60 {
+		t.Fatalf("finished %+v, want 20 updates of 3 episodes", d)
+	}
+	kinds := map[string]int{}
+	for name, data := range c.stored {
+		kind, _, _ := strings.Cut(name, "-")
+		if kind != "ckpt" && kind != "params" && kind != "final" {
+			continue
+		}
+		ck, err := learning.ReadCheckpoint(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("blob %s: %v", name, err)
+		}
+		kinds[kind]++
+		want := 0
+		if kind == "ckpt" && alg == "pg" {
+			want = 1 // the shared policy's
+		}
+		if len(ck.UpdateState) != want {
+			t.Errorf("blob %s holds the update state of %d policies, want %d (in pg's checkpoints only)", name, len(ck.UpdateState), want)
+		}
+	}
+	if kinds["ckpt"] < 3 || kinds["params"] < 20 || kinds["final"] != 1 {
+		t.Fatalf("stored %v blobs of models, want the checkpoints, the parameters and the final models", kinds)
+	}
+	return c.finalModels(d.Done)
 }

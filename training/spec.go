@@ -132,7 +132,8 @@ type Params struct {
 }
 
 // Saved is the checkpoint variable's value: the update and episode counts
-// of the last checkpoint and its blob, with what the learner needs to
+// of the last checkpoint and its blob (the team's models with their update
+// state, learning.Team.ResumeCheckpoint), with what the learner needs to
 // resume (the best validation so far and the blob of its models).
 type Saved struct {
 	Update   int     `json:"update"`

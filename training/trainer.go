@@ -584,11 +584,27 @@ func (t *Trainer) restore(team *learning.Team, data []byte) error {
 	return nil
 }
 
+// modelBytes encodes the team's models: what the rollouts are sent, and
+// what the best and final models are kept as.
 func (t *Trainer) modelBytes(team *learning.Team, episodes int) ([]byte, error) {
 	c, err := team.Checkpoint(t.e.Name(), t.cfg.Spec.Algorithm, t.spec, episodes)
 	if err != nil {
 		return nil, err
 	}
+	return encodeCheckpoint(c)
+}
+
+// resumeBytes encodes the team's models with their update state
+// (learning.Resumable): what a learner resumes from.
+func (t *Trainer) resumeBytes(team *learning.Team, episodes int) ([]byte, error) {
+	c, err := team.ResumeCheckpoint(t.e.Name(), t.cfg.Spec.Algorithm, t.spec, episodes)
+	if err != nil {
+		return nil, err
+	}
+	return encodeCheckpoint(c)
+}
+
+func encodeCheckpoint(c *learning.Checkpoint) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := c.Write(&buf); err != nil {
 		return nil, err
@@ -870,11 +886,11 @@ func (t *Trainer) putBlob(ctx actors.Context, name string, data []byte, then fun
 	})
 }
 
-// checkpoint stores the learner's models in the object store, then points
-// the checkpoint variable at them (fenced).
+// checkpoint stores the learner's models, with their update state, in the
+// object store, then points the checkpoint variable at them (fenced).
 func (t *Trainer) checkpoint(ctx actors.Context, next func(actors.Context)) {
 	l := t.leader
-	model, err := t.modelBytes(l.team, l.episodes)
+	model, err := t.resumeBytes(l.team, l.episodes)
 	if err != nil {
 		t.fail(ctx, err)
 		return
