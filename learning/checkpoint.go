@@ -72,12 +72,11 @@ func (t *Team) Checkpoint(env, algorithm string, spec Spec, episodes int) (*Chec
 
 // Restore loads c's models into the team's policies, and the update state
 // c holds for a policy, if any (Resumable), after its model. The
-// checkpoint must
-// have been made by the same algorithm in the same environment version for
-// the same observation schema and action space, with the same mapping
-// (shared or not); a team that is not shared needs a model for every one of
-// its policies, a shared team takes the shared model whatever its number of
-// agents.
+// checkpoint must have been made by the same algorithm in the same
+// environment version for the same observation schema and action space,
+// with the same mapping (shared or not); a team that is not shared needs a
+// model for every one of its policies, a shared team takes the shared
+// model whatever its number of agents.
 func (t *Team) Restore(c *Checkpoint, env, algorithm string, spec Spec) error {
 	if err := c.Fits(env, algorithm, spec); err != nil {
 		return err
