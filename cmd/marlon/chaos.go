@@ -32,7 +32,7 @@ import (
 )
 
 // The fault kinds of marlon chaos.
-var chaosFaults = []string{"kill-node", "pause-node", "pause-master", "nats-restart", "master-restart", "join", "attack"}
+var chaosFaults = []string{"kill-node", "pause-node", "pause-master", "nats-restart", "master-restart", "join", "attack", "migrate"}
 
 const chaosExamples = `
 Examples:
@@ -95,7 +95,7 @@ func runChaos(args []string, stdout, stderr io.Writer) int {
 		jsonOut   = fs.Bool("json", false, "print every run and the summary as JSON")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: marlon chaos [flags]\n\nA fault campaign on loopback: for each run it starts a NATS server, three\nnodes (marlon node, 2 workers each, speeds 2, 3, 4) and a live master\n(marlon loadbalancing --live) as processes, injects one fault mid-job, and\nchecks that the job completes within --bound with every unit done exactly\nonce and every worker's report matching the Master's ledger (or that the\nmaster fails fast with the documented error), and that every bad frame of\nthe attacker was rejected and counted. Fault kinds:\n  kill-node       SIGKILL of a random node\n  pause-node      SIGSTOP of a random node for 2-5s, then SIGCONT\n  pause-master    SIGSTOP of the master for 2-5s, then SIGCONT\n  nats-restart    the NATS server killed and started again 0.5-2s later\n  master-restart  the master killed and started again at once\n  join            a fourth node joins mid-job\n  attack          garbage, truncated and bit-flipped frames, replayed data\n                  frames and heartbeats of a killed node, a node with an\n                  unknown key and one with a stolen name\nIt prints a table: runs, completed, units lost and doubled, hangs, and the\ntime from the fault to a node declaring the faulted one down.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: marlon chaos [flags]\n\nA fault campaign on loopback: for each run it starts a NATS server, three\nnodes (marlon node, 2 workers each, speeds 2, 3, 4) and a live master\n(marlon loadbalancing --live) as processes, injects one fault mid-job, and\nchecks that the job completes within --bound with every unit done exactly\nonce and every worker's report matching the Master's ledger (or that the\nmaster fails fast with the documented error), and that every bad frame of\nthe attacker was rejected and counted. Fault kinds:\n  kill-node       SIGKILL of a random node\n  pause-node      SIGSTOP of a random node for 2-5s, then SIGCONT\n  pause-master    SIGSTOP of the master for 2-5s, then SIGCONT\n  nats-restart    the NATS server killed and started again 0.5-2s later\n  master-restart  the master killed and started again at once\n  join            a fourth node joins mid-job\n  attack          garbage, truncated and bit-flipped frames, replayed data\n                  frames and heartbeats of a killed node, a node with an\n                  unknown key and one with a stolen name\n  migrate         n1's two workers move to another node (--migrate, into its\n                  spare slots), which is SIGKILLed before, while or after\n                  they move\nIt prints a table: runs, completed, units lost and doubled, hangs, and the\ntime from the fault to a node declaring the faulted one down.\n\nFlags:")
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), chaosExamples)
 	}
@@ -306,15 +306,18 @@ func (c *chaosCluster) startNATS() error {
 	return c.waitLog(c.nats, "listening", 30*time.Second)
 }
 
+// startNode starts a node with workers slots of speed, and two spare ones
+// for workers that move there (the migrate fault).
 func (c *chaosCluster) startNode(name string, workers int, speed float64) (*chaosProc, error) {
 	return c.start(name, "node", "--nats", c.url(), "--token", c.token, "--key", name+".key", "--trusted", "cluster.keys",
-		"--workers", strconv.Itoa(workers), "--speed", fmt.Sprint(speed), "--heartbeat", c.cfg.heartbeat.String(), "--missed-heartbeats", strconv.Itoa(c.cfg.missed))
+		"--workers", strconv.Itoa(workers), "--speed", fmt.Sprint(speed), "--spare", "2", "--heartbeat", c.cfg.heartbeat.String(), "--missed-heartbeats", strconv.Itoa(c.cfg.missed))
 }
 
-func (c *chaosCluster) startMaster() (*chaosProc, error) {
-	return c.start("master", "loadbalancing", "--live", "--nats", c.url(), "--token", c.token, "--key", "master.key", "--trusted", "cluster.keys",
+// startMaster starts the live master, with more flags if given.
+func (c *chaosCluster) startMaster(more ...string) (*chaosProc, error) {
+	return c.start("master", append([]string{"loadbalancing", "--live", "--nats", c.url(), "--token", c.token, "--key", "master.key", "--trusted", "cluster.keys",
 		"--nodes", "3", "--algorithm", c.cfg.algorithm, "--job", strconv.Itoa(c.cfg.job), "--time-scale", c.cfg.timeScale.String(),
-		"--heartbeat", c.cfg.heartbeat.String(), "--missed-heartbeats", strconv.Itoa(c.cfg.missed), "--timeout", c.cfg.bound.String(), "--json")
+		"--heartbeat", c.cfg.heartbeat.String(), "--missed-heartbeats", strconv.Itoa(c.cfg.missed), "--timeout", c.cfg.bound.String(), "--json"}, more...)...)
 }
 
 // waitLog waits until p has written s (stdout or stderr).
@@ -384,7 +387,19 @@ func (cfg chaosConfig) run(kind string, seed uint64) (r chaosRun) {
 			return r
 		}
 	}
-	master, err := c.startMaster()
+	// migrate: n1's workers (0 and 1) move to another node at a time drawn
+	// to fall before, around or after the fault (from 25 to 100 time units
+	// into the episode at the default 20ms a unit).
+	var target string
+	var moveAt int
+	var more []string
+	if kind == "migrate" {
+		target, moveAt = []string{"n2", "n3"}[rng.IntN(2)], 10+rng.IntN(100)
+		for _, w := range []string{"0", "1"} {
+			more = append(more, "--migrate", fmt.Sprintf("%s@%d:%s", w, moveAt, target))
+		}
+	}
+	master, err := c.startMaster(more...)
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -448,6 +463,11 @@ func (cfg chaosConfig) run(kind string, seed uint64) (r chaosRun) {
 			return r
 		}
 		r.Detail = "n4 joined"
+	case "migrate":
+		faultAt, watch = time.Now(), target
+		nodes[target].cmd.Process.Signal(syscall.SIGKILL)
+		r.Detail = fmt.Sprintf("workers 0 and 1 to move to %s at %d; %s killed at %.0f", target, moveAt, target,
+			float64(time.Since(start))/float64(cfg.timeScale))
 	case "attack":
 		faultAt, watch = time.Now(), victim
 		nodes[victim].cmd.Process.Signal(syscall.SIGKILL)
@@ -482,6 +502,9 @@ func (cfg chaosConfig) run(kind string, seed uint64) (r chaosRun) {
 			Duplicates  int                          `json:"duplicate_units"`
 			Error       string                       `json:"error"`
 			Metrics     map[string]transport.Metrics `json:"metrics"`
+			Migrations  []struct {
+				Adopted bool `json:"adopted"`
+			} `json:"migrations"`
 		} `json:"live"`
 	}
 	if err := json.Unmarshal([]byte(master.out.String()), &rep); err != nil {
@@ -489,6 +512,15 @@ func (cfg chaosConfig) run(kind string, seed uint64) (r chaosRun) {
 		return r
 	}
 	r.UnitsDone, r.Doubled = rep.UnitsDone, rep.Live.Duplicates
+	if kind == "migrate" {
+		adopted := 0
+		for _, m := range rep.Live.Migrations {
+			if m.Adopted {
+				adopted++
+			}
+		}
+		r.Detail += fmt.Sprintf("; %d of %d moves adopted", adopted, len(rep.Live.Migrations))
+	}
 	for _, w := range rep.Workers {
 		if rep.Live.LedgerUnits[strconv.Itoa(w.ID)] != w.Units {
 			r.Mismatches++
