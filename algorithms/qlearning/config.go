@@ -119,6 +119,14 @@ type Config struct {
 	// over estimates that aliasing and noise make uncertain, which biases
 	// them upwards, and more so along paths with more decisions.
 	Lambda float64
+	// FirstVisit, with Lambda above 0, updates each state-action pair at
+	// most once per agent's episode, towards the target of its first visit
+	// (first-visit Monte Carlo at Lambda 1); default false, every visit.
+	// Where an action makes the agent decide again sooner (a job declined
+	// is offered again at the next round), every-visit averages weight the
+	// episodes by how often the pair recurs in them, and so by how badly
+	// they went; first visits weight every episode alike.
+	FirstVisit bool
 	// EpsilonStart and EpsilonEnd bound the exploration rate, the
 	// probability of a uniformly random action while learning (with
 	// Coordinated, the probability that a state explores in an episode):

@@ -106,7 +106,17 @@ func (p *Policy) apply(e event) {
 		g = st.R + gamma*g
 		targets[t] = g
 	}
+	var seen map[[2]int]bool // with FirstVisit, the pairs updated
+	if p.cfg.FirstVisit {
+		seen = make(map[[2]int]bool, len(steps))
+	}
 	for t, st := range steps {
+		if seen != nil {
+			if seen[[2]int{st.S, st.A}] {
+				continue
+			}
+			seen[[2]int{st.S, st.A}] = true
+		}
 		p.update(st.S, st.A, targets[t])
 	}
 }

@@ -521,6 +521,22 @@ func TestLambdaReturnsByHand(t *testing.T) {
 	if !near(p.q[0][0], (2.75+3)/2) || !near(p.q[1][0], 3.5) {
 		t.Fatalf("Lambda 1: Q(0,0) = %v, Q(1,0) = %v, want 2.875 and 3.5", p.q[0][0], p.q[1][0])
 	}
+
+	// FirstVisit: the second visit of (0,0) in the episode is not an
+	// update; its reward still counts in the first visit's return.
+	cfg.FirstVisit = true
+	p = newPolicy(t, cfg, 1)
+	p.q[0], p.q[1] = []float64{0.4, 0}, []float64{2, 0}
+	a = p.NewAgent("a")
+	for range 2 {
+		a.InitAgent(obs(0, false))
+		step(1, 1, false)
+		step(0, 2, false)
+		step(1, 3, true)
+	}
+	if !near(p.q[0][0], 2.75) || !near(p.q[1][0], 3.5) || p.n[0][0] != 2 || p.n[1][0] != 2 {
+		t.Fatalf("FirstVisit: Q(0,0) = %v (%d updates), Q(1,0) = %v (%d), want 2.75 and 3.5, one update each an episode", p.q[0][0], p.n[0][0], p.q[1][0], p.n[1][0])
+	}
 }
 
 func TestCoordinatedExploration(t *testing.T) {
