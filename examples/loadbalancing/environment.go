@@ -96,10 +96,21 @@ const Family = "loadbalancing"
 //     adapters show the pace (FeaturesV3). Without perturbations the
 //     episodes of v3 are v2's, to the bit; only what the agents observe
 //     differs.
-func Versions() []string { return []string{"v1", "v2", "v3"} }
+//   - v4: v3 with the unit of a worker's rewards fixed at its first
+//     reward (Worker.ideal), instead of following the live workers' speed:
+//     returns then rank schedules by their makespan when workers join or
+//     leave. Where no worker joins or leaves (nor crashes), the episodes
+//     of v4 are v3's, to the bit, rewards included.
+func Versions() []string { return []string{"v1", "v2", "v3", "v4"} }
 
 // perturbs reports whether a version runs the perturbations of perturb.go.
 func perturbs(version string) bool { return version != "v1" && version != "v2" }
+
+// fixesRewardUnit reports whether a version fixes the unit of a worker's
+// rewards at its first (Worker.ideal).
+func fixesRewardUnit(version string) bool {
+	return version != "" && perturbs(version) && version != "v3"
+}
 
 // Name implements env.Environment: "loadbalancing/" and the version.
 func (e *Environment) Name() string { return Family + "/" + e.version }

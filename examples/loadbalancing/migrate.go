@@ -100,6 +100,7 @@ type WorkerState struct {
 	LastDone    float64
 	RewardedAt  float64
 	Rewarded    float64
+	RewardUnit  float64 `json:",omitempty"` // loadbalancing/v4
 	Agent       env.AgentState
 }
 
@@ -115,7 +116,7 @@ func ResumeWorker(s WorkerState, agent *env.Agent, report func(WorkerReport)) (*
 	w.joined, w.chunk, w.chunkUnits, w.chunkStart, w.chunkTime, w.chunkCost = s.Joined, s.Chunk, s.ChunkUnits, s.ChunkStart, s.ChunkTime, s.ChunkCost
 	w.state, w.wait, w.timed, w.sumT, w.sumT2, w.lastMu = s.State, s.Wait, s.Timed, s.SumT, s.SumT2, s.LastMu
 	w.idle, w.busy, w.units, w.chunks, w.lastDone = s.Idle, s.Busy, s.Units, s.Chunks, s.LastDone
-	w.rewardedAt, w.rewarded = s.RewardedAt, s.Rewarded
+	w.rewardedAt, w.rewarded, w.rewardUnit = s.RewardedAt, s.Rewarded, s.RewardUnit
 	return w, nil
 }
 
@@ -164,7 +165,7 @@ func (w *Worker) handOff(ctx actors.Context) {
 	s := WorkerState{Spec: w.Spec, From: ctx.Self(), Joined: w.joined, Chunk: w.chunk, ChunkUnits: w.chunkUnits, ChunkStart: w.chunkStart,
 		ChunkTime: w.chunkTime, ChunkCost: w.chunkCost, State: w.state, Wait: w.wait, Timed: w.timed, SumT: w.sumT, SumT2: w.sumT2,
 		LastMu: w.lastMu, Idle: w.idle, Busy: w.busy, Units: w.units, Chunks: w.chunks, LastDone: w.lastDone,
-		RewardedAt: w.rewardedAt, Rewarded: w.rewarded, Agent: ag}
+		RewardedAt: w.rewardedAt, Rewarded: w.rewarded, RewardUnit: w.rewardUnit, Agent: ag}
 	w.migrating = true
 	ctx.Cancel(w.chunkTimer) // the new incarnation finishes the chunk
 	timeout := w.moveTimeout

@@ -233,7 +233,7 @@ func TestV3WithoutItsDynamicsIsV1AndV2(t *testing.T) {
 		}
 		results = append(results, r)
 		want := Schema
-		if v == "v3" {
+		if perturbs(v) {
 			want = SchemaV3
 		}
 		if e.Spec(AgentID(0)).Observation != want {
@@ -446,6 +446,41 @@ func TestWorkIsConservedUnderFaultsAndPerturbations(t *testing.T) {
 		}
 		if res.Ratio < 1-1e-9 {
 			t.Fatalf("seed %d: ratio %v below 1", seed, res.Ratio)
+		}
+	}
+}
+
+// On v4 a worker's return is minus the makespan from its first offer over
+// the ideal time it was first told, whatever joins later: here, for the
+// starting workers, the nominal work over their own speeds; their first
+// offers come one service apart from t = 0. On v3 the unit follows the
+// join, and the same episode's returns are smaller.
+func TestV4FixesTheRewardUnit(t *testing.T) {
+	sc := Default()
+	sc.Job, sc.Speeds = 3000, []float64{1, 2, 3, 4, 5, 1, 2, 3}
+	sc.Joins = []Join{{At: 50, Count: 4, Speed: 5}}
+	agents := func(id learning.AgentID) learning.LearningAlgorithm {
+		return &random{r: rand.New(rand.NewPCG(5, uint64(len(id)))), max: 60, t: t}
+	}
+	ideal := sc.UnitTime * float64(sc.Job) / 21 // the starting workers' speeds sum to 21
+	for _, v := range []string{"v3", "v4"} {
+		e, err := NewVersion(v, sc, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.Run(4, agents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixed := 0
+		for _, w := range r.Workers {
+			// The time of its first offer, if the unit was fixed.
+			if first := r.Makespan + w.Return*ideal; w.Joined == 0 && first >= -1e-9 && first <= float64(sc.Workers)*sc.CommTime+1e-9 {
+				fixed++
+			}
+		}
+		if want := map[string]int{"v3": 0, "v4": 8}[v]; fixed != want {
+			t.Errorf("%s: %d of the 8 starting workers have a return of minus the makespan from their first offer over the starting ideal time, want %d", v, fixed, want)
 		}
 	}
 }

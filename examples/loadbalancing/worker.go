@@ -63,7 +63,9 @@ func AgentID(i int) learning.AgentID { return learning.AgentID(fmt.Sprintf("work
 
 // Reward says what a worker's agent is rewarded for. Rewards are in units of
 // the ideal time c*N/S (the job's nominal work over the live workers' total
-// speed), so that returns compare across scenarios.
+// speed), so that returns compare across scenarios: S as the Master last
+// told the worker on v1 to v3, and as it first told it from v4 on (see
+// Worker.ideal).
 type Reward int
 
 const (
@@ -127,6 +129,7 @@ type Worker struct {
 	chunks      int
 	lastDone    float64
 	rewardedAt  float64 // when the last reward was given
+	rewardUnit  float64 // loadbalancing/v4: the unit of its rewards, fixed at the first (0: not yet)
 	rewarded    float64 // idle time given as reward so far
 	pendingDone int     // units of the ChunkDone in the request not yet answered
 	ended       bool
@@ -310,12 +313,31 @@ func (w *Worker) reward(now float64) float64 {
 }
 
 // ideal is the unit of rewards: the job's nominal work over the live
-// workers' speed, as the Master last told.
+// workers' speed, as the Master last told; from loadbalancing/v4 on, as
+// it told before the worker's first reward, and fixed from then on.
+//
+// A unit that follows the live workers (v1 to v3) makes a worker's return
+// rank schedules by something other than the makespan once workers join
+// or leave: a worker that learns of a join counts each later time unit at
+// the smaller ideal time of the larger crowd, one that does not (because
+// it took so much work that it never asks again) at the old one. On a
+// join, a schedule that hands the whole job out before it (share-1) then
+// earns a better return than one that leaves work for the joiners, at a
+// makespan half as long again. With the unit fixed, a worker's return is
+// minus the makespan from its arrival over a constant: what every worker
+// shares, as RewardTime says.
 func (w *Worker) ideal() float64 {
-	if ideal := w.UnitTime * float64(w.state.Job) / w.state.SpeedSum; ideal > 0 {
-		return ideal
+	if w.rewardUnit > 0 {
+		return w.rewardUnit
 	}
-	return 1
+	ideal := w.UnitTime * float64(w.state.Job) / w.state.SpeedSum
+	if !(ideal > 0) {
+		return 1
+	}
+	if fixesRewardUnit(w.Spec.Version) && !math.IsInf(ideal, 0) {
+		w.rewardUnit = ideal
+	}
+	return ideal
 }
 
 // decide asks the agent how many units to take; without an agent, one.
