@@ -131,7 +131,7 @@ func QConfig() qlearning.Config {
 	cfg.EpsilonStart, cfg.EpsilonEnd, cfg.DecayEpisodes = 0.2, 0.05, 300
 	cfg.Coordinated = true
 	// The Discretizer is left to the features' own bins (loadbalancing.QBins,
-	// in Features and FeaturesV3): 36 states on v1 and v2, 72 on v3.
+	// in Features and FeaturesV3): 36 states on v1 and v2, 72 from v3 on.
 	return cfg
 }
 

@@ -13,9 +13,9 @@ import (
 )
 
 // SuiteVersion is the version of the dynamics the report's suite runs.
-const SuiteVersion = "v3"
+const SuiteVersion = "v4"
 
-// SuiteScenarios are the report's public suite, on loadbalancing/v3: the
+// SuiteScenarios are the report's public suite, on loadbalancing/v4: the
 // default scenario, 4 to 64 workers and a costly Master (static), and
 // scenarios where adapting pays (dynamic): workers that join and leave
 // when nobody can foresee it, slowdowns, random perturbations of the
