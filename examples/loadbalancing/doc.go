@@ -23,7 +23,9 @@
 // loadbalancing/v3, which adds perturbations (perturb.go): worker speeds
 // that change at given times or follow seeded random processes, a
 // communication time that spikes or drifts, and joins and leaves at random
-// times drawn for each episode, none of which an agent can foresee.
+// times drawn for each episode, none of which an agent can foresee, and
+// loadbalancing/v4, v3 with each worker's rewards in the unit of its first,
+// so that returns rank schedules by makespan when workers join or leave.
 // Episodes may also draw their whole scenario from a named Distribution,
 // to train policies that generalise.
 //
