@@ -403,11 +403,11 @@ type dynamicFlags struct {
 }
 
 func (d *dynamicFlags) register(fs *flag.FlagSet) {
-	fs.Var(&d.slows, "slow", "`WORKER@TIME:FACTOR`: from TIME on, worker WORKER runs at FACTOR times its speed (v3); repeatable")
-	fs.Var(&d.latencies, "latency", "`FACTOR@TIME`: from TIME on, the Master's services take FACTOR times the comm time (v3); repeatable")
-	fs.Var(&d.perturb, "perturb", "`TARGET:MODEL:PARAMS`: a random perturbation drawn per episode (v3): speed:onoff:UP,DOWN,FACTOR (each worker at FACTOR of its speed for times of mean DOWN, at full speed for times of mean UP), speed:walk:PERIOD,SIGMA,MIN (every PERIOD each worker's speed factor is multiplied by exp(SIGMA*N(0,1)), kept in [MIN,1]), latency:onoff:UP,DOWN,FACTOR, latency:walk:PERIOD,SIGMA,MAX; repeatable")
-	fs.Var(&d.randomJoins, "random-join", "`COUNT@FROM-TO[:SPEED]`: COUNT workers join, each at a time drawn per episode from [FROM,TO] (v3); repeatable")
-	fs.Var(&d.randomLeaves, "random-leave", "`COUNT@FROM-TO`: COUNT starting workers, drawn per episode, leave at times drawn from [FROM,TO] (v3); repeatable")
+	fs.Var(&d.slows, "slow", "`WORKER@TIME:FACTOR`: from TIME on, worker WORKER runs at FACTOR times its speed (v3 and later); repeatable")
+	fs.Var(&d.latencies, "latency", "`FACTOR@TIME`: from TIME on, the Master's services take FACTOR times the comm time (v3 and later); repeatable")
+	fs.Var(&d.perturb, "perturb", "`TARGET:MODEL:PARAMS`: a random perturbation drawn per episode (v3 and later): speed:onoff:UP,DOWN,FACTOR (each worker at FACTOR of its speed for times of mean DOWN, at full speed for times of mean UP), speed:walk:PERIOD,SIGMA,MIN (every PERIOD each worker's speed factor is multiplied by exp(SIGMA*N(0,1)), kept in [MIN,1]), latency:onoff:UP,DOWN,FACTOR, latency:walk:PERIOD,SIGMA,MAX; repeatable")
+	fs.Var(&d.randomJoins, "random-join", "`COUNT@FROM-TO[:SPEED]`: COUNT workers join, each at a time drawn per episode from [FROM,TO] (v3 and later); repeatable")
+	fs.Var(&d.randomLeaves, "random-leave", "`COUNT@FROM-TO`: COUNT starting workers, drawn per episode, leave at times drawn from [FROM,TO] (v3 and later); repeatable")
 }
 
 // apply sets the dynamics the flags give on sc (each flag given replaces
