@@ -269,6 +269,7 @@ func Run(e Environment, name string, opts RunOptions) (RunResult, error) {
 		curve, err := learning.Train(run, team, learning.TrainConfig{
 			Episodes: opts.Episodes, EvalEpisodes: opts.EvalEpisodes, EvalEvery: opts.EvalEvery,
 			Select: opts.Select, Seed: opts.Seed, Log: opts.Log, OnEpisode: opts.OnEpisode, Stop: opts.Stop,
+			ValidateStart: opts.Load != nil, // the loaded models compete for selection
 		})
 		out.TrainTime = time.Since(start)
 		if err != nil {
@@ -321,6 +322,9 @@ func Episodes(learns bool, opts RunOptions) int {
 		}
 	} else if opts.Select == "" {
 		validations = 0
+	}
+	if opts.Load != nil && opts.Select != "" && opts.Episodes > 0 {
+		validations++ // of the loaded models, before training (learning.TrainConfig.ValidateStart)
 	}
 	return opts.Episodes + opts.EvalEpisodes*(validations+1)
 }

@@ -34,6 +34,12 @@ type TrainConfig struct {
 	// and then drifted away from it keeps the good one. Every policy must
 	// then be a Model.
 	Select string
+	// ValidateStart, with Select, validates the models the team starts
+	// with (restored from a checkpoint to train on, say) before the first
+	// training episode: they compete for selection, so that training on
+	// from them never ends with models that validate worse (Curve.Selected
+	// is then 0 if they were kept).
+	ValidateStart bool
 	// Seed derives every episode's seed: training, validation and
 	// evaluation episodes draw from separate streams that never share a
 	// seed (TrainSeed, ValidSeed, EvalSeed), and the validation episodes
@@ -181,6 +187,11 @@ func Train(run EpisodeFunc, team *Team, cfg TrainConfig) (Curve, error) {
 			}
 		}
 		return nil
+	}
+	if cfg.ValidateStart && cfg.Select != "" && cfg.Episodes > 0 {
+		if err := validate(0); err != nil {
+			return curve, err
+		}
 	}
 	episodes := cfg.Episodes
 	for k := 0; k < cfg.Episodes; k++ {

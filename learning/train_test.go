@@ -289,6 +289,27 @@ func TestSelectKeepsTheBestValidatedModels(t *testing.T) {
 	}
 }
 
+// Models the team starts with (loaded to train on) compete for selection
+// with ValidateStart: here they are good, and every later one is worse.
+func TestValidateStartKeepsBetterStartingModels(t *testing.T) {
+	ids := []AgentID{"a"}
+	loss := func(seed uint64, agents Agents) (map[string]float64, error) {
+		m, err := arms(ids)(seed, agents)
+		return map[string]float64{"loss": -m["reward"]}, err
+	}
+	for _, start := range []bool{false, true} {
+		d := &drifter{episodes: 10} // as if loaded after 10 good episodes
+		c, err := Train(loss, NewSharedTeam(d), TrainConfig{Episodes: 20, EvalEpisodes: 2, EvalEvery: 10, Seed: 1, Select: "loss", ValidateStart: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := c.Selected == 0 && d.episodes == 10 && c.Eval[0].After == 0
+		if kept != start {
+			t.Fatalf("ValidateStart %v: selected after %d episodes (model count %d), validations %+v", start, c.Selected, d.episodes, c.Eval)
+		}
+	}
+}
+
 func TestSeedStreamsNeverShareASeed(t *testing.T) {
 	// The streams once differed by a xor of the run seed, which for run
 	// seeds 2, 8, 10, 32, ... made evaluation episode k training episode

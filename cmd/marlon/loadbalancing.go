@@ -735,9 +735,9 @@ func printReport(w io.Writer, r report) {
 		case t.Episodes == 0:
 			fmt.Fprintf(tw, "training\tnone: an untrained %s\n", share)
 		case t.Interrupted:
-			fmt.Fprintf(tw, "training\tinterrupted after %d episodes (%.1fs), %s; kept the models after %d (best validated)\n", t.Episodes, t.Seconds, share, t.SelectedAfter)
+			fmt.Fprintf(tw, "training\tinterrupted after %d episodes (%.1fs), %s; kept the models after %d (best validated; 0: the loaded ones)\n", t.Episodes, t.Seconds, share, t.SelectedAfter)
 		default:
-			fmt.Fprintf(tw, "training\t%d episodes in %.1fs, %s; kept the models after %d (best validated)\n", t.Episodes, t.Seconds, share, t.SelectedAfter)
+			fmt.Fprintf(tw, "training\t%d episodes in %.1fs, %s; kept the models after %d (best validated; 0: the loaded ones)\n", t.Episodes, t.Seconds, share, t.SelectedAfter)
 		}
 		fmt.Fprintf(tw, "training log\t%s\n", t.CurveLog)
 		if t.Checkpoint != "" {

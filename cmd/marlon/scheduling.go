@@ -338,7 +338,7 @@ func printSchedReport(w io.Writer, r schedReport) {
 		case t.Episodes == 0:
 			fmt.Fprintf(tw, "training\tnone: an untrained %s\n", share)
 		default:
-			fmt.Fprintf(tw, "training\t%d episodes in %.1fs, %s; kept the models after %d (best validated)\n", t.Episodes, t.Seconds, share, t.SelectedAfter)
+			fmt.Fprintf(tw, "training\t%d episodes in %.1fs, %s; kept the models after %d (best validated; 0: the loaded ones)\n", t.Episodes, t.Seconds, share, t.SelectedAfter)
 		}
 		fmt.Fprintf(tw, "training log\t%s\n", t.CurveLog)
 		if t.Checkpoint != "" {
