@@ -191,15 +191,28 @@ func (c *cluster) host(name string, slots int, speed float64) (*transport.Node, 
 }
 
 // run starts Run in the background.
-func (c *cluster) run(master *transport.Node, cfg Config) (<-chan Outcome, <-chan error) {
-	outc, errc := make(chan Outcome, 1), make(chan error, 1)
+// run starts Run in the background; the function it returns waits for
+// the run's end and returns its outcome, its ledger checked (check).
+func (c *cluster) run(master *transport.Node, cfg Config) (wait func() Outcome) {
+	type ran struct {
+		out Outcome
+		err error
+	}
+	done := make(chan ran, 1)
 	cfg.Timeout = 30 * time.Second
 	go func() {
 		out, err := Run(context.Background(), master, cfg)
-		outc <- out
-		errc <- err
+		done <- ran{out, err}
 	}()
-	return outc, errc
+	return func() Outcome {
+		c.t.Helper()
+		r := <-done
+		if r.err != nil {
+			c.t.Fatal(r.err)
+		}
+		check(c.t, r.out.Result)
+		return r.out
+	}
 }
 
 func jobOf(workers int, speed float64, units float64) lb.Scenario {
@@ -213,15 +226,11 @@ func TestNodeLostMidJob(t *testing.T) {
 	b, _ := c.host("b", 2, 2)
 	c.host("c", 2, 2)
 	// 6 workers of speed 2, about 300 time units of 5ms: 1.5s.
-	outc, errc := c.run(master, Config{Scenario: jobOf(6, 2, 300), FromNodes: true, Nodes: 3, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Logger: quiet()})
+	wait := c.run(master, Config{Scenario: jobOf(6, 2, 300), FromNodes: true, Nodes: 3, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Logger: quiet()})
 	time.Sleep(500 * time.Millisecond)
 	b.Conn().Close() // b falls silent, as if killed: no goodbye
-	out, err := <-outc, <-errc
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := wait()
 	res := out.Result
-	check(t, res)
 	if len(out.Nodes) != 3 || len(res.Placed) != 6 {
 		t.Fatalf("nodes %v, placed %+v", out.Nodes, res.Placed)
 	}
@@ -251,16 +260,12 @@ func TestNodeJoinsMidJob(t *testing.T) {
 	c := newCluster(t, "a", "d")
 	master := c.node("master")
 	_, a := c.host("a", 2, 1)
-	outc, errc := c.run(master, Config{Scenario: jobOf(2, 1, 400), FromNodes: true, Nodes: 1, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Logger: quiet()})
+	wait := c.run(master, Config{Scenario: jobOf(2, 1, 400), FromNodes: true, Nodes: 1, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Logger: quiet()})
 	eventually(t, "the episode to start", func() bool { return a.Hosted() == 2 })
 	time.Sleep(200 * time.Millisecond)
 	c.host("d", 2, 3)
-	out, err := <-outc, <-errc
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := wait()
 	res := out.Result
-	check(t, res)
 	if len(res.Placed) != 4 || len(res.Workers) != 4 {
 		t.Fatalf("placed %+v, %d reports", res.Placed, len(res.Workers))
 	}
@@ -281,7 +286,7 @@ func TestNodeRestartsMidJob(t *testing.T) {
 	master := c.node("master")
 	c.host("a", 2, 2)
 	b, hb := c.host("b", 2, 2)
-	outc, errc := c.run(master, Config{Scenario: jobOf(4, 2, 300), FromNodes: true, Nodes: 2, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Logger: quiet()})
+	wait := c.run(master, Config{Scenario: jobOf(4, 2, 300), FromNodes: true, Nodes: 2, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Logger: quiet()})
 	time.Sleep(400 * time.Millisecond)
 	// b stops cleanly: its workers leave and report, then it says goodbye.
 	hb.Stop(5 * time.Second)
@@ -290,12 +295,8 @@ func TestNodeRestartsMidJob(t *testing.T) {
 	// again, so that its workers have the gone workers' addresses.
 	time.Sleep(100 * time.Millisecond)
 	c.host("b", 2, 2)
-	out, err := <-outc, <-errc
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := wait()
 	res := out.Result
-	check(t, res)
 	if len(res.Placed) != 6 || len(res.Workers) != 6 {
 		t.Fatalf("placed %+v, %d reports", res.Placed, len(res.Workers))
 	}

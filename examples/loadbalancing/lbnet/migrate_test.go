@@ -23,13 +23,9 @@ func TestWorkersMigrateAcrossNodes(t *testing.T) {
 	_, ha := c.host("a", 3, 2)
 	_, hb := c.host("b", 2, 2)
 	moves := []Migration{{Worker: 0, At: 40, Node: "b"}, {Worker: 1, At: 60, Node: "b"}, {Worker: 0, At: 120, Node: "a"}}
-	outc, errc := c.run(master, Config{Scenario: threeOnA(), Nodes: 2, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Migrations: moves, Logger: quiet()})
-	out, err := <-outc, <-errc
-	if err != nil {
-		t.Fatal(err)
-	}
+	wait := c.run(master, Config{Scenario: threeOnA(), Nodes: 2, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Migrations: moves, Logger: quiet()})
+	out := wait()
 	res := out.Result
-	check(t, res)
 	if len(res.Workers) != 3 || res.UnitsReported != res.Job {
 		t.Fatalf("%d reports, %d units reported", len(res.Workers), res.UnitsReported)
 	}
@@ -61,13 +57,9 @@ func TestRefusedMigrationsCarryOn(t *testing.T) {
 	c.host("a", 3, 2)
 	c.host("b", 1, 2)
 	moves := []Migration{{Worker: 0, At: 40, Node: "b"}, {Worker: 1, At: 60, Node: "b"}, {Worker: 2, At: 70, Node: "nowhere"}}
-	outc, errc := c.run(master, Config{Scenario: threeOnA(), Nodes: 2, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Migrations: moves, Logger: quiet()})
-	out, err := <-outc, <-errc
-	if err != nil {
-		t.Fatal(err)
-	}
+	wait := c.run(master, Config{Scenario: threeOnA(), Nodes: 2, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Migrations: moves, Logger: quiet()})
+	out := wait()
 	res := out.Result
-	check(t, res)
 	if len(res.Workers) != 3 || len(out.Migrations) != 3 {
 		t.Fatalf("%d reports, migrations %+v", len(res.Workers), out.Migrations)
 	}
@@ -91,17 +83,13 @@ func TestMigratedWorkersLostWithTheirNewNode(t *testing.T) {
 	_, ha := c.host("a", 3, 2)
 	b, hb := c.host("b", 2, 2)
 	moves := []Migration{{Worker: 0, At: 40, Node: "b"}, {Worker: 1, At: 40, Node: "b"}}
-	outc, errc := c.run(master, Config{Scenario: threeOnA(), Nodes: 2, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Migrations: moves, Logger: quiet()})
+	wait := c.run(master, Config{Scenario: threeOnA(), Nodes: 2, Algorithm: "factoring", Seed: 1, EpisodeSeed: 1, Migrations: moves, Logger: quiet()})
 	// Both moved, and their old incarnations were released (the others
 	// knew).
 	eventually(t, "both workers to move to b", func() bool { return hb.Hosted() == 2 && ha.Hosted() == 1 })
 	b.Conn().Close() // b falls silent, as if killed
-	out, err := <-outc, <-errc
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := wait()
 	res := out.Result
-	check(t, res)
 	for _, p := range res.Placed[:2] {
 		if !p.Lost || p.Node != "b" || !slices.Equal(p.MovedFrom, []string{"a"}) {
 			t.Errorf("worker %d placed %+v", p.ID, p)
